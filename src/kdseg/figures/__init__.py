@@ -1,0 +1,1 @@
+"""Figures of the study, one module per figure."""

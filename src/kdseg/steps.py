@@ -1,0 +1,44 @@
+"""Running one pipeline step: logging to the job's log file and a clear one-line error."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from kdseg.errors import KdsegError
+
+log = logging.getLogger("kdseg")
+
+
+def setup_logging(log_file: str | Path | None = None, level: int = logging.INFO) -> None:
+    """Log to stderr and, when given, to ``log_file`` (Snakemake's ``log:``)."""
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if log_file:
+        Path(log_file).parent.mkdir(parents=True, exist_ok=True)
+        handlers.append(logging.FileHandler(log_file, mode="w"))
+    fmt = logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S")
+    root = logging.getLogger("kdseg")
+    root.handlers.clear()
+    for handler in handlers:
+        handler.setFormatter(fmt)
+        root.addHandler(handler)
+    root.setLevel(level)
+    root.propagate = False
+
+
+def run_step(log_file: str | Path | None, func: Callable[..., Any], **kwargs: Any) -> Any:
+    """Run ``func(**kwargs)``; a KdsegError ends the process with its message, no traceback."""
+    setup_logging(log_file)
+    try:
+        return func(**kwargs)
+    except KdsegError as err:
+        for line in str(err).splitlines():
+            log.error(line)
+        sys.exit(1)
+    except Exception:
+        log.error("unexpected failure in %s:\n%s", func.__name__, traceback.format_exc())
+        sys.exit(1)

@@ -1,0 +1,12 @@
+"""Snakemake entry point: patient-level splits of a validated dataset."""
+
+from kdseg.data.splits import write_splits
+from kdseg.steps import run_step
+
+run_step(
+    snakemake.log[0],
+    write_splits,
+    report=snakemake.input[0],
+    out_json=snakemake.output[0],
+    **snakemake.params.splits,
+)

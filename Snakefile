@@ -4,7 +4,11 @@ Run the default study with `snakemake --cores all`; another study with `--config
 """
 
 
-configfile: "config/config.yaml"
+# The default study, unless a study file is given with --configfile (then that file alone is
+# the config: Snakemake would otherwise merge it into the default study's datasets).
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/config.yaml"
 
 
 include: "rules/common.smk"

@@ -51,9 +51,11 @@ def _join(parent: str, child: str) -> str:
 
 def config_error_message(err: BaseException) -> str:
     """The message of a Snakemake/jsonschema validation failure, reduced to one line."""
-    for arg in (err, *getattr(err, "args", ())):
-        if isinstance(arg, jsonschema.ValidationError):
-            return "invalid config: " + describe_validation_error(arg)
+    seen: BaseException | None = err
+    while seen is not None:  # Snakemake raises its WorkflowError inside `except ValidationError`
+        if isinstance(seen, jsonschema.ValidationError):
+            return "invalid config: " + describe_validation_error(seen)
+        seen = seen.__cause__ or seen.__context__
     return f"invalid config: {str(err).splitlines()[0]}"
 
 

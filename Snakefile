@@ -3,7 +3,6 @@
 Run the default study with `snakemake --cores all`; another study with `--configfile`.
 """
 
-
 # The default study, unless a study file is given with --configfile (then that file alone is
 # the config: Snakemake would otherwise merge it into the default study's datasets).
 if not workflow.overwrite_configfiles:
@@ -16,6 +15,6 @@ include: "rules/data.smk"
 
 
 rule all:
+    default_target: True
     input:
         all_targets(),
-    default_target: True

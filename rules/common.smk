@@ -1,7 +1,17 @@
 """Config validation and target helpers shared by every rule file."""
 
+import os
+import sys
+
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version, validate
+
+# kdseg is imported from this checkout's src/, here and in every job's script (see
+# workflow/scripts/_kdseg_src.py), so workflow and library can never be of different versions,
+# whether jobs run in the venv, a conda env or on a cluster node.
+_SRC = os.path.join(workflow.basedir, "src")
+if _SRC not in sys.path:
+    sys.path.insert(0, _SRC)
 
 from kdseg import config as kdcfg
 from kdseg.errors import ConfigError
@@ -18,6 +28,7 @@ except ConfigError as err:
     raise WorkflowError(f"invalid config: {err}") from None
 
 STUDY = kdcfg.study_dir(config)
+ENV = "../envs/kdseg.yaml"
 DATASETS = list(config["datasets"])
 PHANTOM_DATASETS = [d for d in DATASETS if config["datasets"][d]["source"] == "phantom"]
 
@@ -42,5 +53,17 @@ def raw_inputs(wildcards):
 
 
 def all_targets():
-    """What `rule all` asks for: extended by each stage of the study."""
+    """The targets of the default rule; each stage of the study adds its own."""
     return data_targets()
+
+
+def data_targets():
+    """Preprocessed datasets, their splits and overview figures."""
+    return expand(
+        [
+            f"{STUDY}/{{dataset}}/preprocessed",
+            f"{STUDY}/{{dataset}}/splits.json",
+            f"{STUDY}/figures/data_overview_{{dataset}}.png",
+        ],
+        dataset=DATASETS,
+    )

@@ -4,15 +4,17 @@
 rule phantom:
     output:
         directory(f"{STUDY}/{{dataset}}/raw"),
-    params:
-        phantom=lambda wc: dataset_config(wc)["phantom"],
     log:
         f"{STUDY}/logs/phantom/{{dataset}}.log",
     benchmark:
         f"{STUDY}/benchmarks/phantom/{{dataset}}.tsv"
+    conda:
+        ENV
     resources:
         mem_mb=2000,
         runtime=30,
+    params:
+        phantom=lambda wc: dataset_config(wc)["phantom"],
     script:
         "../workflow/scripts/make_phantom.py"
 
@@ -22,13 +24,15 @@ rule validate_raw:
         raw_inputs,
     output:
         f"{STUDY}/{{dataset}}/raw_report.json",
-    params:
-        root=raw_root,
     log:
         f"{STUDY}/logs/validate_raw/{{dataset}}.log",
+    conda:
+        ENV
     resources:
         mem_mb=4000,
         runtime=30,
+    params:
+        root=raw_root,
     script:
         "../workflow/scripts/validate_raw.py"
 
@@ -38,10 +42,12 @@ rule splits:
         f"{STUDY}/{{dataset}}/raw_report.json",
     output:
         f"{STUDY}/{{dataset}}/splits.json",
-    params:
-        splits=lambda wc: dataset_config(wc)["splits"],
     log:
         f"{STUDY}/logs/splits/{{dataset}}.log",
+    conda:
+        ENV
+    params:
+        splits=lambda wc: dataset_config(wc)["splits"],
     script:
         "../workflow/scripts/make_splits.py"
 
@@ -52,17 +58,19 @@ rule preprocess:
         splits=f"{STUDY}/{{dataset}}/splits.json",
     output:
         directory(f"{STUDY}/{{dataset}}/preprocessed"),
-    params:
-        root=raw_root,
-        preprocess=lambda wc: dataset_config(wc)["preprocess"],
-    threads: config["threads"]
     log:
         f"{STUDY}/logs/preprocess/{{dataset}}.log",
     benchmark:
         f"{STUDY}/benchmarks/preprocess/{{dataset}}.tsv"
+    conda:
+        ENV
+    threads: config["threads"]
     resources:
         mem_mb=8000,
         runtime=120,
+    params:
+        root=raw_root,
+        preprocess=lambda wc: dataset_config(wc)["preprocess"],
     script:
         "../workflow/scripts/preprocess.py"
 
@@ -76,21 +84,11 @@ rule data_overview:
             category="Data",
             caption="../report/data_overview.rst",
         ),
-    params:
-        max_cases=config["figures"]["overview_max_cases"],
     log:
         f"{STUDY}/logs/data_overview/{{dataset}}.log",
+    conda:
+        ENV
+    params:
+        max_cases=config["figures"]["overview_max_cases"],
     script:
         "../workflow/scripts/plot_overview.py"
-
-
-def data_targets():
-    """Preprocessed datasets, their splits and overview figures."""
-    return expand(
-        [
-            f"{STUDY}/{{dataset}}/preprocessed",
-            f"{STUDY}/{{dataset}}/splits.json",
-            f"{STUDY}/figures/data_overview_{{dataset}}.png",
-        ],
-        dataset=DATASETS,
-    )

@@ -13,7 +13,8 @@ from kdseg.data.phantoms import PHANTOMS, phantom_case_ids
 def _digest(root: Path) -> dict[str, str]:
     return {
         str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(root.rglob("*")) if p.is_file()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
     }
 
 
@@ -76,7 +77,12 @@ def test_boundaries_are_partial_volume_and_some_low_contrast():
 def test_cardiac_is_anisotropic_with_two_frames_per_patient():
     spec = PHANTOMS["cardiac"]
     assert spec.default_spacing[2] >= 4 * spec.default_spacing[0]
-    assert phantom_case_ids("cardiac", 2) == ["patient000_ED", "patient000_ES", "patient001_ED", "patient001_ES"]
+    assert phantom_case_ids("cardiac", 2) == [
+        "patient000_ED",
+        "patient000_ES",
+        "patient001_ED",
+        "patient001_ES",
+    ]
     (_, ed) = spec.generate(0, 0, spec.default_shape, spec.default_spacing, 1.0, "ED")
     (_, es) = spec.generate(0, 0, spec.default_shape, spec.default_spacing, 1.0, "ES")
     lv = spec.labels["lv_cavity"]

@@ -17,7 +17,9 @@ def _prepare(raw, tmp_path, settings=None):
     report, splits, out = tmp_path / "report.json", tmp_path / "splits.json", tmp_path / "pre"
     validate_raw_dataset(raw, report)
     write_splits(str(report), str(splits), seed=0, test=1, validation=1)
-    preprocess_dataset(raw, report, splits, out, settings or {"target_spacing": [4.0, 4.0, 4.0]}, name="T")
+    preprocess_dataset(
+        raw, report, splits, out, settings or {"target_spacing": [4.0, 4.0, 4.0]}, name="T"
+    )
     return out
 
 
@@ -59,7 +61,7 @@ def test_mr_cropping_and_normalisation(tmp_path):
     assert manifest["modalities"] == ["mr"] and manifest["target_spacing"] == [6.0, 6.0, 6.0]
     entry = manifest["cases"][0]
     assert entry["normalization"][0]["modality"] == "mr"
-    image, label = open_case(out, entry["case"])
+    image, _ = open_case(out, entry["case"])
     assert np.prod(entry["cropped_shape"]) < np.prod(entry["original"]["shape"])  # cropped
     assert abs(float(np.asarray(image)[np.asarray(image) != 0].mean())) < 0.2
 

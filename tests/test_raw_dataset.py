@@ -36,7 +36,7 @@ def test_bad_dataset_json_names_file_and_key(tiny_raw, edit, message):
 
 
 def test_missing_or_invalid_dataset_json(tmp_path):
-    with pytest.raises(KdsegError, match="dataset.json: missing"):
+    with pytest.raises(KdsegError, match=r"dataset\.json: missing"):
         read_dataset_json(tmp_path)
     (tmp_path / "dataset.json").write_text("{not json")
     with pytest.raises(KdsegError, match="not valid JSON"):

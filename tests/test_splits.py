@@ -18,7 +18,9 @@ def test_no_case_in_two_splits_and_patients_stay_together(seed):
     _check_partition(splits, FRAMES)
     for part in ("train", "validation", "test"):
         patients = {patient_of(c, r"^(patient\d+)_") for c in splits[part]}
-        assert {c for c in FRAMES if patient_of(c, r"^(patient\d+)_") in patients} == set(splits[part])
+        assert {c for c in FRAMES if patient_of(c, r"^(patient\d+)_") in patients} == set(
+            splits[part]
+        )
     assert len(splits["patients"]["test"]) == 3 and len(splits["patients"]["validation"]) == 1
 
 
@@ -34,7 +36,7 @@ def test_counts_fractions_seed():
 def test_impossible_splits_are_config_errors():
     with pytest.raises(ConfigError, match="leave no training patient"):
         make_splits(["a", "b", "c"], 0, test=2, validation=1)
-    with pytest.raises(ConfigError, match="splits.test=9"):
+    with pytest.raises(ConfigError, match=r"splits\.test=9"):
         make_splits(["a", "b", "c"], 0, test=9, validation=0)
     with pytest.raises(ConfigError, match="does not match case"):
         make_splits(["a", "b", "c"], 0, test=1, validation=0, group_pattern=r"^(p\d+)_")

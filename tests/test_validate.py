@@ -105,8 +105,20 @@ def non_integer_label(root):
 
 @pytest.mark.parametrize(
     "corrupt",
-    [truncate, garbage, shape_mismatch, affine_mismatch, unknown_label, nan_values, missing_label,
-     missing_image, extra_channel, four_d_image, no_foreground, non_integer_label],
+    [
+        truncate,
+        garbage,
+        shape_mismatch,
+        affine_mismatch,
+        unknown_label,
+        nan_values,
+        missing_label,
+        missing_image,
+        extra_channel,
+        four_d_image,
+        no_foreground,
+        non_integer_label,
+    ],
 )
 def test_bad_case_is_reported_with_case_file_and_problem(tiny_raw, tmp_path, corrupt):
     file, problem = corrupt(tiny_raw)

@@ -26,8 +26,18 @@ def snakemake(workdir: Path, config: dict | Path, *args: str) -> subprocess.Comp
         path.write_text(yaml.safe_dump(config))
     else:
         path = config
-    cmd = [SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
-           "--configfile", str(path), "--cores", "2", *args]
+    cmd = [
+        SNAKEMAKE,
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(path),
+        "--cores",
+        "2",
+        *args,
+    ]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=600)
 
 
@@ -40,8 +50,12 @@ def tiny_config(raw_path: Path | None = None) -> dict:
         }
     }
     if raw_path is not None:
-        datasets["Own"] = {"source": "raw", "path": str(raw_path), "preprocess": {"target_spacing": [8, 8, 8]},
-                           "splits": {"test": 1, "validation": 1}}
+        datasets["Own"] = {
+            "source": "raw",
+            "path": str(raw_path),
+            "preprocess": {"target_spacing": [8, 8, 8]},
+            "splits": {"test": 1, "validation": 1},
+        }
     return {"study": "tiny", "threads": 1, "datasets": datasets}
 
 
@@ -49,7 +63,13 @@ def test_default_config_dry_run(tmp_path):
     res = snakemake(tmp_path, REPO / "config" / "config.yaml", "--dry-run")
     assert res.returncode == 0, res.stderr
     out = res.stdout + res.stderr
-    for rule, count in [("phantom", 3), ("validate_raw", 3), ("splits", 3), ("preprocess", 3), ("data_overview", 3)]:
+    for rule, count in [
+        ("phantom", 3),
+        ("validate_raw", 3),
+        ("splits", 3),
+        ("preprocess", 3),
+        ("data_overview", 3),
+    ]:
         assert any(line.split() == [rule, str(count)] for line in out.splitlines()), (rule, out)
 
 
@@ -66,7 +86,12 @@ def test_tiny_study_runs_and_rerun_does_nothing(tmp_path):
         assert sum(len(splits[k]) for k in ("train", "validation", "test")) == n_cases
         assert (study / "figures" / f"data_overview_{ds}.png").stat().st_size > 1000
         assert (study / "logs" / "preprocess" / f"{ds}.log").exists()
-    assert json.loads((study / "Own" / "preprocessed" / "manifest.json").read_text())["dataset"]["labels"]["aorta"] == 4
+    assert (
+        json.loads((study / "Own" / "preprocessed" / "manifest.json").read_text())["dataset"][
+            "labels"
+        ]["aorta"]
+        == 4
+    )
     # ED and ES of a patient are in the same split
     heart = json.loads((study / "Heart" / "splits.json").read_text())
     assert {c.split("_")[0] for c in heart["test"]} == {heart["test"][0].split("_")[0]}
@@ -78,8 +103,11 @@ def test_tiny_study_runs_and_rerun_does_nothing(tmp_path):
     # a changed split seed re-runs splits and what follows, not the phantom or the validation
     config["datasets"]["Heart"]["splits"]["seed"] = 7
     changed = snakemake(tmp_path, config, "--dry-run")
-    jobs = {line.split()[0]: int(line.split()[1]) for line in (changed.stdout).splitlines()
-            if len(line.split()) == 2 and line.split()[1].isdigit()}
+    jobs = {
+        line.split()[0]: int(line.split()[1])
+        for line in (changed.stdout).splitlines()
+        if len(line.split()) == 2 and line.split()[1].isdigit()
+    }
     assert jobs.get("splits") == 1 and jobs.get("preprocess") == 1 and "phantom" not in jobs
     assert "validate_raw" not in jobs
 
@@ -88,15 +116,26 @@ def test_tiny_study_runs_and_rerun_does_nothing(tmp_path):
     ("edit", "message"),
     [
         (lambda c: c.update(colour="red"), "config key 'colour': unknown key"),
-        (lambda c: c["datasets"]["Heart"]["phantom"].update(cases="many"),
-         "config key 'datasets.Heart.phantom.cases': 'many' is not of type 'integer'"),
-        (lambda c: c["datasets"]["Heart"]["phantom"].update(noise=-1),
-         "config key 'datasets.Heart.phantom.noise': -1 is less than the minimum of 0"),
-        (lambda c: c["datasets"]["Heart"]["splits"].update(tset=1),
-         "config key 'datasets.Heart.splits.tset': unknown key"),
-        (lambda c: c["datasets"].update(Own={"source": "raw"}), "config key 'datasets.Own.path': required"),
-        (lambda c: c["datasets"].update(Own={"source": "raw", "path": "/nowhere"}),
-         "/nowhere is not an nnU-Net v2 raw dataset"),
+        (
+            lambda c: c["datasets"]["Heart"]["phantom"].update(cases="many"),
+            "config key 'datasets.Heart.phantom.cases': 'many' is not of type 'integer'",
+        ),
+        (
+            lambda c: c["datasets"]["Heart"]["phantom"].update(noise=-1),
+            "config key 'datasets.Heart.phantom.noise': -1 is less than the minimum of 0",
+        ),
+        (
+            lambda c: c["datasets"]["Heart"]["splits"].update(tset=1),
+            "config key 'datasets.Heart.splits.tset': unknown key",
+        ),
+        (
+            lambda c: c["datasets"].update(Own={"source": "raw"}),
+            "config key 'datasets.Own.path': required",
+        ),
+        (
+            lambda c: c["datasets"].update(Own={"source": "raw", "path": "/nowhere"}),
+            "/nowhere is not an nnU-Net v2 raw dataset",
+        ),
     ],
 )
 def test_bad_config_stops_before_any_job(tmp_path, edit, message):
@@ -119,7 +158,9 @@ def test_bad_raw_data_stops_before_preprocessing(tmp_path):
     del config["datasets"]["Heart"]
     res = snakemake(tmp_path, config)
     assert res.returncode != 0
-    assert "case thorax_002: " in res.stderr and "label value(s) [9] not in dataset.json" in res.stderr
+    assert (
+        "case thorax_002: " in res.stderr and "label value(s) [9] not in dataset.json" in res.stderr
+    )
     study = tmp_path / "results" / "tiny" / "Own"
     assert not (study / "raw_report.json").exists()
     assert not (study / "preprocessed").exists()

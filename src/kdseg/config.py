@@ -25,13 +25,17 @@ def describe_validation_error(error: jsonschema.ValidationError) -> str:
     """One line: ``config key 'a.b.c': <what is wrong>``."""
     if error.validator in ("oneOf", "anyOf") and error.context:
         error = min(error.context, key=lambda e: (len(e.path) * -1, e.validator == "type"))
-        return describe_validation_error(error) if error.path or error.validator != "type" else (
-            f"config key '{_key(error.absolute_path)}': {error.message}"
+        return (
+            describe_validation_error(error)
+            if error.path or error.validator != "type"
+            else (f"config key '{_key(error.absolute_path)}': {error.message}")
         )
     key = _key(error.absolute_path)
     if error.validator == "additionalProperties":
         allowed = sorted(error.schema.get("properties", {}))
-        extra = sorted(set(error.instance) - set(allowed)) if isinstance(error.instance, dict) else []
+        extra = (
+            sorted(set(error.instance) - set(allowed)) if isinstance(error.instance, dict) else []
+        )
         if allowed:
             where = f"'{key}'" if error.absolute_path else "the top level"
             return (
@@ -69,10 +73,13 @@ def check_config(config: dict[str, Any]) -> None:
             root = Path(ds["path"])
             if not (root / "dataset.json").is_file():
                 raise ConfigError(
-                    f"config key '{key}.path': {root} is not an nnU-Net v2 raw dataset (no dataset.json)"
+                    f"config key '{key}.path': {root} is not an nnU-Net v2 raw dataset "
+                    "(no dataset.json)"
                 )
         elif "path" in ds:
-            raise ConfigError(f"config key '{key}.path': only used with source 'raw', not {ds['source']!r}")
+            raise ConfigError(
+                f"config key '{key}.path': only used with source 'raw', not {ds['source']!r}"
+            )
 
 
 def raw_root(config: dict[str, Any], dataset: str) -> str:

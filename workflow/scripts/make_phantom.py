@@ -1,5 +1,7 @@
 """Snakemake entry point: generate a phantom dataset."""
 
+import _kdseg_src  # noqa: F401  (first: makes src/ importable)
+
 from kdseg.data.phantoms import write_phantom_dataset
 from kdseg.steps import run_step
 

@@ -1,5 +1,7 @@
 """Snakemake entry point: patient-level splits of a validated dataset."""
 
+import _kdseg_src  # noqa: F401  (first: makes src/ importable)
+
 from kdseg.data.splits import write_splits
 from kdseg.steps import run_step
 

@@ -1,5 +1,7 @@
 """Snakemake entry point: the data overview figure of a dataset."""
 
+import _kdseg_src  # noqa: F401  (first: makes src/ importable)
+
 from kdseg.figures.overview import plot_data_overview
 from kdseg.steps import run_step
 

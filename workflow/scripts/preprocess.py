@@ -1,5 +1,7 @@
 """Snakemake entry point: preprocess a validated dataset."""
 
+import _kdseg_src  # noqa: F401  (first: makes src/ importable)
+
 from kdseg.data.preprocess import preprocess_dataset
 from kdseg.steps import run_step
 

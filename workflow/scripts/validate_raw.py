@@ -1,5 +1,7 @@
 """Snakemake entry point: validate a raw dataset before preprocessing."""
 
+import _kdseg_src  # noqa: F401  (first: makes src/ importable)
+
 from kdseg.data.validate import validate_raw_dataset
 from kdseg.steps import run_step
 

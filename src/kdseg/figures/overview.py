@@ -1,4 +1,4 @@
-"""Data overview: one row per case, the three orientations through the foreground, labels overlaid."""
+"""Data overview: one row per case, three orientations through the foreground, labels overlaid."""
 
 from __future__ import annotations
 
@@ -7,13 +7,13 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.colors import ListedColormap  # noqa: E402
-from matplotlib.patches import Patch  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.colors import ListedColormap
+from matplotlib.patches import Patch
 
-from kdseg.atomic import atomic_path  # noqa: E402
-from kdseg.data.preprocess import load_manifest, open_case  # noqa: E402
+from kdseg.atomic import atomic_path
+from kdseg.data.preprocess import load_manifest, open_case
 
 _VIEWS = (("axial", 2), ("coronal", 1), ("sagittal", 0))
 
@@ -29,7 +29,9 @@ def label_colormap(n_labels: int) -> ListedColormap:
     return ListedColormap(colours)
 
 
-def plot_data_overview(preprocessed_dir: str | Path, out_png: str | Path, max_cases: int = 8) -> None:
+def plot_data_overview(
+    preprocessed_dir: str | Path, out_png: str | Path, max_cases: int = 8
+) -> None:
     """One row per case (up to ``max_cases``, all splits), orientations as columns."""
     manifest = load_manifest(preprocessed_dir)
     labels = manifest["dataset"]["labels"]
@@ -47,9 +49,24 @@ def plot_data_overview(preprocessed_dir: str | Path, out_png: str | Path, max_ca
             aspect = spacing[shown[1]] / spacing[shown[0]]
             img = _slice(np.asarray(image[0]), axis, centre[axis])
             lo, hi = np.percentile(img, [1, 99])
-            ax.imshow(img, cmap="gray", vmin=lo, vmax=hi, origin="lower", aspect=aspect, interpolation="nearest")
-            ax.imshow(_slice(np.asarray(label), axis, centre[axis]), cmap=cmap, vmin=0, vmax=n_labels - 1,
-                      origin="lower", aspect=aspect, interpolation="nearest")
+            ax.imshow(
+                img,
+                cmap="gray",
+                vmin=lo,
+                vmax=hi,
+                origin="lower",
+                aspect=aspect,
+                interpolation="nearest",
+            )
+            ax.imshow(
+                _slice(np.asarray(label), axis, centre[axis]),
+                cmap=cmap,
+                vmin=0,
+                vmax=n_labels - 1,
+                origin="lower",
+                aspect=aspect,
+                interpolation="nearest",
+            )
             ax.set_xticks([])
             ax.set_yticks([])
             if row == 0:
@@ -58,7 +75,9 @@ def plot_data_overview(preprocessed_dir: str | Path, out_png: str | Path, max_ca
                 ax.set_ylabel(f"{entry['case']}\n({entry.get('split', '?')})", fontsize=8)
     handles = [Patch(color=cmap(v)[:3], label=k) for k, v in labels.items() if v != 0]
     fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 6), fontsize=8)
-    fig.suptitle(f"{manifest['name']}: preprocessed data, spacing {[round(s, 2) for s in spacing]} mm")
+    fig.suptitle(
+        f"{manifest['name']}: preprocessed data, spacing {[round(s, 2) for s in spacing]} mm"
+    )
     fig.tight_layout(rect=(0, 0.04, 1, 0.97))
     with atomic_path(out_png) as tmp:
         fig.savefig(tmp, dpi=80, format="png")

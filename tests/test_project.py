@@ -1,0 +1,59 @@
+"""Project hygiene that CI must keep: pinned environments agree, lint is clean."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+from conftest import REPO
+
+BIN = Path(sys.executable).parent
+
+
+def _pins(lines):
+    return sorted(line.strip() for line in lines if line.strip() and not line.startswith("#"))
+
+
+def test_conda_env_pins_equal_requirements():
+    reqs = _pins((REPO / "envs" / "requirements.txt").read_text().splitlines())
+    env = yaml.safe_load((REPO / "envs" / "kdseg.yaml").read_text())
+    pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    assert sorted(pip) == reqs
+    assert "torch==2.13.0" in reqs
+
+
+def test_ruff_and_snakefmt_clean():
+    paths = [
+        str(REPO / p) for p in ("src", "tests", "workflow", "benchmarks") if (REPO / p).exists()
+    ]
+    assert subprocess.run([BIN / "ruff", "check", *paths], capture_output=True).returncode == 0
+    res = subprocess.run(
+        [BIN / "ruff", "format", "--check", *paths], capture_output=True, text=True
+    )
+    assert res.returncode == 0, res.stdout
+    res = subprocess.run(
+        [BIN / "snakefmt", "--check", REPO / "Snakefile", REPO / "rules"],
+        capture_output=True,
+        text=True,
+    )
+    assert res.returncode == 0, res.stderr
+
+
+def test_snakemake_lint_clean(tmp_path):
+    res = subprocess.run(
+        [
+            BIN / "snakemake",
+            "--lint",
+            "--snakefile",
+            REPO / "Snakefile",
+            "--directory",
+            tmp_path,
+            "--configfile",
+            REPO / "config" / "config.yaml",
+            "--cores",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert res.returncode == 0 and "Congratulations" in res.stdout + res.stderr, res.stdout[-3000:]

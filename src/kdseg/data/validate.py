@@ -1,0 +1,126 @@
+"""Validation of a raw dataset before anything is derived from it.
+
+Checks every case for: missing image or label file, wrong number of channels, unreadable or
+truncated file, image/label shape or affine mismatch, label values not in ``dataset.json``,
+NaN or inf intensities, and a case with no foreground at all. All problems are collected and
+reported together, one line each: ``case <id>: <file>: <problem>``.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kdseg.atomic import write_json
+from kdseg.data.nifti import Volume, read_volume
+from kdseg.data.raw_dataset import CaseFiles, DatasetInfo, discover_cases, read_dataset_json
+from kdseg.errors import KdsegError, RawDataError
+
+log = logging.getLogger("kdseg")
+
+AFFINE_TOLERANCE = 1e-3  # mm, on every affine entry (NIfTI stores float32)
+
+
+def _read(case: str, path: Path, problems: list[str], dtype: type) -> Volume | None:
+    try:
+        return read_volume(path, dtype=dtype)
+    except KdsegError as err:
+        problems.append(f"case {case}: {err}")
+        return None
+
+
+def check_case(files: CaseFiles, info: DatasetInfo) -> tuple[list[str], dict[str, Any]]:
+    """Problems found in one case (empty when fine) and a summary of it."""
+    problems: list[str] = []
+    case = files.case
+    if files.label is None:
+        problems.append(f"case {case}: labelsTr/{case}{info.file_ending}: label file missing")
+    expected = set(range(info.num_channels))
+    for ch in sorted(expected - set(files.images)):
+        problems.append(f"case {case}: imagesTr/{case}_{ch:04d}{info.file_ending}: image file missing")
+    for ch in sorted(set(files.images) - expected):
+        problems.append(
+            f"case {case}: {files.images[ch]}: channel {ch} not in dataset.json "
+            f"(which declares {info.num_channels} channel(s))"
+        )
+    label = _read(case, files.label, problems, np.float32) if files.label else None
+    images = {ch: _read(case, p, problems, np.float32) for ch, p in sorted(files.images.items()) if ch in expected}
+    summary: dict[str, Any] = {"case": case}
+
+    allowed = set(info.labels.values())
+    if label is not None:
+        lab = label.array
+        if lab.ndim != 3:
+            problems.append(f"case {case}: {files.label}: label must be 3D, has shape {lab.shape}")
+        elif not np.isfinite(lab).all() or not np.array_equal(lab, np.round(lab)):
+            problems.append(f"case {case}: {files.label}: label values must be integers")
+        else:
+            values = set(np.unique(lab).astype(int).tolist())
+            unknown = sorted(values - allowed)
+            if unknown:
+                problems.append(
+                    f"case {case}: {files.label}: label value(s) {unknown} not in dataset.json labels {sorted(allowed)}"
+                )
+            if values <= {0}:
+                problems.append(f"case {case}: {files.label}: no foreground (every voxel is background)")
+            summary.update(
+                shape=list(lab.shape),
+                spacing=list(label.spacing),
+                affine=label.affine.tolist(),
+                voxels_per_label={int(v): int((lab == v).sum()) for v in sorted(values)},
+            )
+    for ch, image in images.items():
+        if image is None:
+            continue
+        path = files.images[ch]
+        arr = image.array
+        if arr.ndim != 3:
+            problems.append(
+                f"case {case}: {path}: image must be 3D with one file per channel, has shape {arr.shape}"
+            )
+            continue
+        if not np.isfinite(arr).all():
+            bad = int((~np.isfinite(arr)).sum())
+            problems.append(f"case {case}: {path}: {bad} NaN or inf intensities")
+        if label is not None and label.array.ndim == 3:
+            if arr.shape != label.array.shape:
+                problems.append(
+                    f"case {case}: {path}: image shape {arr.shape} does not match label shape {label.array.shape}"
+                )
+            elif not np.allclose(image.affine, label.affine, atol=AFFINE_TOLERANCE, rtol=0):
+                diff = float(np.abs(image.affine - label.affine).max())
+                problems.append(
+                    f"case {case}: {path}: affine differs from the label's by up to {diff:.4g} mm"
+                )
+    return problems, summary
+
+
+def validate_raw_dataset(root: str | Path, report: str | Path | None = None, name: str = "") -> dict[str, Any]:
+    """Validate every case of the raw dataset at ``root``; raise RawDataError listing all problems.
+
+    On success writes (when ``report`` is given) a JSON summary: dataset info and per-case
+    shape, spacing, affine and label voxel counts.
+    """
+    root = Path(root)
+    info = read_dataset_json(root)
+    cases = discover_cases(root, info)
+    if not cases:
+        raise RawDataError([f"{root}: no cases found in imagesTr/ or labelsTr/"], name)
+    problems: list[str] = []
+    summaries = []
+    for i, files in enumerate(cases, 1):
+        found, summary = check_case(files, info)
+        problems += found
+        summaries.append(summary)
+        if i % 10 == 0 or i == len(cases):
+            log.info("validated %d/%d cases of %s", i, len(cases), name or root)
+    if problems:
+        raise RawDataError(problems, name or str(root))
+    result = {"dataset": info.to_json(), "root": str(root), "cases": summaries}
+    if report is not None:
+        write_json(report, result)
+    log.info("%s: %d cases valid", name or root, len(cases))
+    return result

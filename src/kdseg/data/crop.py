@@ -12,7 +12,9 @@ def body_mask(image: np.ndarray, threshold: float, smooth_voxels: float = 1.0) -
     Holes are filled in 3D and slice by slice along the last axis (lungs reach the volume's
     border, so a 3D fill alone would leave them out).
     """
-    smooth = ndimage.gaussian_filter(image.astype(np.float32), smooth_voxels) if smooth_voxels else image
+    smooth = (
+        ndimage.gaussian_filter(image.astype(np.float32), smooth_voxels) if smooth_voxels else image
+    )
     mask = smooth > threshold
     labels, n = ndimage.label(mask)
     if n == 0:
@@ -43,7 +45,9 @@ def crop(array: np.ndarray, box: list[list[int]]) -> np.ndarray:
     return array[lead + tuple(slice(a, b) for a, b in box)]
 
 
-def uncrop(array: np.ndarray, box: list[list[int]], shape: tuple[int, ...], fill: float = 0) -> np.ndarray:
+def uncrop(
+    array: np.ndarray, box: list[list[int]], shape: tuple[int, ...], fill: float = 0
+) -> np.ndarray:
     """Place a cropped array back into a volume of ``shape`` (the inverse of :func:`crop`)."""
     lead = array.shape[: array.ndim - len(box)]
     out = np.full(lead + tuple(shape), fill, dtype=array.dtype)

@@ -51,7 +51,9 @@ def write_volume(path: str | os.PathLike, array: np.ndarray, affine: np.ndarray)
         nib.save(img, str(tmp))
 
 
-def affine_from_spacing(spacing: tuple[float, ...], origin: tuple[float, ...] = (0, 0, 0)) -> np.ndarray:
+def affine_from_spacing(
+    spacing: tuple[float, ...], origin: tuple[float, ...] = (0, 0, 0)
+) -> np.ndarray:
     """A diagonal affine with the given voxel size and origin."""
     affine = np.eye(4)
     affine[0, 0], affine[1, 1], affine[2, 2] = spacing

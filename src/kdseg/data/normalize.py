@@ -35,7 +35,10 @@ class CTStats:
 
 
 def ct_stats(
-    foreground_samples: np.ndarray, mode: str, window: tuple[float, float], percentiles: tuple[float, float]
+    foreground_samples: np.ndarray,
+    mode: str,
+    window: tuple[float, float],
+    percentiles: tuple[float, float],
 ) -> CTStats:
     """CT statistics from foreground intensities of the training cases."""
     if mode == "window":

@@ -66,7 +66,9 @@ def resolve_spacing(setting: list[float] | str, spacings: list[list[float]]) -> 
     if setting == "median":
         return [float(v) for v in np.median(np.asarray(spacings, dtype=float), axis=0)]
     if isinstance(setting, str):
-        raise KdsegError(f"preprocess.target_spacing: unknown value {setting!r} (use 'median' or [x, y, z])")
+        raise KdsegError(
+            f"preprocess.target_spacing: unknown value {setting!r} (use 'median' or [x, y, z])"
+        )
     return [float(v) for v in setting]
 
 
@@ -83,7 +85,9 @@ def _ct_statistics(
         fg = image[read_volume(files.label).array > 0]
         take = min(len(fg), 20000)
         samples.append(rng.choice(fg, size=take, replace=False) if take < len(fg) else fg)
-    return ct_stats(np.concatenate(samples), settings.ct_clip, settings.ct_window, settings.ct_percentiles)
+    return ct_stats(
+        np.concatenate(samples), settings.ct_clip, settings.ct_window, settings.ct_percentiles
+    )
 
 
 def preprocess_case(
@@ -122,7 +126,9 @@ def preprocess_case(
             norm_stats.append({"modality": "mr", **stats})
     spacing = list(label_vol.spacing)
     shape = shape_for_spacing(label_c.shape, spacing, target_spacing)
-    image_r = np.stack([resample_to_shape(ch, shape, order=settings.image_order) for ch in normalized])
+    image_r = np.stack(
+        [resample_to_shape(ch, shape, order=settings.image_order) for ch in normalized]
+    )
     label_r = resample_to_shape(label_c, shape, order=0)
     save_npy(out_dir / f"{files.case}_image.npy", image_r.astype(np.float32))
     save_npy(out_dir / f"{files.case}_label.npy", label_r.astype(np.uint8))
@@ -131,7 +137,11 @@ def preprocess_case(
         "image": f"{files.case}_image.npy",
         "label": f"{files.case}_label.npy",
         "shape": list(shape),
-        "original": {"shape": list(label.shape), "spacing": spacing, "affine": label_vol.affine.tolist()},
+        "original": {
+            "shape": list(label.shape),
+            "spacing": spacing,
+            "affine": label_vol.affine.tolist(),
+        },
         "crop_box": box,
         "cropped_shape": list(label_c.shape),
         "normalization": norm_stats,
@@ -148,7 +158,7 @@ def preprocess_dataset(
     name: str = "",
     threads: int = 1,
 ) -> dict[str, Any]:
-    """Preprocess every case of a validated dataset into ``out_dir`` (appears only when complete)."""
+    """Preprocess every case of a validated dataset into ``out_dir`` (appears when complete)."""
     cfg = PreprocessSettings.from_config(settings)
     raw_root = Path(raw_root)
     report = json.loads(Path(validation_report).read_text())
@@ -156,7 +166,9 @@ def preprocess_dataset(
     info = read_dataset_json(raw_root)
     cases = [c for c in discover_cases(raw_root, info)]
     target = resolve_spacing(cfg.target_spacing, [c["spacing"] for c in report["cases"]])
-    modalities = [modality_of(info.channel_names[c], cfg.normalization) for c in range(info.num_channels)]
+    modalities = [
+        modality_of(info.channel_names[c], cfg.normalization) for c in range(info.num_channels)
+    ]
     train = set(split["train"])
     ct = {c: _ct_statistics(cases, train, c, cfg) for c, m in enumerate(modalities) if m == "ct"}
     split_of = {case: part for part in ("train", "validation", "test") for case in split[part]}
@@ -193,7 +205,14 @@ def preprocess_dataset(
 
 def _progress(i: int, n: int, start: float, name: str) -> None:
     elapsed = time.perf_counter() - start
-    log.info("preprocessed %d/%d cases of %s (%.1fs, ETA %.1fs)", i, n, name, elapsed, elapsed / i * (n - i))
+    log.info(
+        "preprocessed %d/%d cases of %s (%.1fs, ETA %.1fs)",
+        i,
+        n,
+        name,
+        elapsed,
+        elapsed / i * (n - i),
+    )
 
 
 def load_manifest(preprocessed_dir: str | Path) -> dict[str, Any]:

@@ -8,7 +8,9 @@ import numpy as np
 from scipy import ndimage
 
 
-def shape_for_spacing(shape: Sequence[int], spacing: Sequence[float], target: Sequence[float]) -> tuple[int, ...]:
+def shape_for_spacing(
+    shape: Sequence[int], spacing: Sequence[float], target: Sequence[float]
+) -> tuple[int, ...]:
     """The grid size that covers the same field of view at the ``target`` spacing."""
     return tuple(max(1, round(n * s / t)) for n, s, t in zip(shape, spacing, target, strict=True))
 
@@ -31,7 +33,9 @@ def resample_to_shape(
         sigma = [max(0.0, (1.0 / f - 1.0) / 2.0) for f in factors]
         if any(s > 0 for s in sigma):
             work = ndimage.gaussian_filter(array.astype(np.float32), sigma=sigma, mode="nearest")
-    out = ndimage.zoom(work, factors, order=order, mode="nearest", grid_mode=True, prefilter=order > 1)
+    out = ndimage.zoom(
+        work, factors, order=order, mode="nearest", grid_mode=True, prefilter=order > 1
+    )
     # zoom rounds the output size; enforce the exact requested shape
     if out.shape != shape:
         pad = [(0, max(0, n - o)) for n, o in zip(shape, out.shape, strict=True)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -16,7 +17,9 @@ def patient_of(case: str, pattern: str | None) -> str:
         return case
     match = re.match(pattern, case)
     if match is None or not match.groups():
-        raise ConfigError(f"splits.group_pattern {pattern!r} does not match case {case!r} with a group")
+        raise ConfigError(
+            f"splits.group_pattern {pattern!r} does not match case {case!r} with a group"
+        )
     return match.group(1)
 
 
@@ -51,7 +54,8 @@ def make_splits(
     n_val = _count(validation, len(patients), "validation")
     if n_test + n_val >= len(patients):
         raise ConfigError(
-            f"splits: test ({n_test}) + validation ({n_val}) leave no training patient out of {len(patients)}"
+            f"splits: test ({n_test}) + validation ({n_val}) leave no training patient "
+            f"out of {len(patients)}"
         )
     parts = {
         "test": shuffled[:n_test],
@@ -61,8 +65,14 @@ def make_splits(
     return {
         "seed": seed,
         "group_pattern": group_pattern,
-        **{name: sorted(c for p in pats for c in groups[p]) for name, pats in
-           (("train", parts["train"]), ("validation", parts["validation"]), ("test", parts["test"]))},
+        **{
+            name: sorted(c for p in pats for c in groups[p])
+            for name, pats in (
+                ("train", parts["train"]),
+                ("validation", parts["validation"]),
+                ("test", parts["test"]),
+            )
+        },
         "patients": {name: sorted(pats) for name, pats in parts.items()},
     }
 
@@ -81,11 +91,13 @@ def write_splits(
 
     from kdseg.atomic import write_json
 
-    cases = [c["case"] for c in json.loads(open(report).read())["cases"]]
+    cases = [c["case"] for c in json.loads(Path(report).read_text())["cases"]]
     splits = make_splits(cases, seed, test, validation, group_pattern)
     write_json(out_json, splits)
     logging.getLogger("kdseg").info(
         "splits: %d train, %d validation, %d test cases",
-        len(splits["train"]), len(splits["validation"]), len(splits["test"]),
+        len(splits["train"]),
+        len(splits["validation"]),
+        len(splits["test"]),
     )
     return splits

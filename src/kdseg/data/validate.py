@@ -40,14 +40,20 @@ def check_case(files: CaseFiles, info: DatasetInfo) -> tuple[list[str], dict[str
         problems.append(f"case {case}: labelsTr/{case}{info.file_ending}: label file missing")
     expected = set(range(info.num_channels))
     for ch in sorted(expected - set(files.images)):
-        problems.append(f"case {case}: imagesTr/{case}_{ch:04d}{info.file_ending}: image file missing")
+        problems.append(
+            f"case {case}: imagesTr/{case}_{ch:04d}{info.file_ending}: image file missing"
+        )
     for ch in sorted(set(files.images) - expected):
         problems.append(
             f"case {case}: {files.images[ch]}: channel {ch} not in dataset.json "
             f"(which declares {info.num_channels} channel(s))"
         )
     label = _read(case, files.label, problems, np.float32) if files.label else None
-    images = {ch: _read(case, p, problems, np.float32) for ch, p in sorted(files.images.items()) if ch in expected}
+    images = {
+        ch: _read(case, p, problems, np.float32)
+        for ch, p in sorted(files.images.items())
+        if ch in expected
+    }
     summary: dict[str, Any] = {"case": case}
 
     allowed = set(info.labels.values())
@@ -62,10 +68,13 @@ def check_case(files: CaseFiles, info: DatasetInfo) -> tuple[list[str], dict[str
             unknown = sorted(values - allowed)
             if unknown:
                 problems.append(
-                    f"case {case}: {files.label}: label value(s) {unknown} not in dataset.json labels {sorted(allowed)}"
+                    f"case {case}: {files.label}: label value(s) {unknown} "
+                    f"not in dataset.json labels {sorted(allowed)}"
                 )
             if values <= {0}:
-                problems.append(f"case {case}: {files.label}: no foreground (every voxel is background)")
+                problems.append(
+                    f"case {case}: {files.label}: no foreground (every voxel is background)"
+                )
             summary.update(
                 shape=list(lab.shape),
                 spacing=list(label.spacing),
@@ -79,7 +88,8 @@ def check_case(files: CaseFiles, info: DatasetInfo) -> tuple[list[str], dict[str
         arr = image.array
         if arr.ndim != 3:
             problems.append(
-                f"case {case}: {path}: image must be 3D with one file per channel, has shape {arr.shape}"
+                f"case {case}: {path}: image must be 3D with one file per channel, "
+                f"has shape {arr.shape}"
             )
             continue
         if not np.isfinite(arr).all():
@@ -88,7 +98,8 @@ def check_case(files: CaseFiles, info: DatasetInfo) -> tuple[list[str], dict[str
         if label is not None and label.array.ndim == 3:
             if arr.shape != label.array.shape:
                 problems.append(
-                    f"case {case}: {path}: image shape {arr.shape} does not match label shape {label.array.shape}"
+                    f"case {case}: {path}: image shape {arr.shape} does not match "
+                    f"label shape {label.array.shape}"
                 )
             elif not np.allclose(image.affine, label.affine, atol=AFFINE_TOLERANCE, rtol=0):
                 diff = float(np.abs(image.affine - label.affine).max())
@@ -98,7 +109,9 @@ def check_case(files: CaseFiles, info: DatasetInfo) -> tuple[list[str], dict[str
     return problems, summary
 
 
-def validate_raw_dataset(root: str | Path, report: str | Path | None = None, name: str = "") -> dict[str, Any]:
+def validate_raw_dataset(
+    root: str | Path, report: str | Path | None = None, name: str = ""
+) -> dict[str, Any]:
     """Validate every case of the raw dataset at ``root``; raise RawDataError listing all problems.
 
     On success writes (when ``report`` is given) a JSON summary: dataset info and per-case

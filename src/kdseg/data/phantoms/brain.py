@@ -46,7 +46,12 @@ def brain_case(
     brain = head + scalp_t + skull_t + jitter(rng, 3.0, 0.3) + cv.smooth_field(2.0)
     cv.paint(brain, gm, label=LABELS["grey_matter"], blur=jitter(rng, 1.2, 0.2))
     cortex = jitter(rng, 6.0, 0.2) + cv.smooth_field(jitter(rng, 2.0, 0.3), grid=10)
-    cv.paint(brain + np.maximum(cortex, 1.5), wm, label=LABELS["white_matter"], blur=jitter(rng, 1.6, 0.2))
+    cv.paint(
+        brain + np.maximum(cortex, 1.5),
+        wm,
+        label=LABELS["white_matter"],
+        blur=jitter(rng, 1.6, 0.2),
+    )
 
     for side in (-1, 1):
         vent = cv.ellipsoid(
@@ -58,10 +63,21 @@ def brain_case(
             center + ext * [side * jitter(rng, 0.15, 0.1), rng.uniform(-0.03, 0.03), -0.03],
             ext * [jitter(rng, 0.06, 0.2), jitter(rng, 0.09, 0.2), jitter(rng, 0.08, 0.2)],
         )
-        cv.paint(bg + cv.smooth_field(1.0), jitter(rng, 0.7, 0.05), label=LABELS["basal_ganglia"], blur=2.0)
+        cv.paint(
+            bg + cv.smooth_field(1.0),
+            jitter(rng, 0.7, 0.05),
+            label=LABELS["basal_ganglia"],
+            blur=2.0,
+        )
 
-    cereb_c = center + ext * [rng.uniform(-0.02, 0.02), jitter(rng, 0.2, 0.15), -jitter(rng, 0.3, 0.1)]
-    cereb = cv.ellipsoid(cereb_c, ext * [jitter(rng, 0.25, 0.1), jitter(rng, 0.15, 0.1), jitter(rng, 0.12, 0.15)])
+    cereb_c = center + ext * [
+        rng.uniform(-0.02, 0.02),
+        jitter(rng, 0.2, 0.15),
+        -jitter(rng, 0.3, 0.1),
+    ]
+    cereb = cv.ellipsoid(
+        cereb_c, ext * [jitter(rng, 0.25, 0.1), jitter(rng, 0.15, 0.1), jitter(rng, 0.12, 0.15)]
+    )
     cereb = np.maximum(cereb, brain)  # stays inside the skull
     occ = cv.paint(cereb, jitter(rng, 0.62, 0.05), label=LABELS["cerebellum"], blur=1.5)
     folia = 0.06 * np.sin(cv.z * 2.2 + cv.y * 0.4)  # striped texture inside the cerebellum
@@ -71,8 +87,12 @@ def brain_case(
     grid = [(c - e / 2) / e for c, e in zip((cv.x, cv.y, cv.z), ext, strict=True)]
     coeffs = rng.uniform(-0.25, 0.25, 6)
     bias = np.exp(
-        coeffs[0] * grid[0] + coeffs[1] * grid[1] + coeffs[2] * grid[2]
-        + coeffs[3] * grid[0] ** 2 + coeffs[4] * grid[1] ** 2 + coeffs[5] * grid[2] ** 2
+        coeffs[0] * grid[0]
+        + coeffs[1] * grid[1]
+        + coeffs[2] * grid[2]
+        + coeffs[3] * grid[0] ** 2
+        + coeffs[4] * grid[1] ** 2
+        + coeffs[5] * grid[2] ** 2
     )
     image = image * bias * jitter(rng, 800.0, 0.3)
     image = rician_noise(rng, image, jitter(rng, 18.0, 0.3) * noise)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -116,7 +117,7 @@ def _densify(points: np.ndarray, step: float) -> np.ndarray:
     """Resample a polyline so that consecutive points are at most ``step`` mm apart."""
     points = np.asarray(points, dtype=np.float32)
     out = [points[:1]]
-    for a, b in zip(points[:-1], points[1:], strict=True):
+    for a, b in itertools.pairwise(points):
         n = max(1, int(np.ceil(np.linalg.norm(b - a) / step)))
         t = np.linspace(0, 1, n + 1)[1:, None]
         out.append(a + t * (b - a))

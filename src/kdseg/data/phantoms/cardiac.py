@@ -39,11 +39,18 @@ def cardiac_case(
     lv_r_f = lv_r * contraction
     wall_f = wall / np.sqrt(contraction)  # roughly constant myocardial volume
 
-    cv.paint(cv.elliptic_cylinder(cv.at(0.5, 0.5, 0), ext * [0.47, 0.44, 1]), jitter(rng, 0.35, 0.1), blur=1.5)
+    cv.paint(
+        cv.elliptic_cylinder(cv.at(0.5, 0.5, 0), ext * [0.47, 0.44, 1]),
+        jitter(rng, 0.35, 0.1),
+        blur=1.5,
+    )
     for side in (-1, 1):
         lung = cv.elliptic_cylinder(cv.at(0.5 + side * 0.3, 0.35, 0), ext * [0.15, 0.25, 1])
         cv.paint(lung, 0.05, blur=1.5)
-    fat = cv.ellipsoid(center + [0, -lv_r * 0.9, base_z * 0.6], [lv_r * 2.2, lv_r * 1.0, base_z * 0.5])
+    fat = cv.ellipsoid(
+        center + np.array([0, -lv_r * 0.9, base_z * 0.6]),
+        np.array([lv_r * 2.2, lv_r * 1.0, base_z * 0.5]),
+    )
     cv.paint(fat + cv.smooth_field(2.0), jitter(rng, 0.75, 0.1), blur=1.5)
 
     # taper towards the apex: radius scale along z (1 at base, 0 beyond the apex)
@@ -58,13 +65,17 @@ def cardiac_case(
     cx, cy = float(center[0]), float(center[1])
     epi = radial(lv_r_f + wall_f, cx, cy) + cv.smooth_field(0.8)
     rv_shift = (lv_r + wall) * jitter(anat, 0.95, 0.1)
-    rv_outer = radial(jitter(anat, 1.25, 0.1) * lv_r * np.sqrt(contraction), cx - rv_shift, cy + 3, 1.2)
+    rv_outer = radial(
+        jitter(anat, 1.25, 0.1) * lv_r * np.sqrt(contraction), cx - rv_shift, cy + 3, 1.2
+    )
     rv = np.maximum(rv_outer + cv.smooth_field(1.0), -epi + 1.5)  # crescent: outside the LV wall
     myo = jitter(rng, 0.22, 0.15)
     blood = jitter(rng, 0.9, 0.06)
     cv.paint(rv, blood * jitter(rng, 0.95, 0.05), label=LABELS["rv_cavity"], blur=1.3)
     cv.paint(epi, myo, label=LABELS["myocardium"], blur=1.5)
-    cv.paint(radial(lv_r_f, cx, cy) + cv.smooth_field(0.8), blood, label=LABELS["lv_cavity"], blur=1.3)
+    cv.paint(
+        radial(lv_r_f, cx, cy) + cv.smooth_field(0.8), blood, label=LABELS["lv_cavity"], blur=1.3
+    )
     # papillary muscles: dark spots in the LV cavity that belong to the cavity label
     for angle in anat.uniform(0, 2 * np.pi, 2):
         px, py = cx + 0.55 * lv_r_f * np.cos(angle), cy + 0.55 * lv_r_f * np.sin(angle)

@@ -40,8 +40,12 @@ class PhantomKind:
         """One case from its own random stream: (seed, case index[, frame])."""
         if self.frames:
             anatomy = np.random.default_rng([seed, index, 0])
-            rng = np.random.default_rng([seed, index, 1 + self.frames.index(frame or self.frames[0])])
-            return cardiac.cardiac_case(rng, shape, spacing, noise, frame=frame or "ED", anatomy=anatomy)
+            rng = np.random.default_rng(
+                [seed, index, 1 + self.frames.index(frame or self.frames[0])]
+            )
+            return cardiac.cardiac_case(
+                rng, shape, spacing, noise, frame=frame or "ED", anatomy=anatomy
+            )
         rng = np.random.default_rng([seed, index])
         return _GENERATORS[self.name](rng, shape, spacing, noise)
 
@@ -53,16 +57,29 @@ _GENERATORS: dict[str, Callable[..., tuple[list[np.ndarray], np.ndarray]]] = {
 
 PHANTOMS: dict[str, PhantomKind] = {
     "thorax": PhantomKind(
-        "thorax", "SegTHOR chest CT", thorax.LABELS, thorax.CHANNELS,
-        thorax.DEFAULT_SHAPE, thorax.DEFAULT_SPACING,
+        "thorax",
+        "SegTHOR chest CT",
+        thorax.LABELS,
+        thorax.CHANNELS,
+        thorax.DEFAULT_SHAPE,
+        thorax.DEFAULT_SPACING,
     ),
     "brain": PhantomKind(
-        "brain", "brain MRI (6 structures)", brain.LABELS, brain.CHANNELS,
-        brain.DEFAULT_SHAPE, brain.DEFAULT_SPACING,
+        "brain",
+        "brain MRI (6 structures)",
+        brain.LABELS,
+        brain.CHANNELS,
+        brain.DEFAULT_SHAPE,
+        brain.DEFAULT_SPACING,
     ),
     "cardiac": PhantomKind(
-        "cardiac", "ACDC cardiac cine-MRI", cardiac.LABELS, cardiac.CHANNELS,
-        cardiac.DEFAULT_SHAPE, cardiac.DEFAULT_SPACING, frames=cardiac.FRAMES,
+        "cardiac",
+        "ACDC cardiac cine-MRI",
+        cardiac.LABELS,
+        cardiac.CHANNELS,
+        cardiac.DEFAULT_SHAPE,
+        cardiac.DEFAULT_SPACING,
+        frames=cardiac.FRAMES,
     ),
 }
 

@@ -39,15 +39,31 @@ def write_phantom_dataset(
     start = time.perf_counter()
     with atomic_dir(out_dir) as tmp:
         for i, case in enumerate(ids):
-            index, frame = (i // len(spec.frames), spec.frames[i % len(spec.frames)]) if spec.frames else (i, None)
+            index, frame = (
+                (i // len(spec.frames), spec.frames[i % len(spec.frames)])
+                if spec.frames
+                else (i, None)
+            )
             channels, label = spec.generate(seed, index, shp, spc, noise, frame)
             for c, image in enumerate(channels):
-                data = np.round(image).astype(np.int16) if spec.channels[c] == "CT" else image.astype(np.float32)
+                data = (
+                    np.round(image).astype(np.int16)
+                    if spec.channels[c] == "CT"
+                    else image.astype(np.float32)
+                )
                 write_volume(tmp / "imagesTr" / f"{case}_{c:04d}.nii.gz", data, affine)
             write_volume(tmp / "labelsTr" / f"{case}.nii.gz", label.astype(np.uint8), affine)
             elapsed = time.perf_counter() - start
             eta = elapsed / (i + 1) * (len(ids) - i - 1)
-            log.info("phantom %s: case %d/%d %s (%.1fs elapsed, ETA %.1fs)", kind, i + 1, len(ids), case, elapsed, eta)
+            log.info(
+                "phantom %s: case %d/%d %s (%.1fs elapsed, ETA %.1fs)",
+                kind,
+                i + 1,
+                len(ids),
+                case,
+                elapsed,
+                eta,
+            )
         dataset_json = {
             "name": name or f"phantom_{kind}",
             "description": f"kdseg synthetic phantom mimicking {spec.mimics}",
@@ -55,8 +71,14 @@ def write_phantom_dataset(
             "labels": spec.labels,
             "numTraining": len(ids),
             "file_ending": ".nii.gz",
-            "kdseg_phantom": {"kind": kind, "cases": cases, "seed": seed, "shape": list(shp),
-                              "spacing": list(spc), "noise": noise},
+            "kdseg_phantom": {
+                "kind": kind,
+                "cases": cases,
+                "seed": seed,
+                "shape": list(shp),
+                "spacing": list(spc),
+                "noise": noise,
+            },
         }
         (tmp / "dataset.json").write_text(json.dumps(dataset_json, indent=2) + "\n")
     return ids

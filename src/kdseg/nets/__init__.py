@@ -1,0 +1,5 @@
+"""Network architectures, built by name from config (see :mod:`kdseg.nets.registry`)."""
+
+from kdseg.nets.registry import ARCHITECTURES, build_network, count_parameters
+
+__all__ = ["ARCHITECTURES", "build_network", "count_parameters"]

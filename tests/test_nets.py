@@ -1,0 +1,51 @@
+import pytest
+import torch
+
+from kdseg.errors import ConfigError
+from kdseg.nets import build_network, count_parameters
+
+# METHODS section 1: parameter counts at the paper's width (5 classes, 1 channel)
+PAPER = {"dilated2d": 90_000, "unet3d": 5_600_000, "resnet3d": 5_900_000}
+
+
+@pytest.mark.parametrize(("name", "expected"), PAPER.items())
+def test_parameter_counts_at_paper_width_within_5_percent(name, expected):
+    n = count_parameters(build_network(name, in_channels=1, out_channels=5))
+    assert abs(n - expected) / expected < 0.05, n
+
+
+def test_dilated_cnn_receptive_field_is_131_by_gradient():
+    torch.manual_seed(0)
+    net = build_network("dilated2d", 1, 2).eval()
+    x = torch.zeros(1, 1, 161, 161, requires_grad=True)
+    out = net(x)
+    assert out.shape[-2:] == (161 - 130, 161 - 130)  # valid convolutions
+    out[0, 1, out.shape[-2] // 2, out.shape[-1] // 2].backward()
+    rows = torch.nonzero(x.grad[0, 0].abs().sum(dim=1)).flatten()
+    cols = torch.nonzero(x.grad[0, 0].abs().sum(dim=0)).flatten()
+    assert int(rows[-1] - rows[0] + 1) == 131 and int(cols[-1] - cols[0] + 1) == 131
+
+
+@pytest.mark.parametrize(
+    ("name", "kwargs", "shape"),
+    [
+        ("unet3d", {"features": [4, 8, 16]}, (2, 1, 16, 16, 8)),
+        ("resnet3d", {"features": 4, "blocks": 1}, (2, 1, 16, 16, 8)),
+        ("unet2d", {"features": [4, 8]}, (2, 1, 16, 16)),
+        ("resnet2d", {"features": 4, "blocks": 2}, (2, 1, 16, 16)),
+        ("monai:SegResNet", {"spatial_dims": 3, "init_filters": 8}, (1, 1, 16, 16, 16)),
+    ],
+)
+def test_narrow_networks_map_input_to_class_logits(name, kwargs, shape):
+    net = build_network(name, in_channels=1, out_channels=3, **kwargs)
+    out = net(torch.randn(*shape))
+    assert out.shape == (shape[0], 3, *shape[2:])
+
+
+def test_unknown_architecture_or_arguments_are_config_errors():
+    with pytest.raises(ConfigError, match="unknown"):
+        build_network("vgg", 1, 2)
+    with pytest.raises(ConfigError, match="no such network"):
+        build_network("monai:NoSuchNet", 1, 2)
+    with pytest.raises(ConfigError, match="bad arguments"):
+        build_network("unet3d", 1, 2, widht=3)

@@ -30,7 +30,6 @@ except ConfigError as err:
 STUDY = kdcfg.study_dir(config)
 ENV = "../envs/kdseg.yaml"
 DATASETS = list(config["datasets"])
-PHANTOM_DATASETS = [d for d in DATASETS if config["datasets"][d]["source"] == "phantom"]
 
 
 wildcard_constraints:

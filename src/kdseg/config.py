@@ -24,12 +24,9 @@ def _key(path: Any) -> str:
 def describe_validation_error(error: jsonschema.ValidationError) -> str:
     """One line: ``config key 'a.b.c': <what is wrong>``."""
     if error.validator in ("oneOf", "anyOf") and error.context:
-        error = min(error.context, key=lambda e: (len(e.path) * -1, e.validator == "type"))
-        return (
-            describe_validation_error(error)
-            if error.path or error.validator != "type"
-            else (f"config key '{_key(error.absolute_path)}': {error.message}")
-        )
+        # the alternative that got deepest into the value, a type mismatch last
+        best = min(error.context, key=lambda e: (-len(e.path), e.validator == "type"))
+        return describe_validation_error(best)
     key = _key(error.absolute_path)
     if error.validator == "additionalProperties":
         allowed = sorted(error.schema.get("properties", {}))

@@ -164,7 +164,7 @@ def preprocess_dataset(
     report = json.loads(Path(validation_report).read_text())
     split = json.loads(Path(splits).read_text())
     info = read_dataset_json(raw_root)
-    cases = [c for c in discover_cases(raw_root, info)]
+    cases = discover_cases(raw_root, info)
     target = resolve_spacing(cfg.target_spacing, [c["spacing"] for c in report["cases"]])
     modalities = [
         modality_of(info.channel_names[c], cfg.normalization) for c in range(info.num_channels)

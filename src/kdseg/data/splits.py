@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import re
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
+from kdseg.atomic import write_json
 from kdseg.errors import ConfigError
+
+log = logging.getLogger("kdseg")
 
 
 def patient_of(case: str, pattern: str | None) -> str:
@@ -66,12 +71,8 @@ def make_splits(
         "seed": seed,
         "group_pattern": group_pattern,
         **{
-            name: sorted(c for p in pats for c in groups[p])
-            for name, pats in (
-                ("train", parts["train"]),
-                ("validation", parts["validation"]),
-                ("test", parts["test"]),
-            )
+            name: sorted(c for p in parts[name] for c in groups[p])
+            for name in ("train", "validation", "test")
         },
         "patients": {name: sorted(pats) for name, pats in parts.items()},
     }
@@ -86,15 +87,10 @@ def write_splits(
     group_pattern: str | None = None,
 ) -> dict:
     """Splits of the cases in a validation report, written to ``out_json``."""
-    import json
-    import logging
-
-    from kdseg.atomic import write_json
-
     cases = [c["case"] for c in json.loads(Path(report).read_text())["cases"]]
     splits = make_splits(cases, seed, test, validation, group_pattern)
     write_json(out_json, splits)
-    logging.getLogger("kdseg").info(
+    log.info(
         "splits: %d train, %d validation, %d test cases",
         len(splits["train"]),
         len(splits["validation"]),

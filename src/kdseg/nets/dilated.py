@@ -48,3 +48,5 @@ class DilatedCNN2D(nn.Sequential):
         layers.append(nn.Conv2d(ch, out_channels, 1))
         super().__init__(*layers)
         self.receptive_field = receptive_field(dilations)
+        self.valid_margin = (self.receptive_field - 1) // 2
+        self.size_divisor = 1

@@ -49,3 +49,13 @@ def build_network(name: str, in_channels: int, out_channels: int, **kwargs: Any)
 def count_parameters(model: nn.Module) -> int:
     """Trainable parameters."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def input_geometry(model: nn.Module) -> tuple[int, int]:
+    """(valid_margin, size_divisor) of a network.
+
+    ``valid_margin``: pixels lost on each side by valid convolutions (output = input - 2m);
+    ``size_divisor``: input sizes must be multiples of it. Networks that do not declare them
+    (e.g. MONAI ones) are assumed same-size and are fed patches of the configured size.
+    """
+    return int(getattr(model, "valid_margin", 0)), int(getattr(model, "size_divisor", 1))

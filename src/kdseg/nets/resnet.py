@@ -55,6 +55,8 @@ class ResNet(nn.Module):
             norm(f2), nn.ReLU(), up(f2, f1, 2, stride=2),
             norm(f1), nn.ReLU(), conv(f1, out_channels, 1),
         )  # fmt: skip
+        self.valid_margin = 0
+        self.size_divisor = 4
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.decoder(self.blocks(self.encoder(x)))

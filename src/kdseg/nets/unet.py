@@ -50,6 +50,8 @@ class UNet(nn.Module):
             self.merge.append(_block(d, 2 * f, f))
             ch = f
         self.head = _conv(d)(ch, out_channels, 1)
+        self.valid_margin = 0
+        self.size_divisor = 2 ** (len(features) - 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         skips = []

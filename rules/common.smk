@@ -34,6 +34,10 @@ DATASETS = list(config["datasets"])
 
 wildcard_constraints:
     dataset="|".join(DATASETS),
+    arch="|".join(config["architectures"]) or "(?!)",
+    loss="|".join(config["losses"]) or "(?!)",
+    seed=r"\d+",
+    model=r"(teachers|students|baselines)/[^/]+(/[^/]+)*",
 
 
 def dataset_config(wildcards):
@@ -53,7 +57,33 @@ def raw_inputs(wildcards):
 
 def all_targets():
     """The targets of the default rule; each stage of the study adds its own."""
-    return data_targets()
+    return data_targets() + teacher_targets()
+
+
+def teacher_models():
+    """Model ids (paths under a dataset) of every teacher the ensembles name."""
+    return [f"teachers/{a}-{l}/seed{s}" for a, l, s in kdcfg.teachers(config)]
+
+
+def teacher_files(wildcards, pattern):
+    """``pattern`` (with ``{model}``) for every teacher of the job's dataset."""
+    return [
+        f"{STUDY}/{wildcards.dataset}/{pattern.format(model=m)}"
+        for m in teacher_models()
+    ]
+
+
+def teacher_targets():
+    """Per-dataset teacher tables (which need every teacher trained and evaluated)."""
+    if not teacher_models():
+        return []
+    return expand(
+        [
+            f"{STUDY}/tables/teachers_{{dataset}}.csv",
+            f"{STUDY}/tables/teachers_{{dataset}}.md",
+        ],
+        dataset=DATASETS,
+    )
 
 
 def data_targets():

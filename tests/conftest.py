@@ -26,3 +26,19 @@ def make_tiny(root: Path, kind: str = "thorax", cases: int = 4, seed: int = 0) -
 def tiny_raw(tmp_path: Path) -> Path:
     """A tiny 4-case thorax dataset (raw layout)."""
     return make_tiny(tmp_path / "Dataset001_Tiny")
+
+
+@pytest.fixture(scope="session")
+def tiny_preprocessed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A preprocessed 6-case tiny thorax dataset (4 train, 1 validation, 1 test)."""
+    from kdseg.data.preprocess import preprocess_dataset
+    from kdseg.data.splits import write_splits
+    from kdseg.data.validate import validate_raw_dataset
+
+    root = tmp_path_factory.mktemp("tiny_pre")
+    raw = make_tiny(root / "Dataset001_Tiny", cases=6)
+    report, splits, out = root / "report.json", root / "splits.json", root / "preprocessed"
+    validate_raw_dataset(raw, report)
+    write_splits(str(report), str(splits), seed=0, test=1, validation=1)
+    preprocess_dataset(raw, report, splits, out, {"target_spacing": [6.0, 6.0, 6.0]}, name="T")
+    return out

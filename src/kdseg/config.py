@@ -77,6 +77,75 @@ def check_config(config: dict[str, Any]) -> None:
             raise ConfigError(
                 f"config key '{key}.path': only used with source 'raw', not {ds['source']!r}"
             )
+        for arch in ds.get("architectures", {}):
+            if arch not in config["architectures"]:
+                raise ConfigError(
+                    f"config key '{key}.architectures.{arch}': not a name in 'architectures'"
+                )
+    _check_ensembles(config)
+    for name in config["datasets"]:
+        for arch in config["architectures"]:
+            _check_patch(architecture_settings(config, name, arch), f"architectures.{arch}", name)
+
+
+_DIMS = {"dilated2d": 2, "unet2d": 2, "resnet2d": 2, "unet3d": 3, "resnet3d": 3}
+
+
+def _check_patch(arch: dict[str, Any], key: str, dataset: str) -> None:
+    dims = _DIMS.get(arch["network"])
+    if dims is not None and len(arch["patch"]) != dims:
+        raise ConfigError(
+            f"config key '{key}.patch' (dataset {dataset}): {arch['network']} is a {dims}D "
+            f"network and needs {dims} patch sizes, got {arch['patch']}"
+        )
+
+
+def _check_ensembles(config: dict[str, Any]) -> None:
+    for name, ens in config["ensembles"].items():
+        for field, pool in (
+            ("architectures", config["architectures"]),
+            ("losses", config["losses"]),
+        ):
+            for item in ens[field]:
+                if item not in pool:
+                    raise ConfigError(
+                        f"config key 'ensembles.{name}.{field}': {item!r} is not defined in "
+                        f"'{field}' (defined: {', '.join(pool) or 'none'})"
+                    )
+
+
+def deep_merge(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """``base`` with ``changes`` applied key by key (nested dicts merged, others replaced)."""
+    out = dict(base)
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def architecture_settings(config: dict[str, Any], dataset: str, arch: str) -> dict[str, Any]:
+    """A named architecture with the dataset's changes applied."""
+    changes = config["datasets"][dataset].get("architectures", {}).get(arch, {})
+    return deep_merge(config["architectures"][arch], changes)
+
+
+def training_settings(config: dict[str, Any], dataset: str) -> dict[str, Any]:
+    """The training section with the dataset's changes applied."""
+    return deep_merge(config["training"], config["datasets"][dataset].get("training", {}))
+
+
+def teachers(config: dict[str, Any]) -> list[tuple[str, str, int]]:
+    """Every (architecture, loss, seed) that some ensemble names, each once, sorted."""
+    found = {
+        (arch, loss, seed)
+        for ens in config["ensembles"].values()
+        for arch in ens["architectures"]
+        for loss in ens["losses"]
+        for seed in ens["seeds"]
+    }
+    return sorted(found)
 
 
 def raw_root(config: dict[str, Any], dataset: str) -> str:

@@ -1,0 +1,63 @@
+"""Predict the test cases with a trained model, evaluate them, summarise models per dataset."""
+
+
+rule predict:
+    input:
+        model=f"{STUDY}/{{dataset}}/{{model}}/model.pt",
+        preprocessed=f"{STUDY}/{{dataset}}/preprocessed",
+    output:
+        directory(f"{STUDY}/{{dataset}}/predictions/{{model}}"),
+    log:
+        f"{STUDY}/logs/predict/{{dataset}}/{{model}}.log",
+    benchmark:
+        f"{STUDY}/benchmarks/predict/{{dataset}}/{{model}}.tsv"
+    conda:
+        ENV
+    threads: config["resources"]["predict"]["threads"]
+    resources:
+        gpu=config["resources"]["predict"]["gpu"],
+        mem_mb=config["resources"]["predict"]["mem_mb"],
+        runtime=config["resources"]["predict"]["runtime"],
+    params:
+        device=lambda wc: kdcfg.training_settings(config, wc.dataset)["device"],
+        amp=lambda wc: kdcfg.training_settings(config, wc.dataset)["amp"],
+    script:
+        "../workflow/scripts/predict.py"
+
+
+rule evaluate:
+    input:
+        predictions=f"{STUDY}/{{dataset}}/predictions/{{model}}",
+        raw=raw_inputs,
+    output:
+        f"{STUDY}/{{dataset}}/metrics/{{model}}.csv",
+    log:
+        f"{STUDY}/logs/evaluate/{{dataset}}/{{model}}.log",
+    conda:
+        ENV
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    params:
+        root=raw_root,
+    script:
+        "../workflow/scripts/evaluate.py"
+
+
+rule teacher_table:
+    input:
+        metrics=lambda wc: teacher_files(wc, "metrics/{model}.csv"),
+        predictions=lambda wc: teacher_files(wc, "predictions/{model}"),
+    output:
+        csv=f"{STUDY}/tables/teachers_{{dataset}}.csv",
+        md=report(
+            f"{STUDY}/tables/teachers_{{dataset}}.md",
+            category="Tables",
+            caption="../report/teacher_table.rst",
+        ),
+    log:
+        f"{STUDY}/logs/teacher_table/{{dataset}}.log",
+    conda:
+        ENV
+    script:
+        "../workflow/scripts/teacher_table.py"

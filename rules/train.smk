@@ -1,0 +1,35 @@
+"""Teachers: train one network per (dataset, architecture, loss, seed) on reference labels."""
+
+
+rule train_teacher:
+    input:
+        f"{STUDY}/{{dataset}}/preprocessed",
+    output:
+        model=f"{STUDY}/{{dataset}}/teachers/{{arch}}-{{loss}}/seed{{seed}}/model.pt",
+        history=f"{STUDY}/{{dataset}}/teachers/{{arch}}-{{loss}}/seed{{seed}}/training.csv",
+        curves=report(
+            f"{STUDY}/{{dataset}}/teachers/{{arch}}-{{loss}}/seed{{seed}}/training.png",
+            category="Training curves",
+            subcategory="{dataset}",
+            caption="../report/training_curves.rst",
+        ),
+    log:
+        f"{STUDY}/logs/train/{{dataset}}/teachers/{{arch}}-{{loss}}/seed{{seed}}.log",
+    benchmark:
+        f"{STUDY}/benchmarks/train/{{dataset}}/teachers/{{arch}}-{{loss}}/seed{{seed}}.tsv"
+    conda:
+        ENV
+    threads: config["resources"]["train"]["threads"]
+    resources:
+        gpu=config["resources"]["train"]["gpu"],
+        mem_mb=config["resources"]["train"]["mem_mb"],
+        runtime=config["resources"]["train"]["runtime"],
+    params:
+        architecture=lambda wc: kdcfg.architecture_settings(config, wc.dataset, wc.arch),
+        loss=lambda wc: config["losses"][wc.loss],
+        training=lambda wc: kdcfg.training_settings(config, wc.dataset),
+        checkpoint=lambda wc, output: os.path.join(
+            os.path.dirname(output.model), "checkpoint.pt"
+        ),
+    script:
+        "../workflow/scripts/train_teacher.py"

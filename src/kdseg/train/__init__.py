@@ -1,0 +1,1 @@
+"""Training: patch sampling, the shared loop with checkpoints, segmentation models."""

@@ -1,0 +1,74 @@
+import numpy as np
+import pytest
+
+from kdseg.data.preprocess import load_manifest, open_case
+from kdseg.errors import ConfigError
+from kdseg.train.sampling import Augmentation, CaseArrays, PatchSampler
+
+
+def _cases(pre):
+    m = load_manifest(pre)
+    return [CaseArrays(c["case"], *open_case(pre, c["case"])) for c in m["cases"]]
+
+
+def _sampler(pre, **kw):
+    args = dict(num_classes=5, patch=(16, 16, 16), batch_size=3, seed=1)
+    args.update(kw)
+    return PatchSampler(_cases(pre), augmentation=Augmentation(), **args)
+
+
+def test_same_seed_same_batches_other_seed_other_batches(tiny_preprocessed):
+    a, b = _sampler(tiny_preprocessed), _sampler(tiny_preprocessed)
+    later_first = b.batch(5)  # batches do not depend on the order they are asked for
+    for key, value in a.batch(5).items():
+        np.testing.assert_array_equal(value, later_first[key])
+    other = _sampler(tiny_preprocessed, seed=2).batch(5)
+    assert not np.array_equal(other["image"], later_first["image"])
+    assert not np.array_equal(a.batch(6)["image"], later_first["image"])
+
+
+def test_class_ratios_put_the_drawn_class_in_every_patch(tiny_preprocessed):
+    for cls in range(1, 5):
+        ratios = [0.0] * 5
+        ratios[cls] = 1.0
+        s = _sampler(tiny_preprocessed, class_ratios=ratios, batch_size=8)
+        for i in range(3):
+            labels = s.batch(i)["label"]
+            assert all((lab == cls).any() for lab in labels), f"class {cls} missing"
+
+
+def test_2d_patches_with_valid_margin(tiny_preprocessed):
+    s = _sampler(tiny_preprocessed, patch=(21, 21), margin=5, orientations=(0, 1, 2))
+    batch = s.batch(0)
+    assert batch["image"].shape == (3, 1, 21, 21)
+    assert batch["label"].shape == (3, 11, 11)
+    assert batch["label"].dtype == np.int64 and batch["image"].dtype == np.float32
+    ratios = [0, 0, 0, 1, 0]  # the drawn class lies in the output region, not just the context
+    labels = _sampler(tiny_preprocessed, patch=(21, 21), margin=5, class_ratios=ratios).batch(1)
+    assert all((lab == 3).any() for lab in labels["label"])
+
+
+def test_images_stay_memory_mapped(tiny_preprocessed):
+    s = _sampler(tiny_preprocessed, max_locations=50)
+    assert all(isinstance(c.image, np.memmap) for c in s.cases)
+    assert all(len(t) <= 50 for tables in s.locations for t in tables)
+
+
+def test_extra_targets_follow_the_same_window(tiny_preprocessed):
+    cases = _cases(tiny_preprocessed)
+    for c in cases:  # an extra target equal to the one-hot label must stay aligned with it
+        c.extra["soft"] = np.eye(5, dtype=np.float32)[np.asarray(c.label)].transpose(3, 0, 1, 2)
+    s = PatchSampler(cases, 5, (16, 16, 16), 4, seed=3, augmentation=Augmentation(rotate_prob=1))
+    batch = s.batch(0)
+    assert batch["soft"].shape == (4, 5, 16, 16, 16)
+    agree = (batch["soft"].argmax(1) == batch["label"]).mean()
+    assert agree > 0.97  # rotation interpolates the soft target bilinearly, labels nearest
+
+
+def test_bad_sampler_settings(tiny_preprocessed):
+    with pytest.raises(ConfigError, match="class_ratios"):
+        _sampler(tiny_preprocessed, class_ratios=[1, 1])
+    with pytest.raises(ConfigError, match="too small"):
+        _sampler(tiny_preprocessed, patch=(9, 9), margin=5)
+    with pytest.raises(ConfigError, match="unknown key"):
+        Augmentation.from_config({"flip": True})

@@ -1,0 +1,135 @@
+"""Training: determinism, SIGKILL-and-resume, model file, curves."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+from conftest import REPO
+
+from kdseg.errors import KdsegError
+from kdseg.infer import predict_probabilities
+from kdseg.model_file import load_model, read_model_file
+from kdseg.nets import count_parameters
+from kdseg.train.segmentation import train_segmentation_model
+
+ARCH = {"network": "unet3d", "kwargs": {"features": [4, 8]}, "patch": [16, 16, 16]}
+TRAINING = {
+    "iterations": 24,
+    "batch_size": 2,
+    "validate_every": 12,
+    "checkpoint_every": 6,
+    "log_every": 6,
+    "device": "cpu",
+}
+
+
+def _train(pre, out, seed=1, **changes):
+    out.mkdir(parents=True, exist_ok=True)
+    return train_segmentation_model(
+        pre, out / "model.pt", out / "training.csv", out / "training.png", out / "ckpt.pt",
+        ARCH, {"name": "ce+dice"}, {**TRAINING, **changes}, seed=seed, name="t",
+    )  # fmt: skip
+
+
+def _weights(path):
+    return read_model_file(path)["state_dict"]
+
+
+def _same(a, b):
+    return all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_same_seed_same_weights_other_seed_other_weights(tiny_preprocessed, tmp_path):
+    _train(tiny_preprocessed, tmp_path / "a")
+    _train(tiny_preprocessed, tmp_path / "b")
+    _train(tiny_preprocessed, tmp_path / "c", seed=2)
+    a, b, c = (_weights(tmp_path / x / "model.pt") for x in "abc")
+    assert _same(a, b)
+    assert not _same(a, c)
+    assert not (tmp_path / "a" / "ckpt.pt").exists()  # removed once the model file exists
+    history = (tmp_path / "a" / "training.csv").read_text().splitlines()
+    assert history[0] == "iteration,loss,lr,validation_dice" and len(history) == 25
+    assert (tmp_path / "a" / "training.png").stat().st_size > 1000
+
+
+def test_model_file_rebuilds_the_model(tiny_preprocessed, tmp_path):
+    meta = _train(tiny_preprocessed, tmp_path, weights="best")
+    content = torch.load(tmp_path / "model.pt", weights_only=True)
+    assert content["architecture"] == {"network": "unet3d", "kwargs": {"features": [4, 8]}}
+    assert content["classes"]["background"] == 0 and len(content["classes"]) == 5
+    assert content["spacing"] == [6.0, 6.0, 6.0]
+    assert content["normalization"]["modalities"] == ["ct"]
+    assert content["weights"] == "best" and content["best_iteration"] in (12, 24)
+    model, _, spec = load_model(tmp_path / "model.pt")
+    assert meta["parameters"] == count_parameters(model) == content["parameters"]
+    image = np.load(tiny_preprocessed / f"{_test_case(tiny_preprocessed)}_image.npy")
+    probs = predict_probabilities(model, image, spec)
+    assert probs.shape == (5, *image.shape[1:])
+    with pytest.raises(KdsegError, match="not a kdseg model file"):
+        torch.save({"x": 1}, tmp_path / "other.pt")
+        load_model(tmp_path / "other.pt")
+
+
+def _test_case(pre):
+    import json
+
+    manifest = json.loads((pre / "manifest.json").read_text())
+    return next(c["case"] for c in manifest["cases"] if c["split"] == "test")
+
+
+RUN = """
+import sys, json
+sys.path.insert(0, {src!r})
+from kdseg.steps import setup_logging
+from kdseg.train.segmentation import train_segmentation_model
+setup_logging({log!r})
+out = {out!r}
+train_segmentation_model({pre!r}, out + "/model.pt", out + "/h.csv", out + "/h.png",
+    out + "/ckpt.pt", json.loads({arch!r}), {{"name": "ce"}}, json.loads({training!r}),
+    seed=7, name="resume")
+"""
+
+
+def _script(pre, out, log, training):
+    import json
+
+    return RUN.format(
+        src=str(REPO / "src"), log=str(log), out=str(out), pre=str(pre),
+        arch=json.dumps(ARCH), training=json.dumps(training),
+    )  # fmt: skip
+
+
+def test_sigkill_and_resume_gives_the_same_weights(tiny_preprocessed, tmp_path):
+    training = {**TRAINING, "iterations": 60, "checkpoint_every": 10, "validate_every": 30}
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    whole, killed = tmp_path / "whole", tmp_path / "killed"
+    for d in (whole, killed):
+        d.mkdir()
+    subprocess.run(
+        [sys.executable, "-c", _script(tiny_preprocessed, whole, whole / "log", training)],
+        check=True, env=env,
+    )  # fmt: skip
+    code = _script(tiny_preprocessed, killed, killed / "log", training)
+    proc = subprocess.Popen([sys.executable, "-c", code], env=env)
+    ckpt = killed / "ckpt.pt"
+    deadline = time.time() + 120
+    while time.time() < deadline:  # kill once a checkpoint past iteration 20 exists
+        if ckpt.exists() and torch.load(ckpt, weights_only=True)["iteration"] >= 20:
+            break
+        assert proc.poll() is None, "training ended before it could be killed"
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    assert not (killed / "model.pt").exists()
+    stopped_at = torch.load(ckpt, weights_only=True)["iteration"]
+    assert 20 <= stopped_at < 60
+    subprocess.run([sys.executable, "-c", code], check=True, env=env)
+    assert f"resuming from {ckpt} at iteration {stopped_at}" in (killed / "log").read_text()
+    assert _same(_weights(whole / "model.pt"), _weights(killed / "model.pt"))
+    assert (whole / "h.csv").read_text() == (killed / "h.csv").read_text()

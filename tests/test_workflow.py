@@ -9,6 +9,7 @@ from pathlib import Path
 
 import nibabel as nib
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 from conftest import REPO, TINY, make_tiny
@@ -164,3 +165,115 @@ def test_bad_raw_data_stops_before_preprocessing(tmp_path):
     study = tmp_path / "results" / "tiny" / "Own"
     assert not (study / "raw_report.json").exists()
     assert not (study / "preprocessed").exists()
+
+
+def teacher_config(own: Path) -> dict:
+    """Two tiny datasets, two tiny architectures x two losses, a uniform set of two seeds."""
+    config = tiny_config(own)
+    config["datasets"]["Own"]["splits"] = {"test": 1, "validation": 1}
+    config["datasets"]["Heart"]["architectures"] = {"unet": {"patch": [16, 16, 4]}}
+    config["datasets"]["Heart"]["architectures"]["dilated"] = {"orientations": [2]}
+    config["training"] = {
+        "iterations": 8,
+        "batch_size": 2,
+        "validate_every": 4,
+        "checkpoint_every": 4,
+        "log_every": 4,
+    }
+    config["architectures"] = {
+        "dilated": {
+            "network": "dilated2d",
+            "kwargs": {"features": 4, "dilations": [1, 2, 1], "head": [8]},
+            "patch": [13, 13],
+        },
+        "unet": {"network": "unet3d", "kwargs": {"features": [4, 8]}, "patch": [16, 16, 16]},
+    }
+    config["ensembles"] = {
+        "diverse": {"architectures": ["dilated", "unet"], "losses": ["ce", "dice"], "seeds": [1]},
+        "uniform": {"architectures": ["unet"], "losses": ["ce"], "seeds": [1, 2]},
+    }
+    return config
+
+
+def _job_counts(res: subprocess.CompletedProcess) -> dict[str, int]:
+    return {
+        line.split()[0]: int(line.split()[1])
+        for line in res.stdout.splitlines()
+        if len(line.split()) == 2 and line.split()[1].isdigit()
+    }
+
+
+def test_teachers_train_predict_evaluate_and_rerun_only_what_changed(tmp_path):
+    own = make_tiny(tmp_path / "Dataset007_Own", "thorax", cases=5)
+    config = teacher_config(own)
+    res = snakemake(tmp_path, config)
+    assert res.returncode == 0, res.stderr[-4000:]
+    study = tmp_path / "results" / "tiny"
+    teachers = ["dilated-ce/seed1", "dilated-dice/seed1", "unet-ce/seed1", "unet-ce/seed2",
+                "unet-dice/seed1"]  # fmt: skip
+    for ds in ("Own", "Heart"):
+        table = pd.read_csv(study / "tables" / f"teachers_{ds}.csv")
+        assert sorted(table["model"]) == [f"teachers/{t}" for t in teachers]
+        assert table["mean_dice"].between(0, 1).all() and (table["parameters"] > 0).all()
+        assert (table["seconds_per_case"] > 0).all()
+        assert "| model | Dice" in (study / "tables" / f"teachers_{ds}.md").read_text()
+        for t in teachers:
+            assert (study / ds / "teachers" / t / "model.pt").exists()
+            assert (study / ds / "teachers" / t / "training.png").exists()
+            assert not (study / ds / "teachers" / t / "checkpoint.pt").exists()
+    metrics = pd.read_csv(study / "Own" / "metrics" / "teachers" / "unet-ce" / "seed1.csv")
+    assert set(metrics["structure"]) == {"esophagus", "heart", "trachea", "aorta"}
+    assert {"dice", "iou", "hd95", "assd", "accuracy", "kappa"} <= set(metrics.columns)
+    assert metrics[["dice", "hd95", "assd"]].notna().all().all()
+    # predictions are on the original geometry: same shape and affine as the raw image
+    pred_dir = study / "Own" / "predictions" / "teachers" / "unet-ce" / "seed1"
+    case = metrics["case"].iloc[0]
+    pred = nib.load(pred_dir / f"{case}.nii.gz")
+    raw = nib.load(own / "imagesTr" / f"{case}_0000.nii.gz")
+    assert pred.shape == raw.shape and np.allclose(pred.affine, raw.affine)
+    probs = np.load(pred_dir / f"{case}_probabilities.npy")
+    assert probs.dtype == np.float16 and probs.shape[0] == 5
+
+    assert "Nothing to be done" in (lambda r: r.stdout + r.stderr)(
+        snakemake(tmp_path, config, "--dry-run")
+    )
+    # a changed Dice-loss setting re-trains the Dice teachers and what follows, nothing else
+    config["losses"] = {"ce": {"name": "ce"}, "dice": {"name": "dice", "include_background": True}}
+    jobs = _job_counts(snakemake(tmp_path, config, "--dry-run"))
+    assert jobs.get("train_teacher") == 4 and jobs.get("predict") == 4, jobs
+    assert jobs.get("teacher_table") == 2 and "preprocess" not in jobs
+    # a per-dataset architecture change re-trains that dataset's teachers of that architecture
+    config = teacher_config(own)
+    config["datasets"]["Heart"]["architectures"]["unet"]["patch"] = [8, 8, 4]
+    jobs = _job_counts(snakemake(tmp_path, config, "--dry-run"))
+    assert jobs.get("train_teacher") == 3, jobs
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (
+            lambda c: c["ensembles"]["diverse"]["architectures"].append("vnet"),
+            "config key 'ensembles.diverse.architectures': 'vnet' is not defined",
+        ),
+        (
+            lambda c: c["architectures"]["unet"].update(patch=[16, 16]),
+            "unet3d is a 3D network and needs 3 patch sizes",
+        ),
+        (
+            lambda c: c["training"].update(optimiser={"name": "adam"}),
+            "config key 'training.optimiser': unknown key",
+        ),
+        (
+            lambda c: c["datasets"]["Heart"]["training"].update(iterations=0),
+            "config key 'datasets.Heart.training.iterations': 0 is less than the minimum of 1",
+        ),
+    ],
+)
+def test_bad_teacher_config_stops_before_any_job(tmp_path, edit, message):
+    config = teacher_config(make_tiny(tmp_path / "Dataset007_Own", "thorax", cases=5))
+    config["datasets"]["Heart"]["training"] = {}
+    edit(config)
+    res = snakemake(tmp_path, config, "--dry-run")
+    assert res.returncode != 0
+    assert message in res.stdout + res.stderr, (res.stdout + res.stderr)[-2000:]

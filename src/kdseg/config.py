@@ -7,10 +7,12 @@ violation into a one-line message naming the key, and checks what a schema canno
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
 import jsonschema
+import yaml
 
 from kdseg.data.phantoms import phantom_case_ids
 from kdseg.data.raw_dataset import discover_cases, list_raw_files, read_dataset_json
@@ -84,8 +86,30 @@ def check_config(config: dict[str, Any]) -> None:
                 )
     _check_ensembles(config)
     for name in config["datasets"]:
+        _check_merged(training_settings(config, name), "training", f"datasets.{name}.training")
         for arch in config["architectures"]:
-            _check_patch(architecture_settings(config, name, arch), f"architectures.{arch}", name)
+            settings = architecture_settings(config, name, arch)
+            _check_merged(settings, "architecture", f"datasets.{name}.architectures.{arch}")
+            _check_patch(settings, f"architectures.{arch}", name)
+
+
+SCHEMA = Path(__file__).resolve().parents[2] / "config" / "schema" / "config.schema.yaml"
+
+
+@functools.cache
+def _schema_defs() -> dict[str, Any]:
+    return yaml.safe_load(SCHEMA.read_text())["$defs"]
+
+
+def _check_merged(settings: dict[str, Any], definition: str, key: str) -> None:
+    """A section after a dataset's changes are merged in must still match the schema."""
+    schema = {"$ref": f"#/$defs/{definition}", "$defs": _schema_defs()}
+    error = jsonschema.exceptions.best_match(
+        jsonschema.Draft202012Validator(schema).iter_errors(settings)
+    )
+    if error is not None:
+        where = ".".join([key, *(str(p) for p in error.absolute_path)])
+        raise ConfigError(f"config key '{where}': {error.message}")
 
 
 _DIMS = {"dilated2d": 2, "unet2d": 2, "resnet2d": 2, "unet3d": 3, "resnet3d": 3}

@@ -25,8 +25,8 @@ dryrun: setup
 	$(VENV)/bin/snakemake --dry-run --cores 1
 
 lint: setup
-	$(VENV)/bin/ruff check src tests workflow
-	$(VENV)/bin/ruff format --check src tests workflow
+	$(VENV)/bin/ruff check src tests workflow benchmarks
+	$(VENV)/bin/ruff format --check src tests workflow benchmarks
 	$(VENV)/bin/snakefmt --check Snakefile rules
 	$(VENV)/bin/snakemake --lint --cores 1
 

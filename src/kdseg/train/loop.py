@@ -10,7 +10,6 @@ iteration; the sampler's state *is* (seed, iteration)) is written atomically eve
 
 from __future__ import annotations
 
-import copy
 import logging
 import time
 from collections.abc import Callable
@@ -101,6 +100,8 @@ class TrainResult:
     best_score: float | None
     history: list[dict[str, float]]
     resumed_from: int
+    seconds: float = 0.0
+    data_wait_seconds: float = 0.0
 
 
 def _seed_step(seed: int, iteration: int) -> None:
@@ -231,9 +232,6 @@ def train(
         best_score=best["score"],
         history=history,
         resumed_from=start,
+        seconds=time.perf_counter() - t0,
+        data_wait_seconds=wait,
     )
-
-
-def copy_state(model: nn.Module) -> dict[str, torch.Tensor]:
-    """A detached CPU copy of a model's state dict."""
-    return copy.deepcopy({k: v.detach().cpu() for k, v in model.state_dict().items()})

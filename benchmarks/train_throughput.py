@@ -7,6 +7,7 @@ their ratio (target on CPU: >= 0.9) and the fraction of kdseg's step time spent 
 data (target: <= 10%).
 
     python benchmarks/train_throughput.py [--preprocessed DIR] [--iterations N] [--repeats R]
+                                          [--batch-size B] [--threads T] [--rotate-prob P]
 
 Without ``--preprocessed`` a thorax phantom is generated and preprocessed in a temporary folder.
 """
@@ -83,6 +84,7 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=100)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=2)
+    parser.add_argument("--rotate-prob", type=float, default=0.5)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -93,8 +95,8 @@ def main() -> None:
         k = len(manifest["dataset"]["labels"])
         print(f"data: {pre}, batch {args.batch_size}, {args.iterations} iterations x "
               f"{args.repeats} repeats, {args.threads} threads, device cpu")  # fmt: skip
-        training = {"batch_size": args.batch_size,
-                    "augmentation": {"rotate_degrees": 10, "rotate_prob": 0.5}}  # fmt: skip
+        augmentation = {"rotate_degrees": 10, "rotate_prob": args.rotate_prob}
+        training = {"batch_size": args.batch_size, "augmentation": augmentation}
         for name, arch in ARCHITECTURES.items():
             torch.manual_seed(0)
             model = build_network(arch["network"], 1, k, **arch["kwargs"])

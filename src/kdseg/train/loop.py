@@ -11,9 +11,9 @@ iteration; the sampler's state *is* (seed, iteration)) is written atomically eve
 from __future__ import annotations
 
 import logging
+import multiprocessing as mp
 import time
-from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -51,6 +51,7 @@ class TrainSettings:
     log_every: int = 20
     weights: str = "final"
     amp: bool = True
+    loader_workers: int = 1
 
 
 def make_optimizer(model: nn.Module, section: dict[str, Any]) -> torch.optim.Optimizer:
@@ -108,8 +109,41 @@ def _seed_step(seed: int, iteration: int) -> None:
     torch.manual_seed((seed * 1_000_003 + iteration) % (2**63))
 
 
-def _to_device(batch: dict[str, np.ndarray], device: torch.device) -> dict[str, torch.Tensor]:
-    return {k: torch.from_numpy(v).to(device, non_blocking=True) for k, v in batch.items()}
+class _Batches(torch.utils.data.IterableDataset):
+    """The batches of iterations ``start..stop-1`` in order, shared out over loader workers."""
+
+    def __init__(self, sampler: BatchSource, start: int, stop: int) -> None:
+        self.sampler, self.start, self.stop = sampler, start, stop
+
+    def __iter__(self) -> Iterator[dict[str, np.ndarray]]:
+        info = torch.utils.data.get_worker_info()
+        step, first = (1, 0) if info is None else (info.num_workers, info.id)
+        for i in range(self.start + first, self.stop, step):
+            yield self.sampler.batch(i)
+
+
+def _loader(
+    sampler: BatchSource, start: int, stop: int, workers: int, device: torch.device
+) -> torch.utils.data.DataLoader:
+    """Batches prepared by ``workers`` processes (0: in this process) while training runs.
+
+    Worker processes sidestep the GIL: sampling and augmentation run on another core instead
+    of competing with the training step's Python code. The round-robin order of PyTorch's
+    loader over workers keeps the batches in iteration order, so results do not depend on
+    the number of workers.
+    """
+    extra: dict[str, Any] = {}
+    if workers > 0:
+        extra = {"prefetch_factor": 2, "persistent_workers": False}
+        if "fork" in mp.get_all_start_methods():  # memory maps are inherited, not pickled
+            extra["multiprocessing_context"] = "fork"
+    return torch.utils.data.DataLoader(
+        _Batches(sampler, start, stop),
+        batch_size=None,
+        num_workers=workers,
+        pin_memory=device.type == "cuda",
+        **extra,
+    )
 
 
 def _fmt_time(seconds: float) -> str:
@@ -184,47 +218,44 @@ def train(
     total = settings.iterations
     t0, wait, window_loss, window_n = time.perf_counter(), 0.0, 0.0, 0
     done_at_start = start
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        pending: Future | None = pool.submit(sampler.batch, start) if start < total else None
-        for i in range(start, total):
-            t_wait = time.perf_counter()
-            batch_np = pending.result()  # type: ignore[union-attr]
-            wait += time.perf_counter() - t_wait
-            pending = pool.submit(sampler.batch, i + 1) if i + 1 < total else None
-            batch = _to_device(batch_np, device)
-            _seed_step(seed, i)
-            optimizer.zero_grad(set_to_none=True)
-            with torch.autocast(device_type=device.type, enabled=use_amp):
-                loss = step_loss(model, batch)
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"{name}: loss is {loss.item()} at iteration {i + 1}")
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
-            lr = optimizer.param_groups[0]["lr"]
-            schedule.step()
-            value = float(loss.detach())
-            window_loss, window_n = window_loss + value, window_n + 1
-            row: dict[str, float] = {"iteration": i + 1, "loss": value, "lr": lr}
-            it = i + 1
-            if (
-                validate is not None
-                and settings.validate_every
-                and (it % settings.validate_every == 0 or it == total)
-            ):
-                row["validation_dice"] = run_validation(it)
-            history.append(row)
-            if it % settings.log_every == 0 or it == total:
-                elapsed = time.perf_counter() - t0
-                rate = (it - done_at_start) / elapsed
-                log.info(
-                    "%s: iter %d/%d loss %.4f | %.2f it/s | data wait %.0f%% | ETA %s",
-                    name, it, total, window_loss / window_n, rate,
-                    100 * wait / elapsed, _fmt_time((total - it) / rate),
-                )  # fmt: skip
-                window_loss, window_n = 0.0, 0
-            if it % settings.checkpoint_every == 0 and it < total:
-                save_checkpoint(it)
+    batches = iter(_loader(sampler, start, total, settings.loader_workers, device))
+    for i in range(start, total):
+        t_wait = time.perf_counter()
+        batch = {k: v.to(device, non_blocking=True) for k, v in next(batches).items()}
+        wait += time.perf_counter() - t_wait
+        _seed_step(seed, i)
+        optimizer.zero_grad(set_to_none=True)
+        with torch.autocast(device_type=device.type, enabled=use_amp):
+            loss = step_loss(model, batch)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"{name}: loss is {loss.item()} at iteration {i + 1}")
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+        lr = optimizer.param_groups[0]["lr"]
+        schedule.step()
+        value = float(loss.detach())
+        window_loss, window_n = window_loss + value, window_n + 1
+        row: dict[str, float] = {"iteration": i + 1, "loss": value, "lr": lr}
+        it = i + 1
+        if (
+            validate is not None
+            and settings.validate_every
+            and (it % settings.validate_every == 0 or it == total)
+        ):
+            row["validation_dice"] = run_validation(it)
+        history.append(row)
+        if it % settings.log_every == 0 or it == total:
+            elapsed = time.perf_counter() - t0
+            rate = (it - done_at_start) / elapsed
+            log.info(
+                "%s: iter %d/%d loss %.4f | %.2f it/s | data wait %.0f%% | ETA %s",
+                name, it, total, window_loss / window_n, rate,
+                100 * wait / elapsed, _fmt_time((total - it) / rate),
+            )  # fmt: skip
+            window_loss, window_n = 0.0, 0
+        if it % settings.checkpoint_every == 0 and it < total:
+            save_checkpoint(it)
     return TrainResult(
         final_state={k: v.detach().cpu() for k, v in model.state_dict().items()},
         best_state=best["state"],

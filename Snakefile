@@ -13,6 +13,8 @@ if not workflow.overwrite_configfiles:
 include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/train.smk"
+include: "rules/ensemble.smk"
+include: "rules/distill.smk"
 include: "rules/evaluate.smk"
 
 

@@ -37,7 +37,9 @@ wildcard_constraints:
     arch="|".join(config["architectures"]) or "(?!)",
     loss="|".join(config["losses"]) or "(?!)",
     seed=r"\d+",
-    model=r"(teachers|students|baselines)/[^/]+(/[^/]+)*",
+    ensemble="|".join(config["ensembles"]) or "(?!)",
+    student="|".join(config["students"]) or "(?!)",
+    model=r"(teachers|ensembles|students|baselines)/[^/]+(/[^/]+)*",
 
 
 def dataset_config(wildcards):
@@ -57,7 +59,7 @@ def raw_inputs(wildcards):
 
 def all_targets():
     """The targets of the default rule; each stage of the study adds its own."""
-    return data_targets() + teacher_targets()
+    return data_targets() + teacher_targets() + model_table_targets()
 
 
 def teacher_models():
@@ -93,6 +95,44 @@ def data_targets():
             f"{STUDY}/{{dataset}}/preprocessed",
             f"{STUDY}/{{dataset}}/splits.json",
             f"{STUDY}/figures/data_overview_{{dataset}}.png",
+        ],
+        dataset=DATASETS,
+    )
+
+
+def ensemble_member_files(wildcards):
+    """Model files of the job's ensemble."""
+    return [
+        f"{STUDY}/{wildcards.dataset}/{m}/model.pt"
+        for m in kdcfg.ensemble_members(config, wildcards.ensemble)
+    ]
+
+
+def all_models():
+    """Model ids of everything evaluated: teachers, ensembles, students, baselines."""
+    return (
+        teacher_models()
+        + [f"ensembles/{e}" for e in config["ensembles"]]
+        + kdcfg.student_models(config)
+        + kdcfg.baseline_models(config)
+    )
+
+
+def model_files(wildcards, pattern):
+    """``pattern`` (with ``{model}``) for every model of the job's dataset."""
+    return [
+        f"{STUDY}/{wildcards.dataset}/{pattern.format(model=m)}" for m in all_models()
+    ]
+
+
+def model_table_targets():
+    """Per-dataset tables of all models."""
+    if not all_models():
+        return []
+    return expand(
+        [
+            f"{STUDY}/tables/models_{{dataset}}.csv",
+            f"{STUDY}/tables/models_{{dataset}}.md",
         ],
         dataset=DATASETS,
     )

@@ -192,6 +192,8 @@ def teacher_config(own: Path) -> dict:
         "diverse": {"architectures": ["dilated", "unet"], "losses": ["ce", "dice"], "seeds": [1]},
         "uniform": {"architectures": ["unet"], "losses": ["ce"], "seeds": [1, 2]},
     }
+    config["students"] = {"kd": {"ensembles": ["diverse", "uniform"], "architecture": "unet"}}
+    config["baselines"] = {"architectures": ["unet"], "loss": "ce", "seeds": [1]}
     return config
 
 
@@ -221,6 +223,19 @@ def test_teachers_train_predict_evaluate_and_rerun_only_what_changed(tmp_path):
             assert (study / ds / "teachers" / t / "model.pt").exists()
             assert (study / ds / "teachers" / t / "training.png").exists()
             assert not (study / ds / "teachers" / t / "checkpoint.pt").exists()
+    models = pd.read_csv(study / "tables" / "models_Own.csv")["model"].tolist()
+    assert models == [f"teachers/{t}" for t in teachers] + [
+        "ensembles/diverse", "ensembles/uniform", "students/kd/diverse/unet/seed1",
+        "students/kd/uniform/unet/seed1", "baselines/unet-ce/seed1",
+    ]  # fmt: skip
+    ensemble = json.loads(
+        (study / "Own" / "predictions" / "ensembles" / "diverse" / "inference.json").read_text()
+    )
+    assert ensemble["members"] == 4 and ensemble["parameters"] > 4 * 1000
+    soft = json.loads(
+        (study / "Own" / "ensembles" / "uniform" / "soft_labels" / "soft_labels.json").read_text()
+    )
+    assert len(soft["cases"]) == 4  # 3 training + 1 validation case
     metrics = pd.read_csv(study / "Own" / "metrics" / "teachers" / "unet-ce" / "seed1.csv")
     assert set(metrics["structure"]) == {"esophagus", "heart", "trachea", "aorta"}
     assert {"dice", "iou", "hd95", "assd", "accuracy", "kappa"} <= set(metrics.columns)
@@ -240,8 +255,19 @@ def test_teachers_train_predict_evaluate_and_rerun_only_what_changed(tmp_path):
     # a changed Dice-loss setting re-trains the Dice teachers and what follows, nothing else
     config["losses"] = {"ce": {"name": "ce"}, "dice": {"name": "dice", "include_background": True}}
     jobs = _job_counts(snakemake(tmp_path, config, "--dry-run"))
-    assert jobs.get("train_teacher") == 4 and jobs.get("predict") == 4, jobs
+    assert jobs.get("train_teacher") == 4 and jobs.get("predict") == 4 + 2, jobs  # + students
     assert jobs.get("teacher_table") == 2 and "preprocess" not in jobs
+    assert jobs.get("predict_ensemble") == 2 and jobs.get("train_student") == 2  # diverse only
+    # a changed student setting re-trains the students only: not teachers, ensembles, baselines
+    config = teacher_config(own)
+    config["students"]["kd"]["temperature"] = 2.0
+    jobs = _job_counts(snakemake(tmp_path, config, "--dry-run"))
+    assert jobs.get("train_student") == 4 and "train_teacher" not in jobs, jobs
+    assert (
+        "soft_labels" not in jobs
+        and "predict_ensemble" not in jobs
+        and "train_baseline" not in jobs
+    )
     # a per-dataset architecture change re-trains that dataset's teachers of that architecture
     config = teacher_config(own)
     config["datasets"]["Heart"]["architectures"]["unet"]["patch"] = [8, 8, 4]

@@ -85,6 +85,7 @@ def check_config(config: dict[str, Any]) -> None:
                     f"config key '{key}.architectures.{arch}': not a name in 'architectures'"
                 )
     _check_ensembles(config)
+    _check_students(config)
     for name in config["datasets"]:
         _check_merged(training_settings(config, name), "training", f"datasets.{name}.training")
         for arch in config["architectures"]:
@@ -122,6 +123,27 @@ def _check_patch(arch: dict[str, Any], key: str, dataset: str) -> None:
             f"config key '{key}.patch' (dataset {dataset}): {arch['network']} is a {dims}D "
             f"network and needs {dims} patch sizes, got {arch['patch']}"
         )
+
+
+def _check_students(config: dict[str, Any]) -> None:
+    for name, student in config["students"].items():
+        for ens in student["ensembles"]:
+            if ens not in config["ensembles"]:
+                raise ConfigError(
+                    f"config key 'students.{name}.ensembles': {ens!r} is not defined in 'ensembles'"
+                )
+        if student["architecture"] not in config["architectures"]:
+            raise ConfigError(
+                f"config key 'students.{name}.architecture': {student['architecture']!r} is not "
+                "defined in 'architectures'"
+            )
+    for arch in config["baselines"]["architectures"]:
+        if arch not in config["architectures"]:
+            raise ConfigError(
+                f"config key 'baselines.architectures': {arch!r} is not defined in 'architectures'"
+            )
+    if config["baselines"]["loss"] not in config["losses"]:
+        raise ConfigError(f"config key 'baselines.loss': {config['baselines']['loss']!r} unknown")
 
 
 def _check_ensembles(config: dict[str, Any]) -> None:
@@ -203,3 +225,30 @@ def raw_inputs(config: dict[str, Any], dataset: str) -> list[str]:
     if ds["source"] == "phantom":
         return [raw_root(config, dataset)]
     return list_raw_files(ds["path"])
+
+
+def ensemble_members(config: dict[str, Any], ensemble: str) -> list[str]:
+    """Model ids (``teachers/<arch>-<loss>/seed<k>``) of an ensemble's members."""
+    ens = config["ensembles"][ensemble]
+    return [
+        f"teachers/{a}-{loss}/seed{s}"
+        for a in ens["architectures"]
+        for loss in ens["losses"]
+        for s in ens["seeds"]
+    ]
+
+
+def student_models(config: dict[str, Any]) -> list[str]:
+    """Model ids of every student: ``students/<name>/<ensemble>/<arch>/seed<k>``."""
+    return [
+        f"students/{name}/{ens}/{st['architecture']}/seed{seed}"
+        for name, st in config["students"].items()
+        for ens in st["ensembles"]
+        for seed in st["seeds"]
+    ]
+
+
+def baseline_models(config: dict[str, Any]) -> list[str]:
+    """Model ids of every baseline: ``baselines/<arch>-<loss>/seed<k>``."""
+    b = config["baselines"]
+    return [f"baselines/{a}-{b['loss']}/seed{s}" for a in b["architectures"] for s in b["seeds"]]

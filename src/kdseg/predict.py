@@ -31,7 +31,7 @@ from kdseg.provenance import provenance
 
 log = logging.getLogger("kdseg")
 
-ProbabilityFn = Callable[[np.ndarray], np.ndarray]
+ProbabilityFn = Callable[[np.ndarray], "np.ndarray | tuple[np.ndarray, dict[str, np.ndarray]]"]
 
 
 def peak_rss_mb() -> float:
@@ -53,7 +53,11 @@ def predict_split(
     split: str = "test",
     info: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Run ``probabilities_of(image)`` on every case of ``split``; write into ``out_dir``."""
+    """Run ``probabilities_of(image)`` on every case of ``split``; write into ``out_dir``.
+
+    ``probabilities_of`` returns the class probabilities, or (probabilities, extra maps): each
+    extra map (e.g. an ensemble's member standard deviation) is saved as ``<case>_<name>.npy``.
+    """
     manifest = load_manifest(preprocessed)
     entries = [c for c in manifest["cases"] if c["split"] == split]
     if device.type == "cuda":
@@ -69,7 +73,10 @@ def predict_split(
             probs = probabilities_of(image)
             _sync(device)
             timings[entry["case"]] = time.perf_counter() - start
+            probs, extra = probs if isinstance(probs, tuple) else (probs, {})
             np.save(tmp / f"{entry['case']}_probabilities.npy", probs.astype(np.float16))
+            for key, value in extra.items():
+                np.save(tmp / f"{entry['case']}_{key}.npy", value.astype(np.float16))
             labels = labels_in_original_geometry(
                 probs, entry["cropped_shape"], entry["crop_box"], entry["original"]["shape"]
             )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ from kdseg.losses import build_loss
 from kdseg.model_file import save_model
 from kdseg.nets import build_network, count_parameters, input_geometry
 from kdseg.provenance import provenance
-from kdseg.train.loop import TrainSettings, train
+from kdseg.train.loop import StepLoss, TrainSettings, train
 from kdseg.train.sampling import Augmentation, CaseArrays, PatchSampler
 
 log = logging.getLogger("kdseg")
@@ -162,6 +162,77 @@ def model_metadata(
     }
 
 
+StepLossFactory = Callable[[int, torch.device], StepLoss]
+
+
+def train_network(
+    preprocessed: str | Path,
+    model_out: str | Path,
+    history_out: str | Path,
+    curves_out: str | Path,
+    checkpoint: str | Path,
+    architecture: Mapping[str, Any],
+    training: Mapping[str, Any],
+    seed: int,
+    make_step_loss: StepLossFactory,
+    name: str = "model",
+    threads: int = 1,
+    extra: Mapping[str, Mapping[str, np.ndarray]] | None = None,
+    meta: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Train a network with a given loss; write the model file, history CSV and curves.
+
+    ``make_step_loss(num_classes, device)`` returns ``f(net, batch) -> loss``; ``extra`` adds
+    per-case arrays (e.g. soft labels) that the sampler cuts like the labels; ``meta`` is
+    stored in the model file.
+    """
+    torch.set_num_threads(threads)
+    manifest = load_manifest(preprocessed)
+    num_classes = len(manifest["dataset"]["labels"])
+    device = choose_device(training.get("device", "auto"))
+    torch.manual_seed(seed)  # initial weights follow the run's seed
+    model = build_network(
+        architecture["network"],
+        len(manifest["modalities"]),
+        num_classes,
+        **architecture.get("kwargs", {}),
+    )
+    spec = inference_spec(architecture)
+    sampler = build_sampler(preprocessed, manifest, architecture, training, model, seed, extra)
+    step_loss = make_step_loss(num_classes, device)
+    settings = TrainSettings(**{k: v for k, v in training.items() if k in LOOP_KEYS})
+    validate = make_validator(
+        preprocessed, manifest, spec, device, int(training.get("validation_cases", 4))
+    )
+    log.info(
+        "%s: %s (%d parameters) on %s, %d training cases, seed %d",
+        name, architecture["network"], count_parameters(model), device,
+        len(sampler.cases), seed,
+    )  # fmt: skip
+    result = train(model, sampler, step_loss, settings, seed, checkpoint, device, validate, name)
+    use_best = settings.weights == "best" and result.best_state is not None
+    state = result.best_state if use_best else result.final_state
+    info = model_metadata(manifest, architecture, spec, model)
+    info.update(
+        dict(meta or {}),
+        seed=seed,
+        iterations=settings.iterations,
+        weights="best" if use_best else "final",
+        best_iteration=result.best_iteration,
+        best_validation_dice=result.best_score,
+        name=name,
+        provenance=provenance(
+            {"architecture": dict(architecture), "training": dict(training), **dict(meta or {})},
+            seed,
+        ),
+    )
+    write_history(history_out, result.history)
+    plot_training_curves(result.history, curves_out, title=name)
+    save_model(model_out, {k: v.cpu() for k, v in state.items()}, info)
+    Path(checkpoint).unlink(missing_ok=True)  # the model file now holds the result
+    return info
+
+
 def train_segmentation_model(
     preprocessed: str | Path,
     model_out: str | Path,
@@ -175,53 +246,13 @@ def train_segmentation_model(
     name: str = "model",
     threads: int = 1,
 ) -> dict[str, Any]:
-    """Train on reference labels; write the model file, loss history CSV and curve figure."""
-    torch.set_num_threads(threads)
-    manifest = load_manifest(preprocessed)
-    num_classes = len(manifest["dataset"]["labels"])
-    device = choose_device(training.get("device", "auto"))
-    torch.manual_seed(seed)  # initial weights follow the run's seed
-    model = build_network(
-        architecture["network"],
-        len(manifest["modalities"]),
-        num_classes,
-        **architecture.get("kwargs", {}),
-    )
-    spec = inference_spec(architecture)
-    sampler = build_sampler(preprocessed, manifest, architecture, training, model, seed)
-    criterion = build_loss(dict(loss), num_classes).to(device)
+    """Train on reference labels (a teacher or a baseline)."""
 
-    def step_loss(net: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        return criterion(net(batch["image"]), batch["label"])
+    def make_step_loss(num_classes: int, device: torch.device) -> StepLoss:
+        criterion = build_loss(dict(loss), num_classes).to(device)
+        return lambda net, batch: criterion(net(batch["image"]), batch["label"])
 
-    settings = TrainSettings(**{k: v for k, v in training.items() if k in LOOP_KEYS})
-    validate = make_validator(
-        preprocessed, manifest, spec, device, int(training.get("validation_cases", 4))
-    )
-    log.info(
-        "%s: %s (%d parameters) on %s, %d training cases, seed %d",
-        name, architecture["network"], count_parameters(model), device,
-        len(sampler.cases), seed,
+    return train_network(
+        preprocessed, model_out, history_out, curves_out, checkpoint, architecture, training,
+        seed, make_step_loss, name, threads, meta={"loss": dict(loss)},
     )  # fmt: skip
-    result = train(model, sampler, step_loss, settings, seed, checkpoint, device, validate, name)
-    use_best = settings.weights == "best" and result.best_state is not None
-    state = result.best_state if use_best else result.final_state
-    meta = model_metadata(manifest, architecture, spec, model)
-    meta.update(
-        loss=dict(loss),
-        seed=seed,
-        iterations=settings.iterations,
-        weights="best" if use_best else "final",
-        best_iteration=result.best_iteration,
-        best_validation_dice=result.best_score,
-        name=name,
-        provenance=provenance(
-            {"architecture": dict(architecture), "loss": dict(loss), "training": dict(training)},
-            seed,
-        ),
-    )
-    write_history(history_out, result.history)
-    plot_training_curves(result.history, curves_out, title=name)
-    save_model(model_out, {k: v.cpu() for k, v in state.items()}, meta)
-    Path(checkpoint).unlink(missing_ok=True)  # the model file now holds the result
-    return meta

@@ -1,0 +1,49 @@
+"""Ensembles: predictions of the members combined, and soft labels for distillation."""
+
+
+rule predict_ensemble:
+    input:
+        models=ensemble_member_files,
+        preprocessed=f"{STUDY}/{{dataset}}/preprocessed",
+    output:
+        directory(f"{STUDY}/{{dataset}}/predictions/ensembles/{{ensemble}}"),
+    log:
+        f"{STUDY}/logs/predict/{{dataset}}/ensembles/{{ensemble}}.log",
+    benchmark:
+        f"{STUDY}/benchmarks/predict/{{dataset}}/ensembles/{{ensemble}}.tsv"
+    conda:
+        ENV
+    threads: config["resources"]["predict"]["threads"]
+    resources:
+        gpu=config["resources"]["predict"]["gpu"],
+        mem_mb=config["resources"]["predict"]["mem_mb"],
+        runtime=config["resources"]["predict"]["runtime"],
+    params:
+        device=lambda wc: kdcfg.training_settings(config, wc.dataset)["device"],
+        amp=lambda wc: kdcfg.training_settings(config, wc.dataset)["amp"],
+    script:
+        "../workflow/scripts/predict_ensemble.py"
+
+
+rule soft_labels:
+    input:
+        models=ensemble_member_files,
+        preprocessed=f"{STUDY}/{{dataset}}/preprocessed",
+    output:
+        directory(f"{STUDY}/{{dataset}}/ensembles/{{ensemble}}/soft_labels"),
+    log:
+        f"{STUDY}/logs/soft_labels/{{dataset}}/{{ensemble}}.log",
+    benchmark:
+        f"{STUDY}/benchmarks/soft_labels/{{dataset}}/{{ensemble}}.tsv"
+    conda:
+        ENV
+    threads: config["resources"]["predict"]["threads"]
+    resources:
+        gpu=config["resources"]["predict"]["gpu"],
+        mem_mb=config["resources"]["predict"]["mem_mb"],
+        runtime=config["resources"]["predict"]["runtime"],
+    params:
+        device=lambda wc: kdcfg.training_settings(config, wc.dataset)["device"],
+        amp=lambda wc: kdcfg.training_settings(config, wc.dataset)["amp"],
+    script:
+        "../workflow/scripts/soft_labels.py"

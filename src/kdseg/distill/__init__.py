@@ -1,0 +1,1 @@
+"""Knowledge distillation: soft labels of ensembles, KD losses, student training."""

@@ -1,0 +1,77 @@
+"""Ensembles: the mean of the members' softmax probabilities, label = arg-max.
+
+The members run one after the other on each case, as a deployed ensemble would, so the
+measured inference time is the ensemble's real cost. The per-voxel standard deviation of the
+members' probability for the ensemble's predicted class is kept as an uncertainty map.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from kdseg.errors import KdsegError
+from kdseg.infer import InferenceSpec, predict_probabilities
+from kdseg.model_file import load_model
+from kdseg.nets import count_parameters
+from kdseg.predict import predict_split
+from kdseg.train.segmentation import choose_device
+
+
+class Ensemble:
+    """Member models applied in turn; probabilities averaged."""
+
+    def __init__(
+        self, model_files: Sequence[str | Path], device: torch.device, amp: bool = False
+    ) -> None:
+        if not model_files:
+            raise KdsegError("ensemble: no member models")
+        self.members: list[tuple[torch.nn.Module, InferenceSpec]] = []
+        classes = None
+        for path in model_files:
+            model, meta, spec = load_model(path, device)
+            if classes is not None and meta["classes"] != classes:
+                raise KdsegError(f"{path}: classes {meta['classes']} differ from other members")
+            classes = meta["classes"]
+            self.members.append((model, spec))
+        self.device, self.amp = device, amp and device.type == "cuda"
+
+    @property
+    def parameters(self) -> int:
+        return sum(count_parameters(m) for m, _ in self.members)
+
+    def __call__(self, image: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """(mean probabilities (K, ...), {"std": std of the predicted class's probability})."""
+        total = total_sq = None
+        for model, spec in self.members:
+            p = predict_probabilities(model, image, spec, device=self.device, amp=self.amp)
+            total = p if total is None else total + p
+            total_sq = p * p if total_sq is None else total_sq + p * p
+        n = len(self.members)
+        mean = total / n
+        var = np.maximum(total_sq / n - mean * mean, 0.0)
+        label = mean.argmax(0)
+        std = np.sqrt(np.take_along_axis(var, label[None], 0)[0])
+        return mean.astype(np.float32), {"std": std.astype(np.float32)}
+
+
+def predict_with_ensemble(
+    model_files: Sequence[str | Path],
+    preprocessed: str | Path,
+    out_dir: str | Path,
+    name: str = "ensemble",
+    split: str = "test",
+    device: str = "auto",
+    amp: bool = True,
+    threads: int = 1,
+) -> dict[str, Any]:
+    """Predict a split with an ensemble; timing covers all members."""
+    torch.set_num_threads(threads)
+    dev = choose_device(device)
+    ensemble = Ensemble(model_files, dev, amp)
+    info = {"model": name, "parameters": ensemble.parameters, "members": len(ensemble.members)}
+    return predict_split(ensemble, preprocessed, out_dir, dev, split, info)

@@ -1,0 +1,17 @@
+"""Snakemake entry point: an ensemble's 8-bit soft labels for the training/validation cases."""
+
+import _kdseg_src  # noqa: F401  (first: makes src/ importable)
+
+from kdseg.distill.soft_labels import write_soft_labels
+from kdseg.steps import run_step
+
+run_step(
+    snakemake.log[0],
+    write_soft_labels,
+    model_files=list(snakemake.input.models),
+    preprocessed=snakemake.input.preprocessed,
+    out_dir=snakemake.output[0],
+    device=snakemake.params.device,
+    amp=snakemake.params.amp,
+    threads=snakemake.threads,
+)

@@ -1,0 +1,101 @@
+"""Paired comparisons of models over test cases: Wilcoxon signed-rank, Holm correction.
+
+Each comparison pairs two models' per-case values of a metric (for one structure, or the mean
+over structures). Reported with the p-value: the number of pairs, the median difference and
+the matched-pairs rank-biserial correlation (effect size in [-1, 1]: the share of the signed
+rank sum in favour of the first model minus that against it). With n pairs the smallest
+two-sided p-value the exact test can give is ``2 / 2**n``; when that is above the significance
+level, the row says "too few cases" and carries no p-value, instead of a p-value that could
+never be significant. Holm's step-down correction (statsmodels) runs over the family of all
+tests of a dataset that have a p-value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from statsmodels.stats.multitest import multipletests
+
+
+def smallest_p(n: int) -> float:
+    """The smallest two-sided p-value of the exact signed-rank test with ``n`` non-zero pairs."""
+    return 2.0 / 2**n if n > 0 else 1.0
+
+
+def rank_biserial(differences: np.ndarray) -> float:
+    """Matched-pairs rank-biserial correlation of paired differences (zeros dropped)."""
+    d = differences[differences != 0]
+    if len(d) == 0:
+        return 0.0
+    ranks = stats.rankdata(np.abs(d))
+    return float((ranks[d > 0].sum() - ranks[d < 0].sum()) / ranks.sum())
+
+
+def paired_test(a: Sequence[float], b: Sequence[float], alpha: float = 0.05) -> dict:
+    """Wilcoxon signed-rank test of ``a - b`` (two-sided), with median difference and effect."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    if a.shape != b.shape:
+        raise ValueError(f"paired values differ in number: {len(a)} and {len(b)}")
+    diff = a - b
+    nonzero = int((diff != 0).sum())
+    row = {
+        "n": len(diff),
+        "median_difference": float(np.median(diff)) if len(diff) else float("nan"),
+        "effect_size": rank_biserial(diff),
+        "p": float("nan"),
+        "note": "",
+    }
+    if nonzero == 0:
+        row["note"] = "identical"
+    elif smallest_p(nonzero) > alpha:
+        row["note"] = f"too few cases (n={nonzero}, smallest possible p {smallest_p(nonzero):.3g})"
+    else:
+        row["p"] = float(stats.wilcoxon(a, b, zero_method="wilcox").pvalue)
+    return row
+
+
+def holm(p_values: Sequence[float], alpha: float = 0.05) -> np.ndarray:
+    """Holm-adjusted p-values; NaN entries (no test) stay NaN and do not count."""
+    p = np.asarray(p_values, float)
+    out = np.full_like(p, np.nan)
+    tested = ~np.isnan(p)
+    if tested.any():
+        out[tested] = multipletests(p[tested], alpha=alpha, method="holm")[1]
+    return out
+
+
+def compare_models(
+    metrics: pd.DataFrame,
+    pairs: Sequence[tuple[str, str, str]],
+    metric: str = "dice",
+    alpha: float = 0.05,
+) -> pd.DataFrame:
+    """Tests for ``(comparison, model_a, model_b)`` pairs, per structure and for the mean.
+
+    ``metrics`` has columns model, case, structure and ``metric`` (one row per case and
+    structure). Returns one row per comparison and structure (``structure == "mean"`` for the
+    mean over structures), with Holm-adjusted p-values over all rows.
+    """
+    rows = []
+    for name, model_a, model_b in pairs:
+        a = metrics[metrics["model"] == model_a].pivot(index="case", columns="structure",
+                                                       values=metric)  # fmt: skip
+        b = metrics[metrics["model"] == model_b].pivot(index="case", columns="structure",
+                                                       values=metric)  # fmt: skip
+        if a.empty or b.empty:
+            missing = model_a if a.empty else model_b
+            raise ValueError(f"comparison {name!r}: no metrics for model {missing!r}")
+        cases = a.index.intersection(b.index)
+        a, b = a.loc[cases], b.loc[cases]
+        a["mean"], b["mean"] = a.mean(axis=1), b.mean(axis=1)
+        for structure in a.columns:
+            result = paired_test(a[structure].to_numpy(), b[structure].to_numpy(), alpha)
+            rows.append({"comparison": name, "model_a": model_a, "model_b": model_b,
+                         "structure": structure, "metric": metric, **result})  # fmt: skip
+    table = pd.DataFrame(rows)
+    table["p_holm"] = holm(table["p"].to_numpy(), alpha)
+    table["significant"] = table["p_holm"] < alpha
+    return table

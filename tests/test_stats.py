@@ -1,0 +1,52 @@
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from kdseg.stats import compare_models, holm, paired_test, rank_biserial, smallest_p
+
+
+def test_paired_test_matches_scipy_and_reports_effect():
+    rng = np.random.default_rng(0)
+    a = rng.normal(0.8, 0.05, 20)
+    b = a - rng.normal(0.03, 0.02, 20)
+    row = paired_test(a, b)
+    assert row["p"] == pytest.approx(stats.wilcoxon(a, b).pvalue)
+    assert row["median_difference"] == pytest.approx(np.median(a - b))
+    assert 0.5 < row["effect_size"] <= 1.0 and row["note"] == ""
+
+
+def test_too_few_cases_gives_no_p_value():
+    row = paired_test([0.9, 0.8, 0.7, 0.6], [0.5, 0.4, 0.3, 0.2])
+    assert np.isnan(row["p"]) and row["note"].startswith("too few cases (n=4")
+    assert smallest_p(4) == 0.125 and smallest_p(6) == pytest.approx(0.03125)
+    assert paired_test([1, 2], [1, 2])["note"] == "identical"
+
+
+def test_rank_biserial_extremes():
+    assert rank_biserial(np.array([1.0, 2.0, 3.0])) == 1.0
+    assert rank_biserial(np.array([-1.0, -2.0])) == -1.0
+    assert rank_biserial(np.array([1.0, -1.0])) == 0.0
+
+
+def test_holm_against_hand_computation_and_nan():
+    adjusted = holm([0.01, 0.04, np.nan, 0.03])
+    # sorted 0.01, 0.03, 0.04 -> 0.03, 0.06, 0.06 (monotone), NaN untouched
+    np.testing.assert_allclose(adjusted[[0, 3, 1]], [0.03, 0.06, 0.06])
+    assert np.isnan(adjusted[2])
+
+
+def test_compare_models_per_structure_and_mean():
+    rng = np.random.default_rng(1)
+    rows = []
+    for case in range(12):
+        for structure in ("heart", "aorta"):
+            base = rng.uniform(0.6, 0.8)
+            rows.append({"model": "ens", "case": case, "structure": structure, "dice": base + 0.05})
+            rows.append({"model": "one", "case": case, "structure": structure, "dice": base})
+    table = compare_models(pd.DataFrame(rows), [("ensemble vs member", "ens", "one")])
+    assert list(table["structure"]) == ["aorta", "heart", "mean"]
+    assert (table["median_difference"].round(6) == 0.05).all()
+    assert table["significant"].all() and (table["p_holm"] >= table["p"]).all()
+    with pytest.raises(ValueError, match="no metrics for model 'nope'"):
+        compare_models(pd.DataFrame(rows), [("x", "ens", "nope")])

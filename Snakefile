@@ -16,6 +16,7 @@ include: "rules/train.smk"
 include: "rules/ensemble.smk"
 include: "rules/distill.smk"
 include: "rules/evaluate.smk"
+include: "rules/statistics.smk"
 
 
 rule all:

@@ -59,7 +59,7 @@ def raw_inputs(wildcards):
 
 def all_targets():
     """The targets of the default rule; each stage of the study adds its own."""
-    return data_targets() + teacher_targets() + model_table_targets()
+    return data_targets() + teacher_targets() + study_targets()
 
 
 def teacher_models():
@@ -125,14 +125,16 @@ def model_files(wildcards, pattern):
     ]
 
 
-def model_table_targets():
-    """Per-dataset tables of all models."""
+def study_targets():
+    """Per-dataset statistics and results tables of all models."""
     if not all_models():
         return []
     return expand(
         [
-            f"{STUDY}/tables/models_{{dataset}}.csv",
-            f"{STUDY}/tables/models_{{dataset}}.md",
+            f"{STUDY}/tables/statistics_{{dataset}}.csv",
+            f"{STUDY}/tables/study_{{dataset}}.csv",
+            f"{STUDY}/tables/study_{{dataset}}.md",
+            f"{STUDY}/tables/study_{{dataset}}.tex",
         ],
         dataset=DATASETS,
     )

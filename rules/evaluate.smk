@@ -60,23 +60,4 @@ rule teacher_table:
     conda:
         ENV
     script:
-        "../workflow/scripts/model_table.py"
-
-
-rule model_table:
-    input:
-        metrics=lambda wc: model_files(wc, "metrics/{model}.csv"),
-        predictions=lambda wc: model_files(wc, "predictions/{model}"),
-    output:
-        csv=f"{STUDY}/tables/models_{{dataset}}.csv",
-        md=report(
-            f"{STUDY}/tables/models_{{dataset}}.md",
-            category="Tables",
-            caption="../report/model_table.rst",
-        ),
-    log:
-        f"{STUDY}/logs/model_table/{{dataset}}.log",
-    conda:
-        ENV
-    script:
-        "../workflow/scripts/model_table.py"
+        "../workflow/scripts/teacher_table.py"

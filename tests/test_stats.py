@@ -50,3 +50,39 @@ def test_compare_models_per_structure_and_mean():
     assert table["significant"].all() and (table["p_holm"] >= table["p"]).all()
     with pytest.raises(ValueError, match="no metrics for model 'nope'"):
         compare_models(pd.DataFrame(rows), [("x", "ens", "nope")])
+
+
+def test_statistics_and_study_table_files(tmp_path):
+    import json
+
+    from kdseg.study_table import write_statistics, write_study_table
+
+    rng = np.random.default_rng(2)
+    models = ["teachers/a/seed1", "ensembles/e"]
+    metrics, preds = [], []
+    for k, model in enumerate(models):
+        rows = []
+        for case in range(10):
+            for structure in ("heart", "aorta"):
+                dice = 0.7 + 0.1 * k + rng.normal(0, 0.01)
+                rows.append({"model": model, "case": f"c{case}", "structure": structure,
+                             "dice": dice, "hd95": 5 - k, "assd": 1.0 - 0.1 * k})  # fmt: skip
+        path = tmp_path / f"m{k}.csv"
+        pd.DataFrame(rows).to_csv(path, index=False)
+        metrics.append(path)
+        pred = tmp_path / f"pred{k}"
+        pred.mkdir()
+        (pred / "inference.json").write_text(
+            json.dumps({"parameters": 1000 * (k + 1), "mean_seconds_per_case": 0.5})
+        )
+        preds.append(pred)
+    stats_csv = tmp_path / "stats.csv"
+    result = write_statistics(metrics, [["ensemble e vs member", models[1], models[0]]], stats_csv)
+    assert set(result["metric"]) == {"dice", "hd95", "assd"}
+    table = write_study_table(models, metrics, preds, stats_csv, "D", tmp_path / "t.csv",
+                              tmp_path / "t.md", tmp_path / "t.tex")  # fmt: skip
+    assert list(table["marks"]) == ["*", ""]  # the member differs from its ensemble
+    assert table.loc[1, "dice_mean_mean"] == pytest.approx(0.8, abs=0.01)
+    md = (tmp_path / "t.md").read_text()
+    assert "| teachers/a/seed1 |" in md and "0.70" in md and "*" in md
+    assert r"$\pm$" in (tmp_path / "t.tex").read_text()

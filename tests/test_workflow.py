@@ -223,11 +223,16 @@ def test_teachers_train_predict_evaluate_and_rerun_only_what_changed(tmp_path):
             assert (study / ds / "teachers" / t / "model.pt").exists()
             assert (study / ds / "teachers" / t / "training.png").exists()
             assert not (study / ds / "teachers" / t / "checkpoint.pt").exists()
-    models = pd.read_csv(study / "tables" / "models_Own.csv")["model"].tolist()
+    models = pd.read_csv(study / "tables" / "study_Own.csv")["model"].tolist()
     assert models == [f"teachers/{t}" for t in teachers] + [
         "ensembles/diverse", "ensembles/uniform", "students/kd/diverse/unet/seed1",
         "students/kd/uniform/unet/seed1", "baselines/unet-ce/seed1",
     ]  # fmt: skip
+    statistics = pd.read_csv(study / "tables" / "statistics_Own.csv")
+    assert {"student vs baseline", "ensemble diverse vs member"} <= set(statistics["comparison"])
+    assert statistics["p"].isna().all()  # one test case: no test can be significant
+    assert "no test can reach p < 0.05" in (study / "tables" / "study_Own.md").read_text()
+    assert r"\begin{tabular}" in (study / "tables" / "study_Own.tex").read_text()
     ensemble = json.loads(
         (study / "Own" / "predictions" / "ensembles" / "diverse" / "inference.json").read_text()
     )

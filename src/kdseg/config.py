@@ -252,3 +252,35 @@ def baseline_models(config: dict[str, Any]) -> list[str]:
     """Model ids of every baseline: ``baselines/<arch>-<loss>/seed<k>``."""
     b = config["baselines"]
     return [f"baselines/{a}-{b['loss']}/seed{s}" for a in b["architectures"] for s in b["seeds"]]
+
+
+def paper_comparisons(config: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """The paper's comparisons as (name, model_a, model_b), model ids as in the tables.
+
+    Each ensemble against each of its members; each student against its ensemble and against
+    the baseline of its architecture and seed; every two ensembles against each other, and
+    the students of one name, architecture and seed distilled from two ensembles.
+    """
+    pairs: list[tuple[str, str, str]] = []
+    names = list(config["ensembles"])
+    for ens in names:
+        for member in ensemble_members(config, ens):
+            pairs.append((f"ensemble {ens} vs member", f"ensembles/{ens}", member))
+    baselines = set(baseline_models(config))
+    loss = config["baselines"]["loss"]
+    for name, st in config["students"].items():
+        for seed in st["seeds"]:
+            arch = st["architecture"]
+            ids = {ens: f"students/{name}/{ens}/{arch}/seed{seed}" for ens in st["ensembles"]}
+            for ens, student in ids.items():
+                pairs.append((f"student vs ensemble {ens}", student, f"ensembles/{ens}"))
+                baseline = f"baselines/{arch}-{loss}/seed{seed}"
+                if baseline in baselines:
+                    pairs.append(("student vs baseline", student, baseline))
+            for i, e1 in enumerate(st["ensembles"]):
+                for e2 in st["ensembles"][i + 1 :]:
+                    pairs.append((f"student from {e1} vs from {e2}", ids[e1], ids[e2]))
+    for i, e1 in enumerate(names):
+        for e2 in names[i + 1 :]:
+            pairs.append((f"ensemble {e1} vs {e2}", f"ensembles/{e1}", f"ensembles/{e2}"))
+    return pairs

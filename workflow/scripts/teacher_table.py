@@ -1,4 +1,4 @@
-"""Snakemake entry point: a per-dataset table of models."""
+"""Snakemake entry point: the per-dataset table of teachers."""
 
 import _kdseg_src  # noqa: F401  (first: makes src/ importable)
 

@@ -1,0 +1,156 @@
+"""The paper's comparison per dataset: statistics of the comparisons and the results table.
+
+``write_statistics``: Wilcoxon signed-rank tests of the paper's comparisons (see
+:func:`kdseg.config.paper_comparisons`) for Dice, HD95 and ASSD, per structure and for the mean
+over structures; Holm's correction runs over each metric's family of tests of the dataset.
+
+``write_study_table``: rows = models, columns = per-structure mean and sd of Dice, HD95 and
+ASSD, parameters and seconds per case; CSV (all numbers), Markdown and LaTeX (mean ± sd), with
+marks on the mean Dice of a row where a comparison involving it is significant after Holm:
+``*`` member differs from its ensemble, ``†`` student differs from its ensemble, ``‡`` student
+differs from its baseline.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from kdseg.atomic import atomic_path
+from kdseg.stats import compare_models
+
+METRICS = ("dice", "hd95", "assd")
+MARKS = {"member": "*", "student vs ensemble": "†", "student vs baseline": "‡"}
+
+
+def read_metrics(paths: Sequence[str | Path]) -> pd.DataFrame:
+    """All models' per-case metric rows of one dataset."""
+    return pd.concat([pd.read_csv(p) for p in paths], ignore_index=True)
+
+
+def write_statistics(
+    metrics: Sequence[str | Path],
+    comparisons: Sequence[Sequence[str]],
+    out_csv: str | Path,
+    alpha: float = 0.05,
+) -> pd.DataFrame:
+    """Tests of every comparison, per metric family; written as CSV."""
+    table = read_metrics(metrics)
+    pairs = [tuple(c) for c in comparisons]
+    parts = [compare_models(table, pairs, metric, alpha) for metric in METRICS]
+    result = pd.concat(parts, ignore_index=True)
+    with atomic_path(out_csv) as tmp:
+        result.to_csv(tmp, index=False)
+    return result
+
+
+def _marks(statistics: pd.DataFrame, model: str) -> str:
+    sig = statistics[(statistics["metric"] == "dice") & (statistics["structure"] == "mean")]
+    sig = sig[sig["significant"].astype(bool)]
+    marks = ""
+    if ((sig["model_b"] == model) & sig["comparison"].str.endswith("vs member")).any():
+        marks += MARKS["member"]
+    student = sig[sig["model_a"] == model]
+    if student["comparison"].str.startswith("student vs ensemble").any():
+        marks += MARKS["student vs ensemble"]
+    if (student["comparison"] == "student vs baseline").any():
+        marks += MARKS["student vs baseline"]
+    return marks
+
+
+def write_study_table(
+    models: Sequence[str],
+    metrics: Sequence[str | Path],
+    predictions: Sequence[str | Path],
+    statistics_csv: str | Path,
+    dataset: str,
+    out_csv: str | Path,
+    out_md: str | Path,
+    out_tex: str | Path,
+) -> pd.DataFrame:
+    """The per-dataset results table in CSV, Markdown and LaTeX (``models``, ``metrics`` and
+    ``predictions`` in the same order)."""
+    table = read_metrics(metrics)
+    statistics = pd.read_csv(statistics_csv)
+    structures = list(dict.fromkeys(table["structure"]))
+    rows = []
+    for model, path in zip(models, predictions, strict=True):
+        part = table[table["model"] == model]
+        timing = json.loads((Path(path) / "inference.json").read_text())
+        row: dict[str, object] = {"model": model}
+        per_case = part.groupby("case")[list(METRICS)].mean()
+        for metric in METRICS:
+            for structure in [*structures, "mean"]:
+                values = (
+                    per_case[metric]
+                    if structure == "mean"
+                    else part[part["structure"] == structure][metric]
+                )
+                row[f"{metric}_{structure}_mean"] = float(values.mean())
+                row[f"{metric}_{structure}_sd"] = (
+                    float(values.std(ddof=1)) if len(values) > 1 else 0.0
+                )
+        row["parameters"] = timing.get("parameters")
+        row["seconds_per_case"] = timing.get("mean_seconds_per_case")
+        row["marks"] = _marks(statistics, model)
+        rows.append(row)
+    out = pd.DataFrame(rows)
+    with atomic_path(out_csv) as tmp:
+        out.to_csv(tmp, index=False)
+    _write_text_tables(out, statistics, structures, dataset, int(table["case"].nunique()),
+                       out_md, out_tex)  # fmt: skip
+    return out
+
+
+def _cell(row: pd.Series, metric: str, structure: str, digits: int) -> str:
+    mean, sd = row[f"{metric}_{structure}_mean"], row[f"{metric}_{structure}_sd"]
+    return f"{mean:.{digits}f} ± {sd:.{digits}f}"
+
+
+def _write_text_tables(
+    out: pd.DataFrame,
+    statistics: pd.DataFrame,
+    structures: list[str],
+    dataset: str,
+    cases: int,
+    out_md: str | Path,
+    out_tex: str | Path,
+) -> None:
+    header = ["model", *[f"Dice {s}" for s in structures], "Dice mean", "HD95 mean (mm)",
+              "ASSD mean (mm)", "parameters", "s/case"]  # fmt: skip
+    body = []
+    for _, row in out.iterrows():
+        body.append(
+            [row["model"], *[_cell(row, "dice", s, 3) for s in structures],
+             _cell(row, "dice", "mean", 3) + row["marks"], _cell(row, "hd95", "mean", 1),
+             _cell(row, "assd", "mean", 1), f"{int(row['parameters']):,}",
+             f"{row['seconds_per_case']:.2f}"]
+        )  # fmt: skip
+    notes = _significance_note(statistics, cases)
+    md = [f"### {dataset}: {cases} test cases, mean ± sd", "",
+          "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]  # fmt: skip
+    md += ["| " + " | ".join(cells) + " |" for cells in body]
+    md += ["", notes]
+    with atomic_path(out_md) as tmp:
+        tmp.write_text("\n".join(md) + "\n")
+    esc = lambda text: str(text).replace("_", r"\_").replace("±", r"$\pm$")  # noqa: E731
+    tex = [r"\begin{tabular}{l" + "r" * (len(header) - 1) + "}", r"\hline",
+           " & ".join(esc(h) for h in header) + r" \\", r"\hline"]  # fmt: skip
+    tex += [" & ".join(esc(c) for c in cells) + r" \\" for cells in body]
+    tex += [r"\hline", r"\end{tabular}", "% " + notes]
+    with atomic_path(out_tex) as tmp:
+        tmp.write_text("\n".join(tex) + "\n")
+
+
+def _significance_note(statistics: pd.DataFrame, cases: int) -> str:
+    dice = statistics[statistics["metric"] == "dice"]
+    tested = dice["p"].notna().sum()
+    legend = ("Marks on mean Dice (Wilcoxon signed-rank over test cases, Holm-corrected, "
+              "p < 0.05): * member differs from its ensemble, † student differs from its "
+              "ensemble, ‡ student differs from its baseline.")  # fmt: skip
+    if tested == 0:
+        return legend + f" With {cases} test cases no test can reach p < 0.05: none was run."
+    return legend

@@ -135,6 +135,10 @@ def study_targets():
             f"{STUDY}/tables/study_{{dataset}}.csv",
             f"{STUDY}/tables/study_{{dataset}}.md",
             f"{STUDY}/tables/study_{{dataset}}.tex",
+            f"{STUDY}/figures/dice_boxplots_{{dataset}}.png",
+            f"{STUDY}/figures/footprint_{{dataset}}.png",
+            f"{STUDY}/figures/qualitative_{{dataset}}.png",
+            f"{STUDY}/figures/calibration_{{dataset}}.png",
         ],
         dataset=DATASETS,
     )

@@ -37,3 +37,44 @@ rule study_table:
         models=all_models(),
     script:
         "../workflow/scripts/study_table.py"
+
+
+rule study_figures:
+    input:
+        metrics=lambda wc: model_files(wc, "metrics/{model}.csv"),
+        predictions=lambda wc: model_files(wc, "predictions/{model}"),
+        preprocessed=f"{STUDY}/{{dataset}}/preprocessed",
+    output:
+        boxplots=report(
+            f"{STUDY}/figures/dice_boxplots_{{dataset}}.png",
+            category="Figures",
+            subcategory="{dataset}",
+            caption="../report/dice_boxplots.rst",
+        ),
+        footprint=report(
+            f"{STUDY}/figures/footprint_{{dataset}}.png",
+            category="Figures",
+            subcategory="{dataset}",
+            caption="../report/footprint.rst",
+        ),
+        qualitative=report(
+            f"{STUDY}/figures/qualitative_{{dataset}}.png",
+            category="Figures",
+            subcategory="{dataset}",
+            caption="../report/qualitative.rst",
+        ),
+        calibration=report(
+            f"{STUDY}/figures/calibration_{{dataset}}.png",
+            category="Figures",
+            subcategory="{dataset}",
+            caption="../report/calibration.rst",
+        ),
+        calibration_json=f"{STUDY}/tables/calibration_{{dataset}}.json",
+    log:
+        f"{STUDY}/logs/study_figures/{{dataset}}.log",
+    conda:
+        ENV
+    params:
+        models=all_models(),
+    script:
+        "../workflow/scripts/study_figures.py"

@@ -86,3 +86,17 @@ def test_statistics_and_study_table_files(tmp_path):
     md = (tmp_path / "t.md").read_text()
     assert "| teachers/a/seed1 |" in md and "0.70" in md and "*" in md
     assert r"$\pm$" in (tmp_path / "t.tex").read_text()
+
+
+def test_reliability_of_perfectly_calibrated_and_overconfident_maps():
+    from kdseg.figures.study import reliability
+
+    rng = np.random.default_rng(3)
+    conf = rng.uniform(0.5, 1.0, 200_000)
+    labels = (rng.uniform(size=conf.size) > conf).astype(int)  # class 0 right with prob conf
+    probs = np.stack([conf, 1 - conf])
+    *_, ece = reliability([probs], [labels])
+    assert ece < 0.01
+    sharp = np.stack([np.full(conf.size, 0.99), np.full(conf.size, 0.01)])
+    *_, ece_sharp = reliability([sharp], [labels])
+    assert ece_sharp == pytest.approx(0.99 - (labels == 0).mean(), abs=1e-6)

@@ -233,6 +233,10 @@ def test_teachers_train_predict_evaluate_and_rerun_only_what_changed(tmp_path):
     assert statistics["p"].isna().all()  # one test case: no test can be significant
     assert "no test can reach p < 0.05" in (study / "tables" / "study_Own.md").read_text()
     assert r"\begin{tabular}" in (study / "tables" / "study_Own.tex").read_text()
+    for figure in ("dice_boxplots", "footprint", "qualitative", "calibration"):
+        assert (study / "figures" / f"{figure}_Own.png").stat().st_size > 5000, figure
+    ece = json.loads((study / "tables" / "calibration_Own.json").read_text())["ece"]
+    assert set(ece) == set(models[5:]) and all(0 <= v <= 1 for v in ece.values())
     ensemble = json.loads(
         (study / "Own" / "predictions" / "ensembles" / "diverse" / "inference.json").read_text()
     )

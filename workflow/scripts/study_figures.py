@@ -1,0 +1,22 @@
+"""Snakemake entry point: the per-dataset figures of the study."""
+
+import _kdseg_src  # noqa: F401  (first: makes src/ importable)
+
+from kdseg.figures.study import plot_study_figures
+from kdseg.steps import run_step
+
+out = snakemake.output
+run_step(
+    snakemake.log[0],
+    plot_study_figures,
+    models=snakemake.params.models,
+    metrics=list(snakemake.input.metrics),
+    predictions=list(snakemake.input.predictions),
+    preprocessed=snakemake.input.preprocessed,
+    dataset=snakemake.wildcards.dataset,
+    boxplots=out.boxplots,
+    footprint=out.footprint,
+    qualitative=out.qualitative,
+    calibration=out.calibration,
+    calibration_json=out.calibration_json,
+)

@@ -28,6 +28,7 @@ from kdseg.infer import labels_in_original_geometry, predict_probabilities
 from kdseg.model_file import load_model
 from kdseg.nets import count_parameters
 from kdseg.provenance import provenance
+from kdseg.train.segmentation import choose_device
 
 log = logging.getLogger("kdseg")
 
@@ -114,8 +115,6 @@ def predict_with_model(
     threads: int = 1,
 ) -> dict[str, Any]:
     """Predict a split with one trained model file."""
-    from kdseg.train.segmentation import choose_device
-
     torch.set_num_threads(threads)
     dev = choose_device(device)
     model, meta, spec = load_model(model_file, dev)

@@ -22,6 +22,7 @@ import pandas as pd
 
 from kdseg.atomic import atomic_path
 from kdseg.data.preprocess import load_manifest, open_case
+from kdseg.evaluate import model_summary
 from kdseg.figures.overview import label_colormap
 
 GROUPS = ("teachers", "ensembles", "students", "baselines")
@@ -81,20 +82,6 @@ def plot_footprint(summary: pd.DataFrame, out_png: str | Path, title: str = "") 
     axes[0].legend(fontsize=8)
     fig.suptitle(title)
     _save(fig, out_png)
-
-
-def model_summary_table(
-    models: Sequence[str], metrics: pd.DataFrame, predictions: Sequence[str | Path]
-) -> pd.DataFrame:
-    """Per model: mean Dice over cases and structures, parameters, seconds per case."""
-    rows = []
-    for model, folder in zip(models, predictions, strict=True):
-        timing = json.loads((Path(folder) / "inference.json").read_text())
-        dice = metrics[metrics["model"] == model].groupby("case")["dice"].mean().mean()
-        rows.append({"model": model, "mean_dice": float(dice),
-                     "parameters": timing["parameters"],
-                     "seconds_per_case": timing["mean_seconds_per_case"]})  # fmt: skip
-    return pd.DataFrame(rows)
 
 
 def reliability(
@@ -212,8 +199,12 @@ def plot_study_figures(
     """All figures of one dataset (``models``, ``metrics``, ``predictions`` in one order)."""
     table = pd.concat([pd.read_csv(p) for p in metrics], ignore_index=True)
     folders = dict(zip(models, predictions, strict=True))
+    summary = pd.DataFrame(
+        model_summary(m, Path(p) / "inference.json")
+        for m, p in zip(metrics, predictions, strict=True)
+    )
     plot_dice_boxplots(table, boxplots, title=f"{dataset}: test Dice per structure")
-    plot_footprint(model_summary_table(models, table, predictions), footprint,
+    plot_footprint(summary, footprint,
                    title=f"{dataset}: Dice against cost")  # fmt: skip
     compared = {m: folders[m] for m in models if group_of(m) != "teachers"}
     plot_calibration(preprocessed, compared, calibration, calibration_json,

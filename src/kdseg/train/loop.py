@@ -100,7 +100,6 @@ class TrainResult:
     best_iteration: int | None
     best_score: float | None
     history: list[dict[str, float]]
-    resumed_from: int
     seconds: float = 0.0
     data_wait_seconds: float = 0.0
 
@@ -262,7 +261,6 @@ def train(
         best_iteration=best["iteration"],
         best_score=best["score"],
         history=history,
-        resumed_from=start,
         seconds=time.perf_counter() - t0,
         data_wait_seconds=wait,
     )

@@ -218,3 +218,16 @@ def test_spec_round_trips_through_a_weights_only_checkpoint(tmp_path):
 def test_bad_specs_are_config_errors(kwargs):
     with pytest.raises(ConfigError):
         InferenceSpec(**kwargs)
+
+
+def test_inference_window_can_differ_from_training_patch():
+    from kdseg.config import _check_patch
+    from kdseg.errors import ConfigError
+    from kdseg.train.segmentation import inference_spec
+
+    unet = {"network": "unet3d", "patch": [24, 24, 24], "inference": {"patch": [48, 48, 32]}}
+    assert inference_spec(unet).patch == (48, 48, 32)
+    assert inference_spec({"network": "unet3d", "patch": [24, 24, 24]}).patch == (24, 24, 24)
+    dilated = {"network": "dilated2d", "patch": [57, 57], "inference": {"patch": [64, 64, 64]}}
+    with pytest.raises(ConfigError, match=r"'architectures.dilated.inference.patch'.*2D"):
+        _check_patch(dilated, "architectures.dilated", "Thorax")

@@ -52,6 +52,24 @@ def test_compare_models_per_structure_and_mean():
         compare_models(pd.DataFrame(rows), [("x", "ens", "nope")])
 
 
+def test_holm_families_mean_and_structures_are_separate():
+    rng = np.random.default_rng(3)
+    rows = []
+    for case in range(8):
+        for structure in ("heart", "aorta", "trachea"):
+            base = rng.uniform(0.5, 0.7)
+            for model, shift in (("ens", 0.1), ("one", 0.0), ("two", rng.normal(0, 0.05))):
+                rows.append({"model": model, "case": case, "structure": structure,
+                             "dice": base + shift})  # fmt: skip
+    pairs = [("e vs one", "ens", "one"), ("e vs two", "ens", "two")]
+    table = compare_models(pd.DataFrame(rows), pairs)
+    mean = table["structure"] == "mean"
+    np.testing.assert_allclose(table.loc[mean, "p_holm"], holm(table.loc[mean, "p"]))
+    np.testing.assert_allclose(table.loc[~mean, "p_holm"], holm(table.loc[~mean, "p"]))
+    # 8 cases all better: exact two-sided p = 2/256; 2 tests in the primary family -> x2
+    assert table.loc[mean & (table["model_b"] == "one"), "p_holm"].item() == pytest.approx(4 / 256)
+
+
 def test_statistics_and_study_table_files(tmp_path):
     import json
 

@@ -97,6 +97,21 @@ def check_config(config: dict[str, Any]) -> None:
 SCHEMA = Path(__file__).resolve().parents[2] / "config" / "schema" / "config.schema.yaml"
 
 
+def load_config(path: str | Path) -> dict[str, Any]:
+    """A study file read, completed with the schema's defaults and checked, as the workflow
+    sees it (for tools outside Snakemake, such as the benchmarks)."""
+    from snakemake.exceptions import WorkflowError
+    from snakemake.utils import validate
+
+    config = yaml.safe_load(Path(path).read_text())
+    try:
+        validate(config, str(SCHEMA))
+    except WorkflowError as err:
+        raise ConfigError(f"{path}: {config_error_message(err)}") from None
+    check_config(config)
+    return config
+
+
 @functools.cache
 def _schema_defs() -> dict[str, Any]:
     return yaml.safe_load(SCHEMA.read_text())["$defs"]
@@ -122,6 +137,11 @@ def _check_patch(arch: dict[str, Any], key: str, dataset: str) -> None:
         raise ConfigError(
             f"config key '{key}.patch' (dataset {dataset}): {arch['network']} is a {dims}D "
             f"network and needs {dims} patch sizes, got {arch['patch']}"
+        )
+    if "patch" in arch.get("inference", {}) and len(arch["patch"]) != 3:
+        raise ConfigError(
+            f"config key '{key}.inference.patch' (dataset {dataset}): only 3D networks use a "
+            "sliding window; 2D networks are applied to whole slices"
         )
 
 

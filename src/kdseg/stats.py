@@ -77,7 +77,8 @@ def compare_models(
 
     ``metrics`` has columns model, case, structure and ``metric`` (one row per case and
     structure). Returns one row per comparison and structure (``structure == "mean"`` for the
-    mean over structures), with Holm-adjusted p-values over all rows.
+    mean over structures). Holm's correction runs over two families: the tests of the mean
+    over structures (the primary comparison, one per pair) and the per-structure tests.
     """
     rows = []
     for name, model_a, model_b in pairs:
@@ -96,6 +97,10 @@ def compare_models(
             rows.append({"comparison": name, "model_a": model_a, "model_b": model_b,
                          "structure": structure, "metric": metric, **result})  # fmt: skip
     table = pd.DataFrame(rows)
-    table["p_holm"] = holm(table["p"].to_numpy(), alpha)
+    primary = table["structure"] == "mean"
+    table["p_holm"] = np.nan
+    for family in (primary, ~primary):
+        if family.any():
+            table.loc[family, "p_holm"] = holm(table.loc[family, "p"].to_numpy(), alpha)
     table["significant"] = table["p_holm"] < alpha
     return table

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,16 @@ def train_student(
     manifest = load_manifest(preprocessed)
     extra = open_soft_labels(soft_labels, cases_of_split(manifest, "train"))
     settings = {k: kd[k] for k in KD_KEYS if k in kd}
+    return train_network(
+        preprocessed, model_out, history_out, curves_out, checkpoint, architecture, training,
+        seed, kd_step_loss(settings), name, threads, extra=extra,
+        meta={"distillation": settings},
+    )  # fmt: skip
+
+
+def kd_step_loss(settings: Mapping[str, Any]) -> Callable[[int, torch.device], StepLoss]:
+    """The step-loss factory of distillation: soft term against the batch's ``soft`` labels
+    (8-bit, rescaled here) plus the weighted hard term against its ``label``."""
 
     def make_step_loss(num_classes: int, device: torch.device) -> StepLoss:
         criterion = KDLoss(**settings)
@@ -44,7 +54,4 @@ def train_student(
 
         return step
 
-    return train_network(
-        preprocessed, model_out, history_out, curves_out, checkpoint, architecture, training,
-        seed, make_step_loss, name, threads, extra=extra, meta={"distillation": settings},
-    )  # fmt: skip
+    return make_step_loss

@@ -62,7 +62,7 @@ def inference_spec(architecture: Mapping[str, Any]) -> InferenceSpec:
     inference = architecture.get("inference", {})
     return InferenceSpec(
         spatial_dims=len(patch),
-        patch=patch,
+        patch=tuple(inference["patch"]) if len(patch) == 3 and "patch" in inference else patch,
         orientations=tuple(architecture.get("orientations", (0, 1, 2))),
         overlap=inference.get("overlap", 0.5),
         batch_size=inference.get("batch_size", 4),
@@ -247,12 +247,19 @@ def train_segmentation_model(
     threads: int = 1,
 ) -> dict[str, Any]:
     """Train on reference labels (a teacher or a baseline)."""
+    return train_network(
+        preprocessed, model_out, history_out, curves_out, checkpoint, architecture, training,
+        seed, label_step_loss(loss), name, threads, meta={"loss": dict(loss)},
+    )  # fmt: skip
+
+
+def label_step_loss(
+    loss: Mapping[str, Any],
+) -> Callable[[int, torch.device], StepLoss]:
+    """The step-loss factory of training on reference labels with a ``losses`` entry."""
 
     def make_step_loss(num_classes: int, device: torch.device) -> StepLoss:
         criterion = build_loss(dict(loss), num_classes).to(device)
         return lambda net, batch: criterion(net(batch["image"]), batch["label"])
 
-    return train_network(
-        preprocessed, model_out, history_out, curves_out, checkpoint, architecture, training,
-        seed, make_step_loss, name, threads, meta={"loss": dict(loss)},
-    )  # fmt: skip
+    return make_step_loss

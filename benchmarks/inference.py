@@ -1,10 +1,10 @@
 """Student against its ensemble, and a distillation step against a baseline step, in one run.
 
 Part 1 (inference): the trained student and its ensemble predict the same test cases,
-alternating per case, on the same device and threads. Prints seconds per case of both, the
-time ratio (ensemble / student; target: at least the ensemble's size), the parameter ratio and
-the mean Dice of both against the reference at preprocessed resolution (target: the student
-loses at most 0.01).
+alternating per case, on the same device and threads, with the config's inference settings.
+Prints seconds per case of both, the time ratio (ensemble / student; target: at least the
+ensemble's size), the parameter ratio and the mean Dice of both against the reference at
+preprocessed resolution (target: the student loses at most 0.01).
 
 Part 2 (training): one distillation step (network, KD loss against the memory-mapped 8-bit
 soft labels, hard-label term) against one baseline step (same network, the baseline's loss on
@@ -72,9 +72,12 @@ def bench_inference(config: dict, dataset: str, ensemble: str, student_id: str, 
     """Seconds per case, parameters and mean Dice of the ensemble and the student."""
     ds_dir = Path(kdcfg.study_dir(config)) / dataset
     preprocessed = ds_dir / "preprocessed"
-    members = [model_file(ds_dir, m) for m in kdcfg.ensemble_members(config, ensemble)]
-    ens = Ensemble(members, device, amp=True)
-    student, _, spec = load_model(model_file(ds_dir, student_id), device)
+    member_ids = kdcfg.ensemble_members(config, ensemble)
+    members = [model_file(ds_dir, m) for m in member_ids]
+    inference = [kdcfg.inference_settings(config, dataset, m) for m in member_ids]
+    ens = Ensemble(members, device, amp=True, inference=inference)
+    student_settings = kdcfg.inference_settings(config, dataset, student_id)
+    student, _, spec = load_model(model_file(ds_dir, student_id), device, student_settings)
 
     def student_probs(image: np.ndarray) -> np.ndarray:
         return predict_probabilities(student, image, spec, device=device, amp=True)

@@ -108,6 +108,19 @@ def ensemble_member_files(wildcards):
     ]
 
 
+def model_inference(wildcards):
+    """The config inference settings of the model being predicted."""
+    return kdcfg.inference_settings(config, wildcards.dataset, wildcards.model)
+
+
+def member_inference(wildcards):
+    """The config inference settings of each member of an ensemble."""
+    return [
+        kdcfg.inference_settings(config, wildcards.dataset, member)
+        for member in kdcfg.ensemble_members(config, wildcards.ensemble)
+    ]
+
+
 def all_models():
     """Model ids of everything evaluated: teachers, ensembles, students, baselines."""
     return (

@@ -21,7 +21,7 @@ rule train_student:
         mem_mb=config["resources"]["train"]["mem_mb"],
         runtime=config["resources"]["train"]["runtime"],
     params:
-        architecture=lambda wc: kdcfg.architecture_settings(config, wc.dataset, wc.arch),
+        architecture=lambda wc: kdcfg.trained_architecture(config, wc.dataset, wc.arch),
         kd=lambda wc: config["students"][wc.student],
         training=lambda wc: kdcfg.training_settings(config, wc.dataset),
         checkpoint=lambda wc, output: os.path.join(
@@ -50,7 +50,7 @@ rule train_baseline:
         mem_mb=config["resources"]["train"]["mem_mb"],
         runtime=config["resources"]["train"]["runtime"],
     params:
-        architecture=lambda wc: kdcfg.architecture_settings(config, wc.dataset, wc.arch),
+        architecture=lambda wc: kdcfg.trained_architecture(config, wc.dataset, wc.arch),
         loss=lambda wc: config["losses"][wc.loss],
         training=lambda wc: kdcfg.training_settings(config, wc.dataset),
         checkpoint=lambda wc, output: os.path.join(

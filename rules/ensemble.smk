@@ -21,6 +21,7 @@ rule predict_ensemble:
     params:
         device=lambda wc: kdcfg.training_settings(config, wc.dataset)["device"],
         amp=lambda wc: kdcfg.training_settings(config, wc.dataset)["amp"],
+        inference=member_inference,
     script:
         "../workflow/scripts/predict_ensemble.py"
 
@@ -45,5 +46,6 @@ rule soft_labels:
     params:
         device=lambda wc: kdcfg.training_settings(config, wc.dataset)["device"],
         amp=lambda wc: kdcfg.training_settings(config, wc.dataset)["amp"],
+        inference=member_inference,
     script:
         "../workflow/scripts/soft_labels.py"

@@ -21,6 +21,7 @@ rule predict:
     params:
         device=lambda wc: kdcfg.training_settings(config, wc.dataset)["device"],
         amp=lambda wc: kdcfg.training_settings(config, wc.dataset)["amp"],
+        inference=model_inference,
     script:
         "../workflow/scripts/predict.py"
 

@@ -231,3 +231,20 @@ def test_inference_window_can_differ_from_training_patch():
     dilated = {"network": "dilated2d", "patch": [57, 57], "inference": {"patch": [64, 64, 64]}}
     with pytest.raises(ConfigError, match=r"'architectures.dilated.inference.patch'.*2D"):
         _check_patch(dilated, "architectures.dilated", "Thorax")
+
+
+def test_inference_settings_change_the_stored_spec():
+    from kdseg.config import model_architecture
+
+    spec = InferenceSpec(spatial_dims=3, patch=(24, 24, 24))
+    changed = spec.with_settings({"overlap": 0.25, "batch_size": 8, "patch": [48, 48, 32]})
+    assert (changed.overlap, changed.batch_size, changed.patch) == (0.25, 8, (48, 48, 32))
+    assert spec.with_settings(None) == spec
+    flat = InferenceSpec(spatial_dims=2, patch=(57, 57)).with_settings({"patch": [64, 64, 64]})
+    assert flat.patch == (57, 57)  # 2D networks run on whole slices: no window
+    config = {"architectures": {"unet": {}, "res-net": {}}, "losses": {"ce": {}, "dice-x": {}}}
+    assert model_architecture(config, "teachers/res-net-dice-x/seed2") == "res-net"
+    assert model_architecture(config, "students/kd/diverse/unet/seed1") == "unet"
+    assert model_architecture(config, "baselines/unet-ce/seed1") == "unet"
+    with pytest.raises(ConfigError, match="'teachers/vnet-ce/seed1'"):
+        model_architecture(config, "teachers/vnet-ce/seed1")

@@ -282,6 +282,14 @@ def test_teachers_train_predict_evaluate_and_rerun_only_what_changed(tmp_path):
     config["datasets"]["Heart"]["architectures"]["unet"]["patch"] = [8, 8, 4]
     jobs = _job_counts(snakemake(tmp_path, config, "--dry-run"))
     assert jobs.get("train_teacher") == 3, jobs
+    # a changed inference setting re-predicts (and re-distils), it never re-trains a teacher
+    config = teacher_config(own)
+    config["datasets"]["Heart"]["architectures"]["unet"]["inference"] = {"overlap": 0.25}
+    jobs = _job_counts(snakemake(tmp_path, config, "--dry-run"))
+    assert "train_teacher" not in jobs and "train_baseline" not in jobs, jobs
+    assert jobs.get("predict") == 3 + 1 + 2  # Heart's unet teachers, baseline, students
+    assert jobs.get("predict_ensemble") == 2 and jobs.get("soft_labels") == 2
+    assert jobs.get("train_student") == 2
 
 
 @pytest.mark.parametrize(

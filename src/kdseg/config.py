@@ -197,6 +197,32 @@ def architecture_settings(config: dict[str, Any], dataset: str, arch: str) -> di
     return deep_merge(config["architectures"][arch], changes)
 
 
+def trained_architecture(config: dict[str, Any], dataset: str, arch: str) -> dict[str, Any]:
+    """What training depends on: the architecture without its ``inference`` section (which
+    the prediction jobs apply, so changing it never re-trains a network)."""
+    settings = architecture_settings(config, dataset, arch)
+    settings.pop("inference", None)
+    return settings
+
+
+def model_architecture(config: dict[str, Any], model_id: str) -> str:
+    """The architecture name of a single model's id (teachers, students, baselines)."""
+    kind, *parts = model_id.split("/")
+    if kind == "students" and len(parts) == 4:
+        return parts[2]
+    if kind in ("teachers", "baselines") and len(parts) == 2:
+        for arch in config["architectures"]:
+            if parts[0].startswith(f"{arch}-") and parts[0][len(arch) + 1 :] in config["losses"]:
+                return arch
+    raise ConfigError(f"model {model_id!r}: no architecture of the config matches")
+
+
+def inference_settings(config: dict[str, Any], dataset: str, model_id: str) -> dict[str, Any]:
+    """The config ``inference`` section of a single model's architecture on a dataset."""
+    arch = model_architecture(config, model_id)
+    return architecture_settings(config, dataset, arch).get("inference", {})
+
+
 def training_settings(config: dict[str, Any], dataset: str) -> dict[str, Any]:
     """The training section with the dataset's changes applied."""
     return deep_merge(config["training"], config["datasets"][dataset].get("training", {}))

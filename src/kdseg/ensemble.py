@@ -7,7 +7,7 @@ members' probability for the ensemble's predicted class is kept as an uncertaint
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,14 +26,21 @@ class Ensemble:
     """Member models applied in turn; probabilities averaged."""
 
     def __init__(
-        self, model_files: Sequence[str | Path], device: torch.device, amp: bool = False
+        self,
+        model_files: Sequence[str | Path],
+        device: torch.device,
+        amp: bool = False,
+        inference: Sequence[Mapping[str, Any]] | None = None,
     ) -> None:
+        """``inference``: per member, its architecture's config ``inference`` section."""
         if not model_files:
             raise KdsegError("ensemble: no member models")
+        if inference is not None and len(inference) != len(model_files):
+            raise KdsegError("ensemble: one inference section per member model is needed")
         self.members: list[tuple[torch.nn.Module, InferenceSpec]] = []
         classes = None
-        for path in model_files:
-            model, meta, spec = load_model(path, device)
+        for i, path in enumerate(model_files):
+            model, meta, spec = load_model(path, device, inference and inference[i])
             if classes is not None and meta["classes"] != classes:
                 raise KdsegError(f"{path}: classes {meta['classes']} differ from other members")
             classes = meta["classes"]
@@ -68,10 +75,16 @@ def predict_with_ensemble(
     device: str = "auto",
     amp: bool = True,
     threads: int = 1,
+    inference: Sequence[Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Predict a split with an ensemble; timing covers all members."""
     torch.set_num_threads(threads)
     dev = choose_device(device)
-    ensemble = Ensemble(model_files, dev, amp)
-    info = {"model": name, "parameters": ensemble.parameters, "members": len(ensemble.members)}
+    ensemble = Ensemble(model_files, dev, amp, inference)
+    info = {
+        "model": name,
+        "parameters": ensemble.parameters,
+        "members": len(ensemble.members),
+        "inference": [spec.to_json() for _, spec in ensemble.members],
+    }
     return predict_split(ensemble, preprocessed, out_dir, dev, split, info)

@@ -11,8 +11,9 @@ v1 did; v2 blends logits), so the blend is a convex combination that still sums 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -82,6 +83,14 @@ class InferenceSpec:
     def from_json(cls, data: dict[str, Any]) -> InferenceSpec:
         """The inverse of :meth:`to_json` (missing optional keys take their defaults)."""
         return cls(**data)
+
+    def with_settings(self, settings: Mapping[str, Any] | None) -> InferenceSpec:
+        """This spec changed by an architecture's config ``inference`` section (``overlap``,
+        ``batch_size``; ``patch``, the sliding window, for 3D networks only)."""
+        changes = {k: settings[k] for k in ("overlap", "batch_size") if k in (settings or {})}
+        if self.spatial_dims == 3 and "patch" in (settings or {}):
+            changes["patch"] = tuple(settings["patch"])
+        return dataclasses.replace(self, **changes)
 
 
 def predict_probabilities(

@@ -6,6 +6,7 @@ Only tensors and plain Python values are stored, so the file loads with
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -48,9 +49,14 @@ def read_model_file(path: str | Path) -> dict[str, Any]:
 
 
 def load_model(
-    path: str | Path, device: torch.device | str = "cpu"
+    path: str | Path,
+    device: torch.device | str = "cpu",
+    inference: Mapping[str, Any] | None = None,
 ) -> tuple[nn.Module, dict[str, Any], InferenceSpec]:
-    """Rebuild the network, load its weights; returns (model in eval mode, metadata, spec)."""
+    """Rebuild the network, load its weights; returns (model in eval mode, metadata, spec).
+
+    ``inference``: the architecture's current config ``inference`` section, which changes the
+    stored spec (so inference settings can change without re-training)."""
     content = read_model_file(path)
     arch = content["architecture"]
     model = build_network(
@@ -58,4 +64,4 @@ def load_model(
     )
     model.load_state_dict(content.pop("state_dict"))
     model.to(device).eval()
-    return model, content, InferenceSpec.from_json(content["inference"])
+    return model, content, InferenceSpec.from_json(content["inference"]).with_settings(inference)

@@ -14,7 +14,7 @@ import logging
 import resource
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -113,15 +113,21 @@ def predict_with_model(
     device: str = "auto",
     amp: bool = True,
     threads: int = 1,
+    inference: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Predict a split with one trained model file."""
+    """Predict a split with one trained model file (``inference``: config section that
+    changes the inference settings stored in the model file)."""
     torch.set_num_threads(threads)
     dev = choose_device(device)
-    model, meta, spec = load_model(model_file, dev)
+    model, meta, spec = load_model(model_file, dev, inference)
     use_amp = amp and dev.type == "cuda"
 
     def probabilities_of(image: np.ndarray) -> np.ndarray:
         return predict_probabilities(model, image, spec, device=dev, amp=use_amp)
 
-    info = {"model": meta.get("name", str(model_file)), "parameters": count_parameters(model)}
+    info = {
+        "model": meta.get("name", str(model_file)),
+        "parameters": count_parameters(model),
+        "inference": spec.to_json(),
+    }
     return predict_split(probabilities_of, preprocessed, out_dir, dev, split, info)

@@ -2,7 +2,8 @@
 
 ``write_statistics``: Wilcoxon signed-rank tests of the paper's comparisons (see
 :func:`kdseg.config.paper_comparisons`) for Dice, HD95 and ASSD, per structure and for the mean
-over structures; Holm's correction runs over each metric's family of tests of the dataset.
+over structures; Holm's correction runs per metric over two families of the dataset: the tests of
+the mean over structures (primary) and the per-structure tests.
 
 ``write_study_table``: rows = models, columns = per-structure mean and sd of Dice, HD95 and
 ASSD, parameters and seconds per case; CSV (all numbers), Markdown and LaTeX (mean ± sd), with

@@ -14,5 +14,6 @@ run_step(
     name=f"ensembles/{snakemake.wildcards.ensemble}",
     device=snakemake.params.device,
     amp=snakemake.params.amp,
+    inference=snakemake.params.inference,
     threads=snakemake.threads,
 )

@@ -13,5 +13,6 @@ run_step(
     out_dir=snakemake.output[0],
     device=snakemake.params.device,
     amp=snakemake.params.amp,
+    inference=snakemake.params.inference,
     threads=snakemake.threads,
 )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -41,10 +41,11 @@ def write_soft_labels(
     device: str = "auto",
     amp: bool = True,
     threads: int = 1,
+    inference: Sequence[Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Ensemble probabilities of every case of ``splits`` as ``<case>.npy`` (uint8)."""
     torch.set_num_threads(threads)
-    ensemble = Ensemble(model_files, choose_device(device), amp)
+    ensemble = Ensemble(model_files, choose_device(device), amp, inference)
     manifest = load_manifest(preprocessed)
     num_classes = len(manifest["dataset"]["labels"])
     cases = [c["case"] for c in manifest["cases"] if c["split"] in splits]

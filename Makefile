@@ -5,6 +5,7 @@ VENV := .venv
 STAMP := $(VENV)/.installed-kdseg
 CORES ?= all
 SNAKEMAKE_ARGS ?=
+REPORT ?= results/demo/report.html
 
 .PHONY: setup demo test lint dryrun clean-venv
 
@@ -17,6 +18,7 @@ $(STAMP): envs/requirements.txt pyproject.toml
 
 demo: setup
 	$(VENV)/bin/snakemake --cores $(CORES) $(SNAKEMAKE_ARGS)
+	$(VENV)/bin/snakemake --cores 1 $(SNAKEMAKE_ARGS) --report $(REPORT)
 
 test: setup
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)

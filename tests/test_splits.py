@@ -40,3 +40,18 @@ def test_impossible_splits_are_config_errors():
         make_splits(["a", "b", "c"], 0, test=9, validation=0)
     with pytest.raises(ConfigError, match="does not match case"):
         make_splits(["a", "b", "c"], 0, test=1, validation=0, group_pattern=r"^(p\d+)_")
+
+
+def test_disjoint_subsets_keep_patients_together_and_follow_the_seed():
+    from kdseg.data.splits import disjoint_subsets
+
+    cases = [f"patient{p:03d}_{f}" for p in range(7) for f in ("ED", "ES")]
+    subsets = disjoint_subsets(cases, 3, seed=5, group_pattern=r"^(patient\d+)_")
+    assert sorted(c for s in subsets for c in s) == sorted(cases)  # a partition
+    assert sorted(len(s) // 2 for s in subsets) == [2, 2, 3]  # patients dealt evenly
+    for s in subsets:
+        assert all(c.replace("_ED", "_ES") in s for c in s if c.endswith("_ED"))
+    assert subsets == disjoint_subsets(cases, 3, seed=5, group_pattern=r"^(patient\d+)_")
+    assert subsets != disjoint_subsets(cases, 3, seed=6, group_pattern=r"^(patient\d+)_")
+    with pytest.raises(ConfigError, match="8 subsets of 7 training patients"):
+        disjoint_subsets(cases, 8, seed=5, group_pattern=r"^(patient\d+)_")

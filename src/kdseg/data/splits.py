@@ -78,6 +78,24 @@ def make_splits(
     }
 
 
+def disjoint_subsets(
+    cases: Sequence[str], k: int, seed: int, group_pattern: str | None = None
+) -> list[list[str]]:
+    """``k`` disjoint subsets of ``cases`` (the training cases of limit-trained teachers,
+    METHODS 2b): patients shuffled with ``seed`` and dealt round-robin, so subset sizes differ
+    by at most one patient and a patient's cases never straddle two subsets."""
+    groups: dict[str, list[str]] = {}
+    for case in sorted(cases):
+        groups.setdefault(patient_of(case, group_pattern), []).append(case)
+    if not 1 <= k <= len(groups):
+        raise ConfigError(
+            f"{k} subsets of {len(groups)} training patients: need 1 <= k <= patients"
+        )
+    patients = sorted(groups)
+    order = np.random.default_rng(seed).permutation(len(patients))
+    return [sorted(c for i in order[j::k] for c in groups[patients[i]]) for j in range(k)]
+
+
 def write_splits(
     report: str,
     out_json: str,

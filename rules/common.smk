@@ -4,7 +4,7 @@ import os
 import sys
 
 from snakemake.exceptions import WorkflowError
-from snakemake.utils import min_version, validate
+from snakemake.utils import min_version
 
 # kdseg is imported from this checkout's src/, here and in every job's script (see
 # workflow/scripts/_kdseg_src.py), so workflow and library can never be of different versions,
@@ -19,11 +19,7 @@ from kdseg.errors import ConfigError
 min_version("9.0")
 
 try:
-    validate(config, "../config/schema/config.schema.yaml")
-except WorkflowError as err:
-    raise WorkflowError(kdcfg.config_error_message(err)) from None
-try:
-    kdcfg.check_config(config)
+    kdcfg.validate_config(config)
 except ConfigError as err:
     raise WorkflowError(f"invalid config: {err}") from None
 

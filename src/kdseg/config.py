@@ -97,18 +97,28 @@ def check_config(config: dict[str, Any]) -> None:
 SCHEMA = Path(__file__).resolve().parents[2] / "config" / "schema" / "config.schema.yaml"
 
 
-def load_config(path: str | Path) -> dict[str, Any]:
-    """A study file read, completed with the schema's defaults and checked, as the workflow
-    sees it (for tools outside Snakemake, such as the benchmarks)."""
+def validate_config(config: dict[str, Any]) -> None:
+    """Fill in the schema's defaults, validate against the schema (Snakemake's ``validate``)
+    and run :func:`check_config`; any problem raises a one-line ConfigError."""
     from snakemake.exceptions import WorkflowError
     from snakemake.utils import validate
 
-    config = yaml.safe_load(Path(path).read_text())
     try:
         validate(config, str(SCHEMA))
     except WorkflowError as err:
-        raise ConfigError(f"{path}: {config_error_message(err)}") from None
+        message = config_error_message(err).removeprefix("invalid config: ")
+        raise ConfigError(message) from None
     check_config(config)
+
+
+def load_config(path: str | Path) -> dict[str, Any]:
+    """A study file read and validated as the workflow sees it (for tools outside Snakemake,
+    such as the benchmarks)."""
+    config = yaml.safe_load(Path(path).read_text())
+    try:
+        validate_config(config)
+    except ConfigError as err:
+        raise ConfigError(f"{path}: invalid config: {err}") from None
     return config
 
 

@@ -24,6 +24,7 @@ from kdseg.atomic import atomic_path
 from kdseg.data.preprocess import load_manifest, open_case
 from kdseg.evaluate import model_summary
 from kdseg.figures.overview import label_colormap
+from kdseg.study_table import read_metrics
 
 GROUPS = ("teachers", "ensembles", "students", "baselines")
 COLOURS = {"teachers": "0.6", "ensembles": "C3", "students": "C0", "baselines": "C2"}
@@ -197,7 +198,7 @@ def plot_study_figures(
     calibration_json: str | Path,
 ) -> None:
     """All figures of one dataset (``models``, ``metrics``, ``predictions`` in one order)."""
-    table = pd.concat([pd.read_csv(p) for p in metrics], ignore_index=True)
+    table = read_metrics(metrics)
     folders = dict(zip(models, predictions, strict=True))
     summary = pd.DataFrame(
         model_summary(m, Path(p) / "inference.json")

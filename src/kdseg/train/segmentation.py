@@ -59,14 +59,12 @@ def mean_dice(prediction: np.ndarray, reference: np.ndarray, num_classes: int) -
 def inference_spec(architecture: Mapping[str, Any]) -> InferenceSpec:
     """The inference settings of an architecture config section."""
     patch = tuple(architecture["patch"])
-    inference = architecture.get("inference", {})
-    return InferenceSpec(
+    spec = InferenceSpec(
         spatial_dims=len(patch),
-        patch=tuple(inference["patch"]) if len(patch) == 3 and "patch" in inference else patch,
+        patch=patch,
         orientations=tuple(architecture.get("orientations", (0, 1, 2))),
-        overlap=inference.get("overlap", 0.5),
-        batch_size=inference.get("batch_size", 4),
     )
+    return spec.with_settings(architecture.get("inference"))
 
 
 def build_sampler(

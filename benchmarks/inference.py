@@ -143,7 +143,7 @@ def bench_steps(config, dataset, ensemble, student_name, seed, steps, repeats, d
                 sampler = build_sampler(preprocessed, manifest, arch, training, net, seed, extra)
                 ckpt = Path(tmp) / f"{name}.pt"
                 ckpt.unlink(missing_ok=True)
-                result = train(net, sampler, make_step_loss(num_classes, device), settings,
+                result = train(net, sampler, make_step_loss(num_classes, device, net), settings,
                                seed, ckpt, device)  # fmt: skip
                 seconds[name].append(result.seconds / steps)
     return {k: statistics.median(v) for k, v in seconds.items()}

@@ -26,6 +26,10 @@ except ConfigError as err:
 STUDY = kdcfg.study_dir(config)
 ENV = "../envs/kdseg.yaml"
 DATASETS = list(config["datasets"])
+# the teacher slot of student paths: an ensemble, or an online entry's <arch>-<loss>
+STUDENT_TEACHERS = sorted(
+    {m.split("/")[2] for m in kdcfg.student_models(config)} | set(config["ensembles"])
+)
 
 
 wildcard_constraints:
@@ -35,7 +39,9 @@ wildcard_constraints:
     seed=r"\d+",
     ensemble="|".join(config["ensembles"]) or "(?!)",
     student="|".join(config["students"]) or "(?!)",
-    model=r"(teachers|ensembles|students|baselines)/[^/]+(/[^/]+)*",
+    teacher="|".join(STUDENT_TEACHERS) or "(?!)",
+    subset=r"subset\d+of\d+",
+    model=r"(teachers|ensembles|students|baselines|online)/[^/]+(/[^/]+)*",
 
 
 def dataset_config(wildcards):
@@ -60,7 +66,7 @@ def all_targets():
 
 def teacher_models():
     """Model ids (paths under a dataset) of every teacher the ensembles name."""
-    return [f"teachers/{a}-{l}/seed{s}" for a, l, s in kdcfg.teachers(config)]
+    return kdcfg.teacher_models(config)
 
 
 def teacher_files(wildcards, pattern):
@@ -104,6 +110,41 @@ def ensemble_member_files(wildcards):
     ]
 
 
+def soft_label_model_files(wildcards):
+    """Model files whose mean probabilities are the job's soft labels."""
+    return [
+        f"{STUDY}/{wildcards.dataset}/{m}/model.pt"
+        for m in kdcfg.soft_label_sources(config, wildcards.model)
+    ]
+
+
+def soft_label_inference(wildcards):
+    """The config inference settings of each model of the job's soft labels."""
+    return [
+        kdcfg.inference_settings(config, wildcards.dataset, m)
+        for m in kdcfg.soft_label_sources(config, wildcards.model)
+    ]
+
+
+def student_id(wildcards):
+    """Model id of the job's student."""
+    w = wildcards
+    return f"students/{w.student}/{w.teacher}/{w.arch}/seed{w.seed}"
+
+
+def student_teacher_files(wildcards):
+    """What the job's student reads from its teachers (named inputs, see train_student)."""
+    needs = kdcfg.student_needs(config, student_id(wildcards))
+    where = f"{STUDY}/{wildcards.dataset}"
+    files = {
+        "soft_labels": [f"{where}/{m}/soft_labels" for m in needs.soft_labels],
+        "models": [f"{where}/{m}/model.pt" for m in needs.models],
+    }
+    if needs.init is not None:
+        files["init"] = f"{where}/{needs.init}/model.pt"
+    return files
+
+
 def model_inference(wildcards):
     """The config inference settings of the model being predicted."""
     return kdcfg.inference_settings(config, wildcards.dataset, wildcards.model)
@@ -121,8 +162,13 @@ def all_models():
     """Model ids of everything evaluated: teachers, ensembles, students, baselines."""
     return (
         teacher_models()
-        + [f"ensembles/{e}" for e in config["ensembles"]]
+        + [
+            f"ensembles/{e}"
+            for e in config["ensembles"]
+            if len(kdcfg.ensemble_members(config, e)) > 1
+        ]
         + kdcfg.student_models(config)
+        + kdcfg.online_models(config)
         + kdcfg.baseline_models(config)
     )
 

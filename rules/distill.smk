@@ -1,18 +1,19 @@
-"""Students distilled from ensembles, and baselines trained on the labels alone."""
+"""Students of every method (kdseg.distill.methods), online KD's joint first phase, and
+baselines trained on the labels alone."""
 
 
 rule train_student:
     input:
+        unpack(student_teacher_files),
         preprocessed=f"{STUDY}/{{dataset}}/preprocessed",
-        soft_labels=f"{STUDY}/{{dataset}}/ensembles/{{ensemble}}/soft_labels",
     output:
-        model=f"{STUDY}/{{dataset}}/students/{{student}}/{{ensemble}}/{{arch}}/seed{{seed}}/model.pt",
-        history=f"{STUDY}/{{dataset}}/students/{{student}}/{{ensemble}}/{{arch}}/seed{{seed}}/training.csv",
-        curves=f"{STUDY}/{{dataset}}/students/{{student}}/{{ensemble}}/{{arch}}/seed{{seed}}/training.png",
+        model=f"{STUDY}/{{dataset}}/students/{{student}}/{{teacher}}/{{arch}}/seed{{seed}}/model.pt",
+        history=f"{STUDY}/{{dataset}}/students/{{student}}/{{teacher}}/{{arch}}/seed{{seed}}/training.csv",
+        curves=f"{STUDY}/{{dataset}}/students/{{student}}/{{teacher}}/{{arch}}/seed{{seed}}/training.png",
     log:
-        f"{STUDY}/logs/train/{{dataset}}/students/{{student}}/{{ensemble}}/{{arch}}/seed{{seed}}.log",
+        f"{STUDY}/logs/train/{{dataset}}/students/{{student}}/{{teacher}}/{{arch}}/seed{{seed}}.log",
     benchmark:
-        f"{STUDY}/benchmarks/train/{{dataset}}/students/{{student}}/{{ensemble}}/{{arch}}/seed{{seed}}.tsv"
+        f"{STUDY}/benchmarks/train/{{dataset}}/students/{{student}}/{{teacher}}/{{arch}}/seed{{seed}}.tsv"
     conda:
         ENV
     threads: config["resources"]["train"]["threads"]
@@ -22,13 +23,49 @@ rule train_student:
         runtime=config["resources"]["train"]["runtime"],
     params:
         architecture=lambda wc: kdcfg.trained_architecture(config, wc.dataset, wc.arch),
-        kd=lambda wc: config["students"][wc.student],
+        kd=lambda wc: kdcfg.student_settings(config, wc.student),
         training=lambda wc: kdcfg.training_settings(config, wc.dataset),
         checkpoint=lambda wc, output: os.path.join(
             os.path.dirname(output.model), "checkpoint.pt"
         ),
     script:
         "../workflow/scripts/train_student.py"
+
+
+rule train_online:
+    input:
+        f"{STUDY}/{{dataset}}/preprocessed",
+    output:
+        teacher=f"{STUDY}/{{dataset}}/online/{{student}}/{{teacher}}/{{arch}}/seed{{seed}}/teacher/model.pt",
+        student=f"{STUDY}/{{dataset}}/online/{{student}}/{{teacher}}/{{arch}}/seed{{seed}}/student/model.pt",
+        history=f"{STUDY}/{{dataset}}/online/{{student}}/{{teacher}}/{{arch}}/seed{{seed}}/training.csv",
+        curves=f"{STUDY}/{{dataset}}/online/{{student}}/{{teacher}}/{{arch}}/seed{{seed}}/training.png",
+    log:
+        f"{STUDY}/logs/train/{{dataset}}/online/{{student}}/{{teacher}}/{{arch}}/seed{{seed}}.log",
+    benchmark:
+        f"{STUDY}/benchmarks/train/{{dataset}}/online/{{student}}/{{teacher}}/{{arch}}/seed{{seed}}.tsv"
+    conda:
+        ENV
+    threads: config["resources"]["train"]["threads"]
+    resources:
+        gpu=config["resources"]["train"]["gpu"],
+        mem_mb=config["resources"]["train"]["mem_mb"],
+        runtime=config["resources"]["train"]["runtime"],
+    params:
+        teacher_architecture=lambda wc: kdcfg.trained_architecture(
+            config, wc.dataset, config["students"][wc.student]["teacher"]["architecture"]
+        ),
+        teacher_loss=lambda wc: config["losses"][
+            config["students"][wc.student]["teacher"]["loss"]
+        ],
+        architecture=lambda wc: kdcfg.trained_architecture(config, wc.dataset, wc.arch),
+        kd=lambda wc: kdcfg.student_settings(config, wc.student),
+        training=lambda wc: kdcfg.training_settings(config, wc.dataset),
+        checkpoint=lambda wc, output: os.path.join(
+            os.path.dirname(output.history), "checkpoint.pt"
+        ),
+    script:
+        "../workflow/scripts/train_online.py"
 
 
 rule train_baseline:

@@ -1,4 +1,5 @@
-"""Ensembles: predictions of the members combined, and soft labels for distillation."""
+"""Ensembles: predictions of the members combined; soft labels (of an ensemble or of one
+model) for distillation."""
 
 
 rule predict_ensemble:
@@ -28,14 +29,14 @@ rule predict_ensemble:
 
 rule soft_labels:
     input:
-        models=ensemble_member_files,
+        models=soft_label_model_files,
         preprocessed=f"{STUDY}/{{dataset}}/preprocessed",
     output:
-        directory(f"{STUDY}/{{dataset}}/ensembles/{{ensemble}}/soft_labels"),
+        directory(f"{STUDY}/{{dataset}}/{{model}}/soft_labels"),
     log:
-        f"{STUDY}/logs/soft_labels/{{dataset}}/{{ensemble}}.log",
+        f"{STUDY}/logs/soft_labels/{{dataset}}/{{model}}.log",
     benchmark:
-        f"{STUDY}/benchmarks/soft_labels/{{dataset}}/{{ensemble}}.tsv"
+        f"{STUDY}/benchmarks/soft_labels/{{dataset}}/{{model}}.tsv"
     conda:
         ENV
     threads: config["resources"]["predict"]["threads"]
@@ -46,6 +47,6 @@ rule soft_labels:
     params:
         device=lambda wc: kdcfg.training_settings(config, wc.dataset)["device"],
         amp=lambda wc: kdcfg.training_settings(config, wc.dataset)["amp"],
-        inference=member_inference,
+        inference=soft_label_inference,
     script:
         "../workflow/scripts/soft_labels.py"

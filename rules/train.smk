@@ -33,3 +33,33 @@ rule train_teacher:
         ),
     script:
         "../workflow/scripts/train_teacher.py"
+
+
+rule train_subset_teacher:
+    input:
+        f"{STUDY}/{{dataset}}/preprocessed",
+    output:
+        model=f"{STUDY}/{{dataset}}/teachers/{{arch}}-{{loss}}/{{subset}}/seed{{seed}}/model.pt",
+        history=f"{STUDY}/{{dataset}}/teachers/{{arch}}-{{loss}}/{{subset}}/seed{{seed}}/training.csv",
+        curves=f"{STUDY}/{{dataset}}/teachers/{{arch}}-{{loss}}/{{subset}}/seed{{seed}}/training.png",
+    log:
+        f"{STUDY}/logs/train/{{dataset}}/teachers/{{arch}}-{{loss}}/{{subset}}/seed{{seed}}.log",
+    benchmark:
+        f"{STUDY}/benchmarks/train/{{dataset}}/teachers/{{arch}}-{{loss}}/{{subset}}/seed{{seed}}.tsv"
+    conda:
+        ENV
+    threads: config["resources"]["train"]["threads"]
+    resources:
+        gpu=config["resources"]["train"]["gpu"],
+        mem_mb=config["resources"]["train"]["mem_mb"],
+        runtime=config["resources"]["train"]["runtime"],
+    params:
+        architecture=lambda wc: kdcfg.trained_architecture(config, wc.dataset, wc.arch),
+        loss=lambda wc: config["losses"][wc.loss],
+        training=lambda wc: kdcfg.training_settings(config, wc.dataset),
+        splits=lambda wc: config["datasets"][wc.dataset]["splits"],
+        checkpoint=lambda wc, output: os.path.join(
+            os.path.dirname(output.model), "checkpoint.pt"
+        ),
+    script:
+        "../workflow/scripts/train_teacher.py"

@@ -8,6 +8,7 @@ violation into a one-line message naming the key, and checks what a schema canno
 from __future__ import annotations
 
 import functools
+import re
 from pathlib import Path
 from typing import Any
 
@@ -103,12 +104,28 @@ def validate_config(config: dict[str, Any]) -> None:
     from snakemake.exceptions import WorkflowError
     from snakemake.utils import validate
 
+    _check_method_keys(config)
     try:
         validate(config, str(SCHEMA))
     except WorkflowError as err:
         message = config_error_message(err).removeprefix("invalid config: ")
         raise ConfigError(message) from None
+    from kdseg.distill.methods import method_of
+
+    for name, entry in config["students"].items():
+        method_of(entry).prepare(config, name)
     check_config(config)
+
+
+def _check_method_keys(config: Any) -> None:
+    """Keys of a ``students`` entry that its method does not read are errors (checked before
+    the schema fills in defaults, which cover the keys of every method)."""
+    from kdseg.distill.methods import METHODS
+
+    students = config.get("students") if isinstance(config, dict) else None
+    for name, entry in (students or {}).items() if isinstance(students, dict) else []:
+        if isinstance(entry, dict) and entry.get("method", "kd") in METHODS:
+            METHODS[entry.get("method", "kd")].check_keys(name, entry)
 
 
 def load_config(path: str | Path) -> dict[str, Any]:
@@ -156,12 +173,10 @@ def _check_patch(arch: dict[str, Any], key: str, dataset: str) -> None:
 
 
 def _check_students(config: dict[str, Any]) -> None:
+    from kdseg.distill.methods import method_of
+
     for name, student in config["students"].items():
-        for ens in student["ensembles"]:
-            if ens not in config["ensembles"]:
-                raise ConfigError(
-                    f"config key 'students.{name}.ensembles': {ens!r} is not defined in 'ensembles'"
-                )
+        method_of(student).check(config, name)
         if student["architecture"] not in config["architectures"]:
             raise ConfigError(
                 f"config key 'students.{name}.architecture': {student['architecture']!r} is not "
@@ -220,7 +235,12 @@ def model_architecture(config: dict[str, Any], model_id: str) -> str:
     kind, *parts = model_id.split("/")
     if kind == "students" and len(parts) == 4:
         return parts[2]
-    if kind in ("teachers", "baselines") and len(parts) == 2:
+    if kind == "online" and len(parts) == 5:
+        tag = parts[1] if parts[4] == "teacher" else None
+        if tag is None:
+            return parts[2]
+        parts = [tag]
+    if kind in ("teachers", "baselines", "online") and len(parts) in (1, 2, 3):
         for arch in config["architectures"]:
             if parts[0].startswith(f"{arch}-") and parts[0][len(arch) + 1 :] in config["losses"]:
                 return arch
@@ -238,16 +258,19 @@ def training_settings(config: dict[str, Any], dataset: str) -> dict[str, Any]:
     return deep_merge(config["training"], config["datasets"][dataset].get("training", {}))
 
 
-def teachers(config: dict[str, Any]) -> list[tuple[str, str, int]]:
-    """Every (architecture, loss, seed) that some ensemble names, each once, sorted."""
-    found = {
-        (arch, loss, seed)
-        for ens in config["ensembles"].values()
-        for arch in ens["architectures"]
-        for loss in ens["losses"]
-        for seed in ens["seeds"]
-    }
-    return sorted(found)
+def teacher_models(config: dict[str, Any]) -> list[str]:
+    """Model ids of every teacher some ensemble names, each once, sorted."""
+    return sorted({m for ens in config["ensembles"] for m in ensemble_members(config, ens)})
+
+
+def parse_teacher(model_id: str) -> tuple[str, int, int, int]:
+    """(``<arch>-<loss>``, seed, subset k, subsets K) of a teacher id (K = 1: all cases)."""
+    parts = model_id.split("/")
+    subset = re.fullmatch(r"subset(\d+)of(\d+)", parts[2]) if len(parts) == 4 else None
+    if parts[0] != "teachers" or len(parts) not in (3, 4) or (len(parts) == 4 and not subset):
+        raise ConfigError(f"model {model_id!r}: not a teacher id")
+    k, total = (int(subset[1]), int(subset[2])) if subset else (1, 1)
+    return parts[1], int(parts[-1].removeprefix("seed")), k, total
 
 
 def raw_root(config: dict[str, Any], dataset: str) -> str:
@@ -284,24 +307,70 @@ def raw_inputs(config: dict[str, Any], dataset: str) -> list[str]:
 
 
 def ensemble_members(config: dict[str, Any], ensemble: str) -> list[str]:
-    """Model ids (``teachers/<arch>-<loss>/seed<k>``) of an ensemble's members."""
+    """Model ids of an ensemble's members: ``teachers/<arch>-<loss>/seed<k>``, or with
+    ``subsets: K`` ``teachers/<arch>-<loss>/subset<i>of<K>/seed<k>`` for i = 1..K (each trained
+    on one of K disjoint subsets of the training cases)."""
     ens = config["ensembles"][ensemble]
+    total = int(ens.get("subsets", 1))
+    subsets = [""] if total == 1 else [f"subset{i}of{total}/" for i in range(1, total + 1)]
     return [
-        f"teachers/{a}-{loss}/seed{s}"
+        f"teachers/{a}-{loss}/{sub}seed{s}"
         for a in ens["architectures"]
         for loss in ens["losses"]
         for s in ens["seeds"]
+        for sub in subsets
     ]
 
 
-def student_models(config: dict[str, Any]) -> list[str]:
-    """Model ids of every student: ``students/<name>/<ensemble>/<arch>/seed<k>``."""
+def student_models(config: dict[str, Any], final: bool = False) -> list[str]:
+    """Model ids of every student (``students/<entry>/<teacher>/<arch>/seed<k>``) that the
+    entries' methods train (``final``: only the students methods are compared by, e.g. not
+    the teacher assistants)."""
+    from kdseg.distill.methods import method_of
+
     return [
-        f"students/{name}/{ens}/{st['architecture']}/seed{seed}"
-        for name, st in config["students"].items()
-        for ens in st["ensembles"]
-        for seed in st["seeds"]
+        run.model_id
+        for name, entry in config["students"].items()
+        for run in (method_of(entry).final_runs if final else method_of(entry).runs)(config, name)
     ]
+
+
+def online_models(config: dict[str, Any]) -> list[str]:
+    """Model ids of the networks of online KD's phase 1 (``online/.../teacher|student``)."""
+    from kdseg.distill.methods import method_of
+    from kdseg.distill.methods.online_kd import online_id
+
+    return [
+        online_id(run, role)
+        for name, entry in config["students"].items()
+        if entry.get("method") == "online"
+        for run in method_of(entry).runs(config, name)
+        for role in ("teacher", "student")
+    ]
+
+
+def student_needs(config: dict[str, Any], model_id: str):
+    """The teacher outputs (:class:`~kdseg.distill.methods.TeacherNeeds`) a student reads."""
+    from kdseg.distill.methods import StudentRun, method_of
+
+    run = StudentRun.parse(model_id)
+    return method_of(config["students"][run.name]).needs(config, run)
+
+
+def student_settings(config: dict[str, Any], name: str) -> dict[str, Any]:
+    """What training a student entry depends on: its method and that method's settings."""
+    from kdseg.distill.methods import method_of
+
+    entry = config["students"][name]
+    method = method_of(entry)
+    return {"method": method.name, **method.settings(entry)}
+
+
+def soft_label_sources(config: dict[str, Any], model_id: str) -> list[str]:
+    """The models whose mean probabilities are ``<model_id>/soft_labels``."""
+    if model_id.startswith("ensembles/"):
+        return ensemble_members(config, model_id.removeprefix("ensembles/"))
+    return [model_id]
 
 
 def baseline_models(config: dict[str, Any]) -> list[str]:
@@ -311,31 +380,46 @@ def baseline_models(config: dict[str, Any]) -> list[str]:
 
 
 def paper_comparisons(config: dict[str, Any]) -> list[tuple[str, str, str]]:
-    """The paper's comparisons as (name, model_a, model_b), model ids as in the tables.
+    """The study's comparisons as (name, model_a, model_b), model ids as in the tables.
 
-    Each ensemble against each of its members; each student against its ensemble and against
-    the baseline of its architecture and seed; every two ensembles against each other, and
-    the students of one name, architecture and seed distilled from two ensembles.
+    The paper's: each ensemble (of more than one member) against each of its members; each
+    student against the ensemble or teacher it learned from and against the baseline of its
+    architecture and seed; the students of one entry, architecture and seed distilled from two
+    ensembles; every two ensembles. For the other methods: every two final students of
+    different entries with the same seed ("student vs student").
     """
+    from kdseg.distill.methods import method_of
+
     pairs: list[tuple[str, str, str]] = []
-    names = list(config["ensembles"])
+    names = [e for e in config["ensembles"] if len(ensemble_members(config, e)) > 1]
     for ens in names:
         for member in ensemble_members(config, ens):
             pairs.append((f"ensemble {ens} vs member", f"ensembles/{ens}", member))
     baselines = set(baseline_models(config))
     loss = config["baselines"]["loss"]
-    for name, st in config["students"].items():
-        for seed in st["seeds"]:
-            arch = st["architecture"]
-            ids = {ens: f"students/{name}/{ens}/{arch}/seed{seed}" for ens in st["ensembles"]}
-            for ens, student in ids.items():
-                pairs.append((f"student vs ensemble {ens}", student, f"ensembles/{ens}"))
-                baseline = f"baselines/{arch}-{loss}/seed{seed}"
-                if baseline in baselines:
-                    pairs.append(("student vs baseline", student, baseline))
-            for i, e1 in enumerate(st["ensembles"]):
-                for e2 in st["ensembles"][i + 1 :]:
-                    pairs.append((f"student from {e1} vs from {e2}", ids[e1], ids[e2]))
+    finals = []
+    for name, entry in config["students"].items():
+        method = method_of(entry)
+        for run in method.runs(config, name):
+            teacher = method.teacher_of(config, run)
+            label = (f"student vs ensemble {run.teacher}" if teacher.startswith("ensembles/")
+                     else "student vs teacher")  # fmt: skip
+            pairs.append((label, run.model_id, teacher))
+        own = method.final_runs(config, name)
+        for run in own:
+            baseline = f"baselines/{run.arch}-{loss}/seed{run.seed}"
+            if baseline in baselines:
+                pairs.append(("student vs baseline", run.model_id, baseline))
+        for i, a in enumerate(own):
+            for b in own[i + 1 :]:
+                if (a.arch, a.seed) == (b.arch, b.seed):
+                    pairs.append((f"student from {a.teacher} vs from {b.teacher}",
+                                  a.model_id, b.model_id))  # fmt: skip
+        finals += own
+    for i, a in enumerate(finals):
+        for b in finals[i + 1 :]:
+            if a.name != b.name and a.seed == b.seed:
+                pairs.append(("student vs student", a.model_id, b.model_id))
     for i, e1 in enumerate(names):
         for e2 in names[i + 1 :]:
             pairs.append((f"ensemble {e1} vs {e2}", f"ensembles/{e1}", f"ensembles/{e2}"))

@@ -1,4 +1,4 @@
-"""Snakemake entry point: distil one student from an ensemble's soft labels."""
+"""Snakemake entry point: train one student with its entry's method."""
 
 import _kdseg_src  # noqa: F401  (first: makes src/ importable)
 
@@ -6,19 +6,25 @@ from kdseg.distill.students import train_student
 from kdseg.steps import run_step
 
 w = snakemake.wildcards
+inputs = snakemake.input
 run_step(
     snakemake.log[0],
     train_student,
-    preprocessed=snakemake.input.preprocessed,
-    soft_labels=snakemake.input.soft_labels,
+    method=snakemake.params.kd["method"],
+    settings=snakemake.params.kd,
+    teachers={
+        "soft_labels": list(inputs.get("soft_labels", [])),
+        "models": list(inputs.get("models", [])),
+        "init": inputs.get("init"),
+    },
+    preprocessed=inputs.preprocessed,
     model_out=snakemake.output.model,
     history_out=snakemake.output.history,
     curves_out=snakemake.output.curves,
     checkpoint=snakemake.params.checkpoint,
     architecture=snakemake.params.architecture,
-    kd=snakemake.params.kd,
     training=snakemake.params.training,
     seed=int(w.seed),
-    name=f"{w.dataset}/{w.student}/{w.ensemble}/{w.arch}/seed{w.seed}",
+    name=f"{w.dataset}/{w.student}/{w.teacher}/{w.arch}/seed{w.seed}",
     threads=snakemake.threads,
 )

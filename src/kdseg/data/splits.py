@@ -96,6 +96,16 @@ def disjoint_subsets(
     return [sorted(c for i in order[j::k] for c in groups[patients[i]]) for j in range(k)]
 
 
+def training_subset(
+    cases: Sequence[str], subset: str, seed: int, group_pattern: str | None = None
+) -> list[str]:
+    """The cases of ``subset<k>of<K>`` (see :func:`disjoint_subsets`) among ``cases``."""
+    match = re.fullmatch(r"subset(\d+)of(\d+)", subset)
+    if match is None or not 1 <= int(match[1]) <= int(match[2]):
+        raise ConfigError(f"{subset!r}: not a subset name subset<k>of<K> with 1 <= k <= K")
+    return disjoint_subsets(cases, int(match[2]), seed, group_pattern)[int(match[1]) - 1]
+
+
 def write_splits(
     report: str,
     out_json: str,

@@ -1,55 +1,72 @@
-"""Students distilled from an ensemble's soft labels (Noothout et al.)."""
+"""Students: the entry point that trains any student method, and the soft-label KD step
+that several methods share (the paper's students, teacher assistants, online KD's phase 2)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 
 from kdseg.data.preprocess import load_manifest
 from kdseg.distill.kd_loss import KDLoss
 from kdseg.distill.soft_labels import SCALE, open_soft_labels
 from kdseg.train.loop import StepLoss
-from kdseg.train.segmentation import cases_of_split, train_network
+from kdseg.train.segmentation import StepLossFactory, cases_of_split, train_network
 
 KD_KEYS = ("soft_loss", "temperature", "hard_weight")
 
 
 def train_student(
-    preprocessed: str | Path,
-    soft_labels: str | Path,
-    model_out: str | Path,
-    history_out: str | Path,
-    curves_out: str | Path,
-    checkpoint: str | Path,
-    architecture: Mapping[str, Any],
-    kd: Mapping[str, Any],
-    training: Mapping[str, Any],
-    seed: int,
-    name: str = "student",
-    threads: int = 1,
+    method: str,
+    settings: Mapping[str, Any],
+    teachers: Mapping[str, Any],
+    **common: Any,
 ) -> dict[str, Any]:
-    """Train a student on the ensemble's soft labels plus the weighted hard labels."""
-    manifest = load_manifest(preprocessed)
+    """Train one student with a registered method (``kdseg.distill.methods``).
+
+    ``teachers``: the files the method declared it needs (``soft_labels``, ``models``,
+    ``init``); ``common``: :func:`train_network`'s shared arguments (paths, architecture,
+    training, seed, name, threads)."""
+    from kdseg.distill.methods import METHODS, TeacherFiles
+
+    files = TeacherFiles(
+        soft_labels=list(teachers.get("soft_labels", [])),
+        models=list(teachers.get("models", [])),
+        init=teachers.get("init"),
+    )
+    return METHODS[method].train(dict(settings), files, **common)
+
+
+def train_from_soft_labels(
+    soft_labels: str | Path,
+    settings: Mapping[str, Any],
+    init: str | Path | None = None,
+    **common: Any,
+) -> dict[str, Any]:
+    """Train a student on soft labels plus the weighted hard labels (``init``: start from
+    the weights of a model file)."""
+    manifest = load_manifest(common["preprocessed"])
     extra = open_soft_labels(soft_labels, cases_of_split(manifest, "train"))
-    settings = {k: kd[k] for k in KD_KEYS if k in kd}
+    kd = {k: settings[k] for k in KD_KEYS if k in settings}
     return train_network(
-        preprocessed, model_out, history_out, curves_out, checkpoint, architecture, training,
-        seed, kd_step_loss(settings), name, threads, extra=extra,
-        meta={"distillation": settings},
+        make_step_loss=kd_step_loss(kd), extra=extra, init=init,
+        meta={"distillation": {**dict(settings), "soft_labels": str(soft_labels),
+                               "init": str(init) if init else None}},
+        **common,
     )  # fmt: skip
 
 
-def kd_step_loss(settings: Mapping[str, Any]) -> Callable[[int, torch.device], StepLoss]:
+def kd_step_loss(settings: Mapping[str, Any]) -> StepLossFactory:
     """The step-loss factory of distillation: soft term against the batch's ``soft`` labels
     (8-bit, rescaled here) plus the weighted hard term against its ``label``."""
 
-    def make_step_loss(num_classes: int, device: torch.device) -> StepLoss:
+    def make_step_loss(num_classes: int, device: torch.device, _network: nn.Module) -> StepLoss:
         criterion = KDLoss(**settings)
 
-        def step(net: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        def step(net: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
             return criterion(net(batch["image"]), batch["soft"] * SCALE, batch["label"])
 
         return step

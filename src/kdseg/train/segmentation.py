@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ from kdseg.errors import ConfigError
 from kdseg.figures.curves import plot_training_curves
 from kdseg.infer import InferenceSpec, predict_probabilities
 from kdseg.losses import build_loss
-from kdseg.model_file import save_model
+from kdseg.model_file import read_model_file, save_model
 from kdseg.nets import build_network, count_parameters, input_geometry
 from kdseg.provenance import provenance
 from kdseg.train.loop import StepLoss, TrainSettings, train
@@ -75,10 +75,18 @@ def build_sampler(
     model: nn.Module,
     seed: int,
     extra: Mapping[str, Mapping[str, np.ndarray]] | None = None,
+    training_cases: Sequence[str] | None = None,
 ) -> PatchSampler:
-    """The patch sampler over the training cases (``extra``: per-case extra targets)."""
+    """The patch sampler over the training cases (``extra``: per-case extra targets;
+    ``training_cases``: a subset of the training split, e.g. of a limit-trained teacher)."""
+    names = cases_of_split(manifest, "train")
+    if training_cases is not None:
+        outside = sorted(set(training_cases) - set(names))
+        if outside:
+            raise ConfigError(f"training cases {outside} are not in the training split")
+        names = [n for n in names if n in set(training_cases)]
     cases = []
-    for name in cases_of_split(manifest, "train"):
+    for name in names:
         image, label = open_case(preprocessed, name)
         cases.append(CaseArrays(name, image, label, dict((extra or {}).get(name, {}))))
     margin, divisor = input_geometry(model)
@@ -160,7 +168,36 @@ def model_metadata(
     }
 
 
-StepLossFactory = Callable[[int, torch.device], StepLoss]
+StepLossFactory = Callable[[int, torch.device, nn.Module], StepLoss]
+"""``make_step_loss(num_classes, device, network)`` -> ``f(net, batch) -> loss``. A step loss
+that is an ``nn.Module`` with parameters (feature adapters, a co-trained network) is trained,
+checkpointed and resumed with the network, but not saved in its model file."""
+
+
+class WithObjective(nn.Module):
+    """A network plus the trainable parts of its loss; applies the network."""
+
+    def __init__(self, network: nn.Module, objective: nn.Module) -> None:
+        super().__init__()
+        self.network, self.objective = network, objective
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.network(x)
+
+
+def network_state(state: Mapping[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    """The entries of ``state`` under ``prefix`` (``""``: all), prefix removed, on the CPU."""
+    return {k[len(prefix) :]: v.cpu() for k, v in state.items() if k.startswith(prefix)}
+
+
+def load_initial_weights(model: nn.Module, path: str | Path) -> None:
+    """Start from the weights of a model file of the same architecture."""
+    content = read_model_file(path)
+    try:
+        model.load_state_dict(content["state_dict"])
+    except RuntimeError as err:
+        first = str(err).splitlines()[1].strip() if "\n" in str(err) else str(err)
+        raise ConfigError(f"{path}: weights do not fit this architecture ({first})") from None
 
 
 def train_network(
@@ -177,12 +214,15 @@ def train_network(
     threads: int = 1,
     extra: Mapping[str, Mapping[str, np.ndarray]] | None = None,
     meta: Mapping[str, Any] | None = None,
+    training_cases: Sequence[str] | None = None,
+    init: str | Path | None = None,
 ) -> dict[str, Any]:
     """Train a network with a given loss; write the model file, history CSV and curves.
 
-    ``make_step_loss(num_classes, device)`` returns ``f(net, batch) -> loss``; ``extra`` adds
-    per-case arrays (e.g. soft labels) that the sampler cuts like the labels; ``meta`` is
-    stored in the model file.
+    ``make_step_loss``: see :data:`StepLossFactory`; ``extra`` adds per-case arrays (e.g. soft
+    labels) that the sampler cuts like the labels; ``meta`` is stored in the model file;
+    ``training_cases`` restricts training to some training cases; ``init`` starts from the
+    weights of a model file instead of a random initialisation.
     """
     torch.set_num_threads(threads)
     manifest = load_manifest(preprocessed)
@@ -195,9 +235,16 @@ def train_network(
         num_classes,
         **architecture.get("kwargs", {}),
     )
+    if init is not None:
+        load_initial_weights(model, init)
     spec = inference_spec(architecture)
-    sampler = build_sampler(preprocessed, manifest, architecture, training, model, seed, extra)
-    step_loss = make_step_loss(num_classes, device)
+    sampler = build_sampler(
+        preprocessed, manifest, architecture, training, model, seed, extra, training_cases
+    )
+    step_loss = make_step_loss(num_classes, device, model)
+    trained, prefix = model, ""
+    if isinstance(step_loss, nn.Module) and any(True for _ in step_loss.parameters()):
+        trained, prefix = WithObjective(model, step_loss), "network."
     settings = TrainSettings(**{k: v for k, v in training.items() if k in LOOP_KEYS})
     validate = make_validator(
         preprocessed, manifest, spec, device, int(training.get("validation_cases", 4))
@@ -207,9 +254,12 @@ def train_network(
         name, architecture["network"], count_parameters(model), device,
         len(sampler.cases), seed,
     )  # fmt: skip
-    result = train(model, sampler, step_loss, settings, seed, checkpoint, device, validate, name)
+    result = train(
+        trained, sampler, step_loss, settings, seed, checkpoint, device,
+        None if validate is None else (lambda _trained: validate(model)), name,
+    )  # fmt: skip
     use_best = settings.weights == "best" and result.best_state is not None
-    state = result.best_state if use_best else result.final_state
+    state = network_state(result.best_state if use_best else result.final_state, prefix)
     info = model_metadata(manifest, architecture, spec, model)
     info.update(
         dict(meta or {}),
@@ -219,6 +269,7 @@ def train_network(
         best_iteration=result.best_iteration,
         best_validation_dice=result.best_score,
         name=name,
+        training_cases=list(training_cases) if training_cases is not None else "all",
         provenance=provenance(
             {"architecture": dict(architecture), "training": dict(training), **dict(meta or {})},
             seed,
@@ -226,7 +277,7 @@ def train_network(
     )
     write_history(history_out, result.history)
     plot_training_curves(result.history, curves_out, title=name)
-    save_model(model_out, {k: v.cpu() for k, v in state.items()}, info)
+    save_model(model_out, state, info)
     Path(checkpoint).unlink(missing_ok=True)  # the model file now holds the result
     return info
 
@@ -243,20 +294,22 @@ def train_segmentation_model(
     seed: int,
     name: str = "model",
     threads: int = 1,
+    training_cases: Sequence[str] | None = None,
 ) -> dict[str, Any]:
-    """Train on reference labels (a teacher or a baseline)."""
+    """Train on reference labels (a teacher or a baseline; ``training_cases``: a subset)."""
     return train_network(
         preprocessed, model_out, history_out, curves_out, checkpoint, architecture, training,
         seed, label_step_loss(loss), name, threads, meta={"loss": dict(loss)},
+        training_cases=training_cases,
     )  # fmt: skip
 
 
 def label_step_loss(
     loss: Mapping[str, Any],
-) -> Callable[[int, torch.device], StepLoss]:
+) -> StepLossFactory:
     """The step-loss factory of training on reference labels with a ``losses`` entry."""
 
-    def make_step_loss(num_classes: int, device: torch.device) -> StepLoss:
+    def make_step_loss(num_classes: int, device: torch.device, _network: nn.Module) -> StepLoss:
         criterion = build_loss(dict(loss), num_classes).to(device)
         return lambda net, batch: criterion(net(batch["image"]), batch["label"])
 

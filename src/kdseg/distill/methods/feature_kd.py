@@ -1,0 +1,136 @@
+"""Feature distillation with KL, Lovász and Dice (METHODS 2a; Ben Loussaief et al. 2023).
+
+One (larger) teacher, run live on every training batch: its probabilities and the feature
+maps of named layers are the targets of :class:`kdseg.distill.features.FeatureKDLoss`, whose
+1x1 adapters train with the student (and are checkpointed with it) but are not part of the
+student's model file. The teacher is frozen (eval mode, no gradients) and must take the
+student's patches (same input geometry). ``layers``: ``{student: [...], teacher: [...]}``
+submodule paths; when not given (our default) the bottleneck and the last decoder block of
+kdseg's U-Nets are used. ``weights`` of the four terms and ``temperature``: all 1 by default.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from kdseg.config import ensemble_members
+from kdseg.distill.features import FeatureKDLoss, FeatureTap, feature_channels
+from kdseg.distill.methods.base import StudentMethod, StudentRun, TeacherFiles, TeacherNeeds
+from kdseg.errors import ConfigError
+from kdseg.model_file import load_model
+from kdseg.nets import input_geometry
+from kdseg.nets.unet import UNet
+from kdseg.train.loop import StepLoss
+from kdseg.train.segmentation import StepLossFactory, train_network
+
+
+def default_layers(network: nn.Module) -> list[str]:
+    """Our default feature layers: a kdseg U-Net's bottleneck and last decoder block."""
+    if isinstance(network, UNet):
+        return [f"down.{len(network.down) - 1}", f"merge.{len(network.merge) - 1}"]
+    raise ConfigError(
+        f"feature KD: no default feature layers for {type(network).__name__}; set the "
+        "student entry's 'layers' ({student: [...], teacher: [...]})"
+    )
+
+
+class FeatureStep(nn.Module):
+    """The step loss: student and frozen teacher on the batch, features tapped, four terms.
+
+    Only the adapters (in ``loss``) are parameters of this module; the teacher is held
+    outside the module tree so that it is neither trained, checkpointed nor switched to
+    training mode."""
+
+    def __init__(
+        self,
+        loss: FeatureKDLoss,
+        teacher: nn.Module,
+        student_layers: Sequence[str],
+        teacher_layers: Sequence[str],
+    ) -> None:
+        super().__init__()
+        self.loss = loss
+        self.teacher_ref = (teacher,)
+        self.student_layers, self.teacher_layers = list(student_layers), list(teacher_layers)
+
+    def forward(self, net: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        teacher = self.teacher_ref[0]
+        student = net.network if hasattr(net, "network") else net
+        with FeatureTap(student, self.student_layers) as tap:
+            logits = net(batch["image"])
+        with torch.no_grad(), FeatureTap(teacher, self.teacher_layers) as teacher_tap:
+            teacher_logits = teacher(batch["image"])
+        return self.loss(
+            logits, teacher_logits, batch["label"],
+            [tap.features[n] for n in self.student_layers],
+            [teacher_tap.features[n] for n in self.teacher_layers],
+        )  # fmt: skip
+
+
+def feature_step_loss(
+    settings: Mapping[str, Any], teacher_file: str, patch: Sequence[int]
+) -> StepLossFactory:
+    """The factory of :class:`FeatureStep` for a student network and a teacher model file."""
+
+    def make_step_loss(num_classes: int, device: torch.device, network: nn.Module) -> StepLoss:
+        teacher, meta, _spec = load_model(teacher_file, device)
+        teacher.requires_grad_(False)
+        if input_geometry(teacher)[0] != input_geometry(network)[0]:
+            raise ConfigError(
+                f"feature KD: teacher {teacher_file} and student lose different margins; "
+                "they must take the same patches"
+            )
+        layers = settings.get("layers") or {}
+        student_layers = layers.get("student") or default_layers(network)
+        teacher_layers = layers.get("teacher") or default_layers(teacher)
+        network.to(device)
+        example = torch.zeros(1, int(meta["in_channels"]), *patch, device=device)
+        loss = FeatureKDLoss(
+            num_classes,
+            feature_channels(network, student_layers, example),
+            feature_channels(teacher, teacher_layers, example),
+            spatial_dims=len(patch),
+            weights=settings.get("weights"),
+            temperature=float(settings.get("temperature", 1.0)),
+        )
+        return FeatureStep(loss, teacher, student_layers, teacher_layers)
+
+    return make_step_loss
+
+
+class FeatureKD(StudentMethod):
+    name = "feature"
+    keys = ("ensembles", "temperature", "layers", "weights")
+    loss_keys = ("temperature", "layers", "weights")
+    summary = "one teacher live: KL + Lovász + Dice + adapted feature MSE (Ben Loussaief et al.)"
+
+    def check(self, config: Mapping[str, Any], student: str) -> None:
+        super().check(config, student)
+        for ens in config["students"][student]["ensembles"]:
+            if len(ensemble_members(config, ens)) != 1:
+                raise ConfigError(
+                    f"config key 'students.{student}.ensembles': method 'feature' needs one "
+                    f"teacher, ensemble {ens!r} has {len(ensemble_members(config, ens))}"
+                )
+
+    def needs(self, config: Mapping[str, Any], run: StudentRun) -> TeacherNeeds:
+        return TeacherNeeds(models=tuple(ensemble_members(config, run.teacher)))
+
+    def train(
+        self, settings: Mapping[str, Any], teachers: TeacherFiles, **common: Any
+    ) -> dict[str, Any]:
+        return train_network(
+            make_step_loss=feature_step_loss(
+                settings, teachers.models[0], common["architecture"]["patch"]
+            ),
+            meta={"distillation": {"method": self.name, **dict(settings),
+                                   "teacher": teachers.models[0]}},
+            **common,
+        )  # fmt: skip
+
+
+METHOD = FeatureKD()

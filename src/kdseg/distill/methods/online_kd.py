@@ -1,0 +1,192 @@
+"""Online distillation with the best teacher (METHODS 2c; Liu et al. 2023).
+
+Phase 1 (:func:`train_online_pair`, its own rule): a deeper teacher and a light student train
+together in one run of the shared loop; the teacher learns from the labels, the student with
+the paper's KD loss against the *current* teacher's (detached) probabilities; the teacher's
+weights with the best validation Dice are kept (the final ones when the config validates
+never). Both phase-1 networks are evaluated: ``online/<entry>/<teacher>/<arch>/seed<k>/teacher``
+and ``.../student``. Phase 2: the student is distilled from the best teacher's soft labels; by
+default (``init: online``, our choice) it continues from the phase-1 student's weights, so it
+has seen twice the iterations of a baseline; ``init: scratch`` starts from random weights.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from kdseg.data.preprocess import load_manifest
+from kdseg.distill.kd_loss import KDLoss
+from kdseg.distill.methods.base import (
+    KD_LOSS_KEYS,
+    StudentMethod,
+    StudentRun,
+    TeacherFiles,
+    TeacherNeeds,
+)
+from kdseg.distill.students import train_from_soft_labels
+from kdseg.errors import ConfigError
+from kdseg.figures.curves import plot_training_curves
+from kdseg.losses import build_loss
+from kdseg.model_file import save_model
+from kdseg.nets import build_network, count_parameters, input_geometry
+from kdseg.provenance import provenance
+from kdseg.train.loop import TrainSettings, train
+from kdseg.train.segmentation import (
+    LOOP_KEYS,
+    build_sampler,
+    choose_device,
+    inference_spec,
+    make_validator,
+    model_metadata,
+    network_state,
+    write_history,
+)
+
+log = logging.getLogger("kdseg")
+
+
+class OnlinePair(nn.Module):
+    """Teacher and student trained together; applying the pair applies the student."""
+
+    def __init__(self, teacher: nn.Module, student: nn.Module) -> None:
+        super().__init__()
+        self.teacher, self.student = teacher, student
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.student(x)
+
+
+def online_step_loss(label_loss: nn.Module, kd: KDLoss):
+    """Teacher: its label loss; student: KD against the current teacher (detached)."""
+
+    def step(pair: OnlinePair, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        teacher_logits = pair.teacher(batch["image"])
+        student_logits = pair.student(batch["image"])
+        target = teacher_logits.detach().float().softmax(1)
+        return label_loss(teacher_logits, batch["label"]) + kd(
+            student_logits, target, batch["label"]
+        )
+
+    return step
+
+
+def train_online_pair(
+    preprocessed: str | Path,
+    teacher_out: str | Path,
+    student_out: str | Path,
+    history_out: str | Path,
+    curves_out: str | Path,
+    checkpoint: str | Path,
+    teacher_architecture: Mapping[str, Any],
+    teacher_loss: Mapping[str, Any],
+    architecture: Mapping[str, Any],
+    settings: Mapping[str, Any],
+    training: Mapping[str, Any],
+    seed: int,
+    name: str = "online",
+    threads: int = 1,
+) -> dict[str, Any]:
+    """Phase 1: teacher and student in one run; writes the best teacher and the student."""
+    torch.set_num_threads(threads)
+    manifest = load_manifest(preprocessed)
+    num_classes, in_channels = len(manifest["dataset"]["labels"]), len(manifest["modalities"])
+    device = choose_device(training.get("device", "auto"))
+    torch.manual_seed(seed)
+    nets = {
+        role: build_network(arch["network"], in_channels, num_classes, **arch.get("kwargs", {}))
+        for role, arch in (("teacher", teacher_architecture), ("student", architecture))
+    }
+    if input_geometry(nets["teacher"])[0] != input_geometry(nets["student"])[0]:
+        raise ConfigError(
+            f"online KD {name}: teacher and student lose different margins; they must take "
+            "the same patches"
+        )
+    pair = OnlinePair(nets["teacher"], nets["student"])
+    sampler = build_sampler(preprocessed, manifest, architecture, training, pair.teacher, seed)
+    kd = KDLoss(**{k: settings[k] for k in KD_LOSS_KEYS if k in settings})
+    step = online_step_loss(build_loss(dict(teacher_loss), num_classes).to(device), kd)
+    teacher_spec = inference_spec(teacher_architecture)
+    validate = make_validator(
+        preprocessed, manifest, teacher_spec, device, int(training.get("validation_cases", 4))
+    )
+    loop = TrainSettings(**{k: v for k, v in training.items() if k in LOOP_KEYS})
+    for role, net in nets.items():
+        log.info("%s: %s %s, %d parameters", name, role, type(net).__name__,
+                 count_parameters(net))  # fmt: skip
+    result = train(
+        pair, sampler, step, loop, seed, checkpoint, device,
+        None if validate is None else (lambda _pair: validate(pair.teacher)), name,
+    )  # fmt: skip
+    best = result.best_state if result.best_state is not None else result.final_state
+    common = {"seed": seed, "iterations": loop.iterations, "name": name,
+              "provenance": provenance({"teacher_architecture": dict(teacher_architecture),
+                                        "architecture": dict(architecture),
+                                        "training": dict(training), **dict(settings)}, seed)}  # fmt: skip
+    teacher_info = model_metadata(manifest, teacher_architecture, teacher_spec, pair.teacher)
+    teacher_info.update(common, loss=dict(teacher_loss),
+                        weights="best" if result.best_state is not None else "final",
+                        best_iteration=result.best_iteration,
+                        best_validation_dice=result.best_score)  # fmt: skip
+    student_info = model_metadata(manifest, architecture, inference_spec(architecture), pair.student)
+    student_info.update(common, weights="final", distillation={"method": "online", **settings})
+    write_history(history_out, result.history)
+    plot_training_curves(result.history, curves_out, title=f"{name} (validation: teacher)")
+    save_model(teacher_out, network_state(best, "teacher."), teacher_info)
+    save_model(student_out, network_state(result.final_state, "student."), student_info)
+    Path(checkpoint).unlink(missing_ok=True)
+    return {"teacher": teacher_info, "student": student_info}
+
+
+def online_id(run: StudentRun, role: str) -> str:
+    """Model id of a phase-1 network (``role``: teacher or student)."""
+    return f"online/{run.name}/{run.teacher}/{run.arch}/seed{run.seed}/{role}"
+
+
+class OnlineKD(StudentMethod):
+    name = "online"
+    keys = ("teacher", "init", *KD_LOSS_KEYS)
+    loss_keys = (*KD_LOSS_KEYS, "init")
+    summary = "teacher and student trained together; then KD from the best teacher (Liu et al.)"
+
+    def check(self, config: Mapping[str, Any], student: str) -> None:
+        teacher = config["students"][student].get("teacher")
+        key = f"students.{student}.teacher"
+        if not teacher:
+            raise ConfigError(f"config key '{key}': required by method 'online'")
+        if teacher["architecture"] not in config["architectures"]:
+            raise ConfigError(f"config key '{key}.architecture': {teacher['architecture']!r} "
+                              "is not defined in 'architectures'")  # fmt: skip
+        if teacher["loss"] not in config["losses"]:
+            raise ConfigError(f"config key '{key}.loss': {teacher['loss']!r} is not defined in "
+                              "'losses'")  # fmt: skip
+
+    def runs(self, config: Mapping[str, Any], student: str) -> list[StudentRun]:
+        entry = config["students"][student]
+        tag = f"{entry['teacher']['architecture']}-{entry['teacher']['loss']}"
+        return [StudentRun(student, tag, entry["architecture"], s) for s in entry["seeds"]]
+
+    def needs(self, config: Mapping[str, Any], run: StudentRun) -> TeacherNeeds:
+        init = config["students"][run.name].get("init", "online")
+        return TeacherNeeds(
+            soft_labels=(online_id(run, "teacher"),),
+            init=online_id(run, "student") if init == "online" else None,
+        )
+
+    def teacher_of(self, config: Mapping[str, Any], run: StudentRun) -> str:
+        return online_id(run, "teacher")
+
+    def train(
+        self, settings: Mapping[str, Any], teachers: TeacherFiles, **common: Any
+    ) -> dict[str, Any]:
+        return train_from_soft_labels(
+            teachers.soft_labels[0], settings, init=teachers.init, **common
+        )
+
+
+METHOD = OnlineKD()

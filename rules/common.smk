@@ -27,9 +27,7 @@ STUDY = kdcfg.study_dir(config)
 ENV = "../envs/kdseg.yaml"
 DATASETS = list(config["datasets"])
 # the teacher slot of student paths: an ensemble, or an online entry's <arch>-<loss>
-STUDENT_TEACHERS = sorted(
-    {m.split("/")[2] for m in kdcfg.student_models(config)} | set(config["ensembles"])
-)
+STUDENT_TEACHERS = kdcfg.student_teachers(config)
 
 
 wildcard_constraints:
@@ -61,7 +59,9 @@ def raw_inputs(wildcards):
 
 def all_targets():
     """The targets of the default rule; each stage of the study adds its own."""
-    return data_targets() + teacher_targets() + study_targets()
+    return (
+        data_targets() + teacher_targets() + study_targets() + student_table_targets()
+    )
 
 
 def teacher_models():
@@ -178,6 +178,25 @@ def model_files(wildcards, pattern):
     return [
         f"{STUDY}/{wildcards.dataset}/{pattern.format(model=m)}" for m in all_models()
     ]
+
+
+def compared_files(wildcards, pattern):
+    """``pattern`` (with ``{model}``) for every model of the student comparison table."""
+    models = kdcfg.compared_students(config)[0]
+    return [f"{STUDY}/{wildcards.dataset}/{pattern.format(model=m)}" for m in models]
+
+
+def student_table_targets():
+    """Per-dataset student comparison tables (when the study has students)."""
+    if not kdcfg.student_models(config, final=True):
+        return []
+    return expand(
+        [
+            f"{STUDY}/tables/students_{{dataset}}.csv",
+            f"{STUDY}/tables/students_{{dataset}}.md",
+        ],
+        dataset=DATASETS,
+    )
 
 
 def study_targets():

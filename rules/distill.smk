@@ -53,7 +53,9 @@ rule train_online:
         runtime=config["resources"]["train"]["runtime"],
     params:
         teacher_architecture=lambda wc: kdcfg.trained_architecture(
-            config, wc.dataset, config["students"][wc.student]["teacher"]["architecture"]
+            config,
+            wc.dataset,
+            config["students"][wc.student]["teacher"]["architecture"],
         ),
         teacher_loss=lambda wc: config["losses"][
             config["students"][wc.student]["teacher"]["loss"]

@@ -39,6 +39,30 @@ rule study_table:
         "../workflow/scripts/study_table.py"
 
 
+rule student_table:
+    input:
+        metrics=lambda wc: compared_files(wc, "metrics/{model}.csv"),
+        predictions=lambda wc: compared_files(wc, "predictions/{model}"),
+        statistics=f"{STUDY}/tables/statistics_{{dataset}}.csv",
+    output:
+        csv=f"{STUDY}/tables/students_{{dataset}}.csv",
+        md=report(
+            f"{STUDY}/tables/students_{{dataset}}.md",
+            category="Tables",
+            caption="../report/student_table.rst",
+        ),
+    log:
+        f"{STUDY}/logs/student_table/{{dataset}}.log",
+    conda:
+        ENV
+    params:
+        models=kdcfg.compared_students(config)[0],
+        methods=kdcfg.compared_students(config)[1],
+        baselines=kdcfg.compared_students(config)[2],
+    script:
+        "../workflow/scripts/student_table.py"
+
+
 rule study_figures:
     input:
         metrics=lambda wc: model_files(wc, "metrics/{model}.csv"),

@@ -87,7 +87,9 @@ def test_every_method_trains_end_to_end(tmp_path):
     assert feature["distillation"]["method"] == "feature"
     # online: phase 2 started from the phase-1 student
     final = torch.load(study / "Own" / STUDENTS[3] / "model.pt", weights_only=True)
-    assert final["distillation"]["init"].endswith("online/online/large-ce/small/seed1/student/model.pt")
+    assert final["distillation"]["init"].endswith(
+        "online/online/large-ce/small/seed1/student/model.pt"
+    )
     statistics = pd.read_csv(study / "tables" / "statistics_Own.csv")
     kinds = set(statistics["comparison"])
     assert {"student vs baseline", "student vs student", "student vs teacher",

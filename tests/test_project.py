@@ -74,7 +74,7 @@ def test_paper_config_describes_the_paper_study(tmp_path):
     assert set(config["datasets"]) == {"SegTHOR", "Brain", "ACDC"}
     assert len(kdcfg.ensemble_members(config, "diverse")) == 6
     assert len(kdcfg.ensemble_members(config, "uniform")) == 6
-    assert len(kdcfg.teachers(config)) == 11  # unet-ce seed 1 is in both ensembles
+    assert len(kdcfg.teacher_models(config)) == 11  # unet-ce seed 1 is in both ensembles
     training = config["training"]
     assert (training["iterations"], training["batch_size"]) == (100000, 40)
     assert config["students"]["kd"]["soft_loss"] == "mse"

@@ -68,6 +68,11 @@ def test_holm_families_mean_and_structures_are_separate():
     np.testing.assert_allclose(table.loc[~mean, "p_holm"], holm(table.loc[~mean, "p"]))
     # 8 cases all better: exact two-sided p = 2/256; 2 tests in the primary family -> x2
     assert table.loc[mean & (table["model_b"] == "one"), "p_holm"].item() == pytest.approx(4 / 256)
+    # in families of their own, neither test is corrected for the other
+    own = compare_models(pd.DataFrame(rows), [(*pairs[0], "paper"), (*pairs[1], "methods")])
+    one = own["structure"].eq("mean") & own["model_b"].eq("one")
+    assert own.loc[one, "p_holm"].item() == pytest.approx(2 / 256)
+    assert set(own["family"]) == {"paper", "methods"}
 
 
 def test_statistics_and_study_table_files(tmp_path):

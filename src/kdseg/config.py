@@ -335,6 +335,34 @@ def student_models(config: dict[str, Any], final: bool = False) -> list[str]:
     ]
 
 
+def student_teachers(config: dict[str, Any]) -> list[str]:
+    """Names in the teacher slot of student ids: ensembles, online entries' <arch>-<loss>."""
+    from kdseg.distill.methods import StudentRun
+
+    runs = [StudentRun.parse(m).teacher for m in student_models(config)]
+    return sorted(set(runs) | set(config["ensembles"]))
+
+
+def compared_students(
+    config: dict[str, Any],
+) -> tuple[list[str], dict[str, str], dict[str, str]]:
+    """The student comparison table's models (final students, then baselines), each
+    student's method, and each student's baseline (same architecture and seed)."""
+    from kdseg.distill.methods import StudentRun, method_of
+
+    students = student_models(config, final=True)
+    baselines = baseline_models(config)
+    loss = config["baselines"]["loss"]
+    methods, baseline_of = {}, {}
+    for model in students:
+        run = StudentRun.parse(model)
+        methods[model] = method_of(config["students"][run.name]).name
+        baseline = f"baselines/{run.arch}-{loss}/seed{run.seed}"
+        if baseline in baselines:
+            baseline_of[model] = baseline
+    return students + baselines, methods, baseline_of
+
+
 def online_models(config: dict[str, Any]) -> list[str]:
     """Model ids of the networks of online KD's phase 1 (``online/.../teacher|student``)."""
     from kdseg.distill.methods import method_of
@@ -379,48 +407,56 @@ def baseline_models(config: dict[str, Any]) -> list[str]:
     return [f"baselines/{a}-{b['loss']}/seed{s}" for a in b["architectures"] for s in b["seeds"]]
 
 
-def paper_comparisons(config: dict[str, Any]) -> list[tuple[str, str, str]]:
-    """The study's comparisons as (name, model_a, model_b), model ids as in the tables.
+def paper_comparisons(config: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """The study's comparisons as (name, model_a, model_b, family), model ids as in the tables.
 
-    The paper's: each ensemble (of more than one member) against each of its members; each
-    student against the ensemble or teacher it learned from and against the baseline of its
-    architecture and seed; the students of one entry, architecture and seed distilled from two
-    ensembles; every two ensembles. For the other methods: every two final students of
-    different entries with the same seed ("student vs student").
+    Family ``paper`` (Noothout et al.): each ensemble (of more than one member) against each of
+    its members; each ``kd`` student of such an ensemble against it and against the baseline of
+    its architecture and seed; the students of one entry, architecture and seed distilled from
+    two ensembles; every two ensembles. Family ``methods`` (every other student): each student
+    against the model it learned from and against its baseline, and every two final students
+    of different entries with the same seed ("student vs student"). Holm's correction runs per
+    family, so adding methods to a study does not change the paper's p-values.
     """
     from kdseg.distill.methods import method_of
 
-    pairs: list[tuple[str, str, str]] = []
+    pairs: list[tuple[str, str, str, str]] = []
     names = [e for e in config["ensembles"] if len(ensemble_members(config, e)) > 1]
     for ens in names:
         for member in ensemble_members(config, ens):
-            pairs.append((f"ensemble {ens} vs member", f"ensembles/{ens}", member))
+            pairs.append((f"ensemble {ens} vs member", f"ensembles/{ens}", member, "paper"))
     baselines = set(baseline_models(config))
     loss = config["baselines"]["loss"]
     finals = []
     for name, entry in config["students"].items():
         method = method_of(entry)
+
+        def family(run: Any, method: Any = method) -> str:
+            return "paper" if method.name == "kd" and run.teacher in names else "methods"
+
         for run in method.runs(config, name):
             teacher = method.teacher_of(config, run)
             label = (f"student vs ensemble {run.teacher}" if teacher.startswith("ensembles/")
                      else "student vs teacher")  # fmt: skip
-            pairs.append((label, run.model_id, teacher))
+            pairs.append((label, run.model_id, teacher, family(run)))
         own = method.final_runs(config, name)
         for run in own:
             baseline = f"baselines/{run.arch}-{loss}/seed{run.seed}"
             if baseline in baselines:
-                pairs.append(("student vs baseline", run.model_id, baseline))
+                pairs.append(("student vs baseline", run.model_id, baseline, family(run)))
         for i, a in enumerate(own):
             for b in own[i + 1 :]:
                 if (a.arch, a.seed) == (b.arch, b.seed):
+                    both = "paper" if family(a) == family(b) == "paper" else "methods"
                     pairs.append((f"student from {a.teacher} vs from {b.teacher}",
-                                  a.model_id, b.model_id))  # fmt: skip
+                                  a.model_id, b.model_id, both))  # fmt: skip
         finals += own
     for i, a in enumerate(finals):
         for b in finals[i + 1 :]:
             if a.name != b.name and a.seed == b.seed:
-                pairs.append(("student vs student", a.model_id, b.model_id))
+                pairs.append(("student vs student", a.model_id, b.model_id, "methods"))
     for i, e1 in enumerate(names):
         for e2 in names[i + 1 :]:
-            pairs.append((f"ensemble {e1} vs {e2}", f"ensembles/{e1}", f"ensembles/{e2}"))
+            pairs.append((f"ensemble {e1} vs {e2}", f"ensembles/{e1}", f"ensembles/{e2}",
+                          "paper"))  # fmt: skip
     return pairs

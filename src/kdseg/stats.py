@@ -6,8 +6,9 @@ the matched-pairs rank-biserial correlation (effect size in [-1, 1]: the share o
 rank sum in favour of the first model minus that against it). With n pairs the smallest
 two-sided p-value the exact test can give is ``2 / 2**n``; when that is above the significance
 level, the row says "too few cases" and carries no p-value, instead of a p-value that could
-never be significant. Holm's step-down correction (statsmodels) runs over the family of all
-tests of a dataset that have a p-value.
+never be significant. Holm's step-down correction (statsmodels) runs within each family of
+tests of a dataset that have a p-value (families: the study's question, see
+:func:`kdseg.config.paper_comparisons`, and primary/secondary, see :func:`compare_models`).
 """
 
 from __future__ import annotations
@@ -69,19 +70,21 @@ def holm(p_values: Sequence[float], alpha: float = 0.05) -> np.ndarray:
 
 def compare_models(
     metrics: pd.DataFrame,
-    pairs: Sequence[tuple[str, str, str]],
+    pairs: Sequence[tuple[str, ...]],
     metric: str = "dice",
     alpha: float = 0.05,
 ) -> pd.DataFrame:
-    """Tests for ``(comparison, model_a, model_b)`` pairs, per structure and for the mean.
+    """Tests for ``(comparison, model_a, model_b[, family])`` pairs, per structure and mean.
 
     ``metrics`` has columns model, case, structure and ``metric`` (one row per case and
     structure). Returns one row per comparison and structure (``structure == "mean"`` for the
     mean over structures). Holm's correction runs over two families: the tests of the mean
-    over structures (the primary comparison, one per pair) and the per-structure tests.
+    over structures (the primary comparison, one per pair) and the per-structure tests,
+    within each ``family`` of comparisons (default: one family).
     """
     rows = []
-    for name, model_a, model_b in pairs:
+    for name, model_a, model_b, *rest in pairs:
+        family = rest[0] if rest else "all"
         a = metrics[metrics["model"] == model_a].pivot(index="case", columns="structure",
                                                        values=metric)  # fmt: skip
         b = metrics[metrics["model"] == model_b].pivot(index="case", columns="structure",
@@ -95,12 +98,15 @@ def compare_models(
         for structure in a.columns:
             result = paired_test(a[structure].to_numpy(), b[structure].to_numpy(), alpha)
             rows.append({"comparison": name, "model_a": model_a, "model_b": model_b,
-                         "structure": structure, "metric": metric, **result})  # fmt: skip
+                         "family": family, "structure": structure, "metric": metric,
+                         **result})  # fmt: skip
     table = pd.DataFrame(rows)
     primary = table["structure"] == "mean"
     table["p_holm"] = np.nan
-    for family in (primary, ~primary):
-        if family.any():
-            table.loc[family, "p_holm"] = holm(table.loc[family, "p"].to_numpy(), alpha)
+    for family in table["family"].unique():
+        for part in (primary, ~primary):
+            group = part & (table["family"] == family)
+            if group.any():
+                table.loc[group, "p_holm"] = holm(table.loc[group, "p"].to_numpy(), alpha)
     table["significant"] = table["p_holm"] < alpha
     return table

@@ -65,8 +65,9 @@ class TeacherAssistantKD(StudentMethod):
             and "features" in student_arch.get("kwargs", {})
         ):
             raise ConfigError(
-                f"config key '{key}': cannot derive an assistant between {teacher_arch.get('network')} "
-                f"and {student_arch['network']} (needs one network type with 'features'); "
+                f"config key '{key}': cannot derive an assistant between "
+                f"{teacher_arch.get('network')} and {student_arch['network']} (needs one "
+                "network type with 'features'); "
                 "name the assistant architectures"
             )
         name = f"{student}_assistant"

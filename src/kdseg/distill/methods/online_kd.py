@@ -124,16 +124,22 @@ def train_online_pair(
         None if validate is None else (lambda _pair: validate(pair.teacher)), name,
     )  # fmt: skip
     best = result.best_state if result.best_state is not None else result.final_state
+    recorded = {
+        "teacher_architecture": dict(teacher_architecture),
+        "architecture": dict(architecture),
+        "training": dict(training),
+        **settings,
+    }
     common = {"seed": seed, "iterations": loop.iterations, "name": name,
-              "provenance": provenance({"teacher_architecture": dict(teacher_architecture),
-                                        "architecture": dict(architecture),
-                                        "training": dict(training), **dict(settings)}, seed)}  # fmt: skip
+              "provenance": provenance(recorded, seed)}  # fmt: skip
     teacher_info = model_metadata(manifest, teacher_architecture, teacher_spec, pair.teacher)
     teacher_info.update(common, loss=dict(teacher_loss),
                         weights="best" if result.best_state is not None else "final",
                         best_iteration=result.best_iteration,
                         best_validation_dice=result.best_score)  # fmt: skip
-    student_info = model_metadata(manifest, architecture, inference_spec(architecture), pair.student)
+    student_info = model_metadata(
+        manifest, architecture, inference_spec(architecture), pair.student
+    )
     student_info.update(common, weights="final", distillation={"method": "online", **settings})
     write_history(history_out, result.history)
     plot_training_curves(result.history, curves_out, title=f"{name} (validation: teacher)")

@@ -1,0 +1,134 @@
+"""All student methods of a dataset side by side, against the baseline and each other.
+
+Rows: every final student (each method's compared students) and the baselines. Columns: the
+method, parameters, mean ± sd over test cases of Dice, IoU and HD95 (mean over structures),
+pixel accuracy and Cohen's kappa (whole label map), and against the baseline of the student's
+architecture and seed: the mean Dice difference and the Holm-corrected Wilcoxon p-value of the
+study's statistics. A second table gives every pair of students (row minus column: mean Dice
+difference, Holm p).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from kdseg.atomic import atomic_path
+from kdseg.study_table import read_metrics
+
+PAIR_COMPARISONS = ("student vs student", "student vs baseline")
+
+
+def _per_case(table: pd.DataFrame, model: str) -> pd.DataFrame:
+    part = table[table["model"] == model]
+    return part.groupby("case")[["dice", "iou", "hd95", "accuracy", "kappa"]].mean()
+
+
+def _holm(statistics: pd.DataFrame, a: str, b: str) -> tuple[float, bool] | None:
+    """Holm p (and significance) of the mean-Dice test of a pair, in either order."""
+    rows = statistics[
+        (statistics["metric"] == "dice")
+        & (statistics["structure"] == "mean")
+        & (((statistics["model_a"] == a) & (statistics["model_b"] == b))
+           | ((statistics["model_a"] == b) & (statistics["model_b"] == a)))
+    ]  # fmt: skip
+    if rows.empty:
+        return None
+    row = rows.iloc[0]
+    return float(row["p_holm"]), bool(row["significant"])
+
+
+def _p_text(result: tuple[float, bool] | None) -> str:
+    if result is None:
+        return "–"
+    p, significant = result
+    return "n/a" if np.isnan(p) else f"{p:.3g}{'*' if significant else ''}"
+
+
+def write_student_table(
+    models: Sequence[str],
+    methods: Mapping[str, str],
+    baselines: Mapping[str, str],
+    metrics: Sequence[str | Path],
+    predictions: Sequence[str | Path],
+    statistics_csv: str | Path,
+    dataset: str,
+    out_csv: str | Path,
+    out_md: str | Path,
+) -> pd.DataFrame:
+    """The comparison table (``models`` and ``predictions`` in the same order; ``methods``:
+    model -> method name; ``baselines``: student -> its baseline model id)."""
+    table = read_metrics(metrics)
+    statistics = pd.read_csv(statistics_csv)
+    per_case = {m: _per_case(table, m) for m in models}
+    rows = []
+    for model, path in zip(models, predictions, strict=True):
+        values = per_case[model]
+        timing = json.loads((Path(path) / "inference.json").read_text())
+        row: dict[str, object] = {"model": model, "method": methods.get(model, "baseline"),
+                                  "parameters": timing.get("parameters")}  # fmt: skip
+        for metric in ("dice", "iou", "hd95", "accuracy", "kappa"):
+            row[f"{metric}_mean"] = float(values[metric].mean())
+            row[f"{metric}_sd"] = float(values[metric].std(ddof=1)) if len(values) > 1 else 0.0
+        baseline = baselines.get(model)
+        if baseline in per_case:
+            diff = values["dice"] - per_case[baseline]["dice"].reindex(values.index)
+            result = _holm(statistics, model, baseline)
+            row.update(baseline=baseline, dice_vs_baseline=float(diff.mean()),
+                       p_holm_vs_baseline=result[0] if result else np.nan,
+                       significant_vs_baseline=bool(result and result[1]))  # fmt: skip
+        rows.append(row)
+    out = pd.DataFrame(rows)
+    with atomic_path(out_csv) as tmp:
+        out.to_csv(tmp, index=False)
+    _write_markdown(out, per_case, statistics, dataset, int(table["case"].nunique()), out_md)
+    return out
+
+
+def _write_markdown(
+    out: pd.DataFrame,
+    per_case: Mapping[str, pd.DataFrame],
+    statistics: pd.DataFrame,
+    dataset: str,
+    cases: int,
+    out_md: str | Path,
+) -> None:
+    cell = lambda r, m, d: f"{r[f'{m}_mean']:.{d}f} ± {r[f'{m}_sd']:.{d}f}"  # noqa: E731
+    header = ["model", "method", "parameters", "Dice", "IoU", "HD95 (mm)", "accuracy", "kappa",
+              "Dice − baseline", "Holm p vs baseline"]  # fmt: skip
+    md = [f"### {dataset}: students of every method, {cases} test cases, mean ± sd", "",
+          "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]  # fmt: skip
+    for _, r in out.iterrows():
+        has_baseline = isinstance(r.get("baseline"), str)
+        p = r.get("p_holm_vs_baseline")
+        significant = bool(r.get("significant_vs_baseline"))
+        p_cell = "n/a" if not has_baseline or pd.isna(p) else f"{p:.3g}{'*' if significant else ''}"
+        md.append("| " + " | ".join([
+            r["model"], r["method"], f"{int(r['parameters']):,}", cell(r, "dice", 3),
+            cell(r, "iou", 3), cell(r, "hd95", 1), cell(r, "accuracy", 4), cell(r, "kappa", 3),
+            f"{r['dice_vs_baseline']:+.3f}" if has_baseline else "–", p_cell,
+        ]) + " |")  # fmt: skip
+    students = [m for m, method in zip(out["model"], out["method"], strict=True)
+                if method != "baseline"]  # fmt: skip
+    if len(students) > 1:
+        title = "Pairs of students (row − column): mean Dice difference (Holm p)"
+        md += ["", title, "", "| | " + " | ".join(students) + " |",
+               "|" + "---|" * (len(students) + 1)]  # fmt: skip
+        for a in students:
+            cells = []
+            for b in students:
+                if a == b:
+                    cells.append("")
+                    continue
+                diff = (per_case[a]["dice"] - per_case[b]["dice"].reindex(per_case[a].index)).mean()
+                cells.append(f"{diff:+.3f} ({_p_text(_holm(statistics, a, b))})")
+            md.append(f"| {a} | " + " | ".join(cells) + " |")
+    md += ["", "Wilcoxon signed-rank over test cases on the mean Dice over structures, Holm-"
+           "corrected over the dataset's primary family (all comparisons of the study); "
+           "* p < 0.05; n/a: no test (too few cases or identical); –: not compared."]  # fmt: skip
+    with atomic_path(out_md) as tmp:
+        tmp.write_text("\n".join(md) + "\n")

@@ -74,7 +74,13 @@ def test_paper_config_describes_the_paper_study(tmp_path):
     assert set(config["datasets"]) == {"SegTHOR", "Brain", "ACDC"}
     assert len(kdcfg.ensemble_members(config, "diverse")) == 6
     assert len(kdcfg.ensemble_members(config, "uniform")) == 6
-    assert len(kdcfg.teacher_models(config)) == 11  # unet-ce seed 1 is in both ensembles
+    # 11 (unet-ce seed 1 is in both ensembles, and is the other methods' teacher) + 3 limit-trained
+    assert len(kdcfg.teacher_models(config)) == 14
+    methods = {entry["method"] for entry in config["students"].values()}
+    assert methods == {"kd", "feature", "adaptive", "online", "assistant"}
+    # the assistant method's students at about 8% and 2% of the teacher's parameters
+    widths = {a: config["architectures"][a]["kwargs"]["features"] for a in ("unet_s8", "unet_s2")}
+    assert widths == {"unet_s8": [9, 18, 36, 72], "unet_s2": [5, 10, 20, 40]}
     training = config["training"]
     assert (training["iterations"], training["batch_size"]) == (100000, 40)
     assert config["students"]["kd"]["soft_loss"] == "mse"

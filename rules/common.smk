@@ -126,6 +126,13 @@ def soft_label_inference(wildcards):
     ]
 
 
+def online_settings(wildcards):
+    """What online KD's joint phase depends on: the entry's settings without phase 2's init."""
+    settings = kdcfg.student_settings(config, wildcards.student)
+    settings.pop("init", None)
+    return settings
+
+
 def student_id(wildcards):
     """Model id of the job's student."""
     w = wildcards

@@ -61,7 +61,7 @@ rule train_online:
             config["students"][wc.student]["teacher"]["loss"]
         ],
         architecture=lambda wc: kdcfg.trained_architecture(config, wc.dataset, wc.arch),
-        kd=lambda wc: kdcfg.student_settings(config, wc.student),
+        kd=online_settings,
         training=lambda wc: kdcfg.training_settings(config, wc.dataset),
         checkpoint=lambda wc, output: os.path.join(
             os.path.dirname(output.history), "checkpoint.pt"

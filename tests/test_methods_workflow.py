@@ -104,3 +104,7 @@ def test_every_method_trains_end_to_end(tmp_path):
     jobs = _job_counts(snakemake(tmp_path, config, "--dry-run"))
     assert jobs.get("train_student") == 1 and "train_subset_teacher" not in jobs
     assert "soft_labels" not in jobs and "train_online" not in jobs
+    # online KD's phase-2 start (init) re-trains phase 2 only, not the joint phase 1
+    config["students"]["online"]["init"] = "scratch"
+    jobs = _job_counts(snakemake(tmp_path, config, "--dry-run"))
+    assert jobs.get("train_student") == 2 and "train_online" not in jobs

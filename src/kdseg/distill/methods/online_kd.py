@@ -102,10 +102,16 @@ def train_online_pair(
         role: build_network(arch["network"], in_channels, num_classes, **arch.get("kwargs", {}))
         for role, arch in (("teacher", teacher_architecture), ("student", architecture))
     }
-    if input_geometry(nets["teacher"])[0] != input_geometry(nets["student"])[0]:
+    (t_margin, t_divisor), (s_margin, s_divisor) = map(input_geometry, nets.values())
+    if t_margin != s_margin:
         raise ConfigError(
             f"online KD {name}: teacher and student lose different margins; they must take "
             "the same patches"
+        )
+    if any(int(p) % max(t_divisor, s_divisor) for p in architecture["patch"]):
+        raise ConfigError(
+            f"online KD {name}: patch {list(architecture['patch'])} must be a multiple of "
+            f"{max(t_divisor, s_divisor)} for both teacher and student"
         )
     pair = OnlinePair(nets["teacher"], nets["student"])
     sampler = build_sampler(preprocessed, manifest, architecture, training, pair.teacher, seed)

@@ -35,7 +35,7 @@ import torch
 from kdseg import config as kdcfg
 from kdseg.data.preprocess import load_manifest, open_case
 from kdseg.distill.soft_labels import open_soft_labels
-from kdseg.distill.students import KD_KEYS, kd_step_loss
+from kdseg.distill.students import kd_step_loss
 from kdseg.ensemble import Ensemble
 from kdseg.errors import KdsegError
 from kdseg.infer import predict_probabilities
@@ -126,7 +126,7 @@ def bench_steps(config, dataset, ensemble, student_name, seed, steps, repeats, d
     loss = config["losses"][config["baselines"]["loss"]]
     variants = {
         "baseline": (label_step_loss(loss), None),
-        "distillation": (kd_step_loss({k: st[k] for k in KD_KEYS}), soft),
+        "distillation": (kd_step_loss(st), soft),
     }
     loop_keys = ("batch_size", "optimizer", "amp", "loader_workers")
     settings = TrainSettings(iterations=steps, checkpoint_every=10**9, log_every=10**9,

@@ -28,6 +28,8 @@ ENV = "../envs/kdseg.yaml"
 DATASETS = list(config["datasets"])
 # the teacher slot of student paths: an ensemble, or an online entry's <arch>-<loss>
 STUDENT_TEACHERS = kdcfg.student_teachers(config)
+# the student comparison table's models, each student's method and baseline
+COMPARED_STUDENTS = kdcfg.compared_students(config)
 
 
 wildcard_constraints:
@@ -189,8 +191,10 @@ def model_files(wildcards, pattern):
 
 def compared_files(wildcards, pattern):
     """``pattern`` (with ``{model}``) for every model of the student comparison table."""
-    models = kdcfg.compared_students(config)[0]
-    return [f"{STUDY}/{wildcards.dataset}/{pattern.format(model=m)}" for m in models]
+    return [
+        f"{STUDY}/{wildcards.dataset}/{pattern.format(model=m)}"
+        for m in COMPARED_STUDENTS[0]
+    ]
 
 
 def student_table_targets():

@@ -56,9 +56,9 @@ rule student_table:
     conda:
         ENV
     params:
-        models=kdcfg.compared_students(config)[0],
-        methods=kdcfg.compared_students(config)[1],
-        baselines=kdcfg.compared_students(config)[2],
+        models=COMPARED_STUDENTS[0],
+        methods=COMPARED_STUDENTS[1],
+        baselines=COMPARED_STUDENTS[2],
     script:
         "../workflow/scripts/student_table.py"
 

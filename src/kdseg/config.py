@@ -123,9 +123,12 @@ def _check_method_keys(config: Any) -> None:
     from kdseg.distill.methods import METHODS
 
     students = config.get("students") if isinstance(config, dict) else None
-    for name, entry in (students or {}).items() if isinstance(students, dict) else []:
-        if isinstance(entry, dict) and entry.get("method", "kd") in METHODS:
-            METHODS[entry.get("method", "kd")].check_keys(name, entry)
+    if not isinstance(students, dict):
+        return  # the schema reports it
+    for name, entry in students.items():
+        method = entry.get("method", "kd") if isinstance(entry, dict) else None
+        if method in METHODS:
+            METHODS[method].check_keys(name, entry)
 
 
 def load_config(path: str | Path) -> dict[str, Any]:
@@ -231,19 +234,20 @@ def trained_architecture(config: dict[str, Any], dataset: str, arch: str) -> dic
 
 
 def model_architecture(config: dict[str, Any], model_id: str) -> str:
-    """The architecture name of a single model's id (teachers, students, baselines)."""
+    """The architecture name of a single model's id (teachers, students, baselines, online)."""
     kind, *parts = model_id.split("/")
     if kind == "students" and len(parts) == 4:
         return parts[2]
+    tag = None  # <arch>-<loss>
     if kind == "online" and len(parts) == 5:
-        tag = parts[1] if parts[4] == "teacher" else None
-        if tag is None:
+        if parts[4] == "student":
             return parts[2]
-        parts = [tag]
-    if kind in ("teachers", "baselines", "online") and len(parts) in (1, 2, 3):
-        for arch in config["architectures"]:
-            if parts[0].startswith(f"{arch}-") and parts[0][len(arch) + 1 :] in config["losses"]:
-                return arch
+        tag = parts[1]
+    elif kind in ("teachers", "baselines") and len(parts) in (2, 3):
+        tag = parts[0]
+    for arch in config["architectures"] if tag else ():
+        if tag.startswith(f"{arch}-") and tag[len(arch) + 1 :] in config["losses"]:
+            return arch
     raise ConfigError(f"model {model_id!r}: no architecture of the config matches")
 
 

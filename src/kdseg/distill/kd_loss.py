@@ -17,6 +17,9 @@ Cross-entropy is always applied to logits (the authors' code applied it to softm
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -24,6 +27,7 @@ from torch import nn
 from kdseg.errors import ConfigError
 
 SOFT_LOSSES = ("mse", "soft_ce", "kl")
+SETTINGS = ("soft_loss", "temperature", "hard_weight")  # config keys of a student entry
 EPS = 1e-8
 
 
@@ -45,6 +49,11 @@ class KDLoss(nn.Module):
         if temperature <= 0:
             raise ConfigError(f"temperature {temperature}: must be > 0")
         self.soft_loss, self.temperature, self.hard_weight = soft_loss, temperature, hard_weight
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any]) -> KDLoss:
+        """The loss of a student entry's settings (keys other than :data:`SETTINGS` ignored)."""
+        return cls(**{k: settings[k] for k in SETTINGS if k in settings})
 
     def soft(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """The soft term alone (mean over voxels and batch)."""

@@ -16,8 +16,6 @@ from kdseg.distill.soft_labels import SCALE, open_soft_labels
 from kdseg.train.loop import StepLoss
 from kdseg.train.segmentation import StepLossFactory, cases_of_split, train_network
 
-KD_KEYS = ("soft_loss", "temperature", "hard_weight")
-
 
 def train_student(
     method: str,
@@ -50,9 +48,8 @@ def train_from_soft_labels(
     the weights of a model file)."""
     manifest = load_manifest(common["preprocessed"])
     extra = open_soft_labels(soft_labels, cases_of_split(manifest, "train"))
-    kd = {k: settings[k] for k in KD_KEYS if k in settings}
     return train_network(
-        make_step_loss=kd_step_loss(kd), extra=extra, init=init,
+        make_step_loss=kd_step_loss(settings), extra=extra, init=init,
         meta={"distillation": {**dict(settings), "soft_labels": str(soft_labels),
                                "init": str(init) if init else None}},
         **common,
@@ -64,7 +61,7 @@ def kd_step_loss(settings: Mapping[str, Any]) -> StepLossFactory:
     (8-bit, rescaled here) plus the weighted hard term against its ``label``."""
 
     def make_step_loss(num_classes: int, device: torch.device, _network: nn.Module) -> StepLoss:
-        criterion = KDLoss(**settings)
+        criterion = KDLoss.from_settings(settings)
 
         def step(net: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
             return criterion(net(batch["image"]), batch["soft"] * SCALE, batch["label"])

@@ -19,6 +19,7 @@ from torch import nn
 
 from kdseg.atomic import atomic_path
 from kdseg.data.preprocess import load_manifest, open_case
+from kdseg.data.splits import training_subset
 from kdseg.errors import ConfigError
 from kdseg.figures.curves import plot_training_curves
 from kdseg.infer import InferenceSpec, predict_probabilities
@@ -65,6 +66,15 @@ def inference_spec(architecture: Mapping[str, Any]) -> InferenceSpec:
         orientations=tuple(architecture.get("orientations", (0, 1, 2))),
     )
     return spec.with_settings(architecture.get("inference"))
+
+
+def subset_training_cases(
+    preprocessed: str | Path, subset: str, splits: Mapping[str, Any]
+) -> list[str]:
+    """The training cases of ``subset<k>of<K>`` of a preprocessed dataset (drawn with the
+    dataset's ``splits`` settings: seed and group pattern)."""
+    cases = cases_of_split(load_manifest(preprocessed), "train")
+    return training_subset(cases, subset, splits["seed"], splits.get("group_pattern"))
 
 
 def build_sampler(

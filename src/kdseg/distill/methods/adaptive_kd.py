@@ -38,7 +38,7 @@ def adaptive_step_loss(settings: Mapping[str, Any], teachers: int) -> StepLossFa
     """KD loss against the per-voxel adaptive mean of the batch's ``soft0..soft{T-1}``."""
 
     def make_step_loss(num_classes: int, device: torch.device, _network: nn.Module) -> StepLoss:
-        criterion = KDLoss(**{k: settings[k] for k in KD_LOSS_KEYS if k in settings})
+        criterion = KDLoss.from_settings(settings)
         tau = float(settings.get("tau", 1.0))
 
         def step(net: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:

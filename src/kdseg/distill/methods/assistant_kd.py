@@ -20,13 +20,11 @@ from typing import Any
 from kdseg.config import ensemble_members, model_architecture
 from kdseg.distill.methods.base import (
     KD_LOSS_KEYS,
-    StudentMethod,
     StudentRun,
-    TeacherFiles,
     TeacherNeeds,
     teacher_model,
 )
-from kdseg.distill.students import train_from_soft_labels
+from kdseg.distill.methods.kd import EnsembleKD
 from kdseg.errors import ConfigError
 
 
@@ -41,7 +39,9 @@ def geometric_mean_width(teacher: Any, student: Any) -> Any:
     )
 
 
-class TeacherAssistantKD(StudentMethod):
+class TeacherAssistantKD(EnsembleKD):
+    """The paper's KD at every link of the chain (training: :class:`EnsembleKD`'s)."""
+
     name = "assistant"
     keys = ("ensembles", "assistants", *KD_LOSS_KEYS)
     loss_keys = KD_LOSS_KEYS
@@ -123,11 +123,6 @@ class TeacherAssistantKD(StudentMethod):
     def teacher_of(self, config: Mapping[str, Any], run: StudentRun) -> str:
         needs = self.needs(config, run)
         return needs.soft_labels[0]
-
-    def train(
-        self, settings: Mapping[str, Any], teachers: TeacherFiles, **common: Any
-    ) -> dict[str, Any]:
-        return train_from_soft_labels(teachers.soft_labels[0], settings, **common)
 
 
 METHOD = TeacherAssistantKD()

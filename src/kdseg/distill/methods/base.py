@@ -9,10 +9,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from kdseg.distill import kd_loss
 from kdseg.errors import ConfigError
 
 COMMON_KEYS = ("method", "architecture", "seeds")
-KD_LOSS_KEYS = ("soft_loss", "temperature", "hard_weight")
+KD_LOSS_KEYS = kd_loss.SETTINGS  # the paper's KD loss settings, read by several methods
 _STUDENT_ID = re.compile(r"^students/([^/]+)/([^/]+)/([^/]+)/seed(\d+)$")
 
 

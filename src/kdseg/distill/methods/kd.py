@@ -32,7 +32,11 @@ class EnsembleKD(StudentMethod):
     def train(
         self, settings: Mapping[str, Any], teachers: TeacherFiles, **common: Any
     ) -> dict[str, Any]:
-        return train_from_soft_labels(teachers.soft_labels[0], settings, **common)
+        """KD from the one soft-label source, from random or ``init`` weights (the methods
+        built on this one: teacher assistants, online KD's phase 2)."""
+        return train_from_soft_labels(
+            teachers.soft_labels[0], settings, init=teachers.init, **common
+        )
 
 
 METHOD = EnsembleKD()

@@ -24,12 +24,10 @@ from kdseg.data.preprocess import load_manifest
 from kdseg.distill.kd_loss import KDLoss
 from kdseg.distill.methods.base import (
     KD_LOSS_KEYS,
-    StudentMethod,
     StudentRun,
-    TeacherFiles,
     TeacherNeeds,
 )
-from kdseg.distill.students import train_from_soft_labels
+from kdseg.distill.methods.kd import EnsembleKD
 from kdseg.errors import ConfigError
 from kdseg.figures.curves import plot_training_curves
 from kdseg.losses import build_loss
@@ -115,7 +113,7 @@ def train_online_pair(
         )
     pair = OnlinePair(nets["teacher"], nets["student"])
     sampler = build_sampler(preprocessed, manifest, architecture, training, pair.teacher, seed)
-    kd = KDLoss(**{k: settings[k] for k in KD_LOSS_KEYS if k in settings})
+    kd = KDLoss.from_settings(settings)
     step = online_step_loss(build_loss(dict(teacher_loss), num_classes).to(device), kd)
     teacher_spec = inference_spec(teacher_architecture)
     validate = make_validator(
@@ -160,7 +158,9 @@ def online_id(run: StudentRun, role: str) -> str:
     return f"online/{run.name}/{run.teacher}/{run.arch}/seed{run.seed}/{role}"
 
 
-class OnlineKD(StudentMethod):
+class OnlineKD(EnsembleKD):
+    """Phase 2 is the paper's KD from the best teacher (training: :class:`EnsembleKD`'s)."""
+
     name = "online"
     keys = ("teacher", "init", *KD_LOSS_KEYS)
     loss_keys = (*KD_LOSS_KEYS, "init")
@@ -192,13 +192,6 @@ class OnlineKD(StudentMethod):
 
     def teacher_of(self, config: Mapping[str, Any], run: StudentRun) -> str:
         return online_id(run, "teacher")
-
-    def train(
-        self, settings: Mapping[str, Any], teachers: TeacherFiles, **common: Any
-    ) -> dict[str, Any]:
-        return train_from_soft_labels(
-            teachers.soft_labels[0], settings, init=teachers.init, **common
-        )
 
 
 METHOD = OnlineKD()

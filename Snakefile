@@ -11,6 +11,7 @@ if not workflow.overwrite_configfiles:
 
 
 include: "rules/common.smk"
+include: "rules/sources.smk"
 include: "rules/data.smk"
 include: "rules/train.smk"
 include: "rules/ensemble.smk"

@@ -1,6 +1,7 @@
 """Config validation and target helpers shared by every rule file."""
 
 import os
+import re
 import sys
 
 from snakemake.exceptions import WorkflowError
@@ -14,6 +15,7 @@ if _SRC not in sys.path:
     sys.path.insert(0, _SRC)
 
 from kdseg import config as kdcfg
+from kdseg.data.sources import study as kdsrc
 from kdseg.errors import ConfigError
 
 min_version("9.0")
@@ -30,6 +32,9 @@ DATASETS = list(config["datasets"])
 STUDENT_TEACHERS = kdcfg.student_teachers(config)
 # the student comparison table's models, each student's method and baseline
 COMPARED_STUDENTS = kdcfg.compared_students(config)
+# public data: <data_dir>/{downloads,sources,nnUNet_raw}, shared between studies
+DATA = config["data_dir"]
+CONVERSIONS = kdsrc.conversions(config)  # raw_name -> (source, converter options)
 
 
 wildcard_constraints:
@@ -42,6 +47,9 @@ wildcard_constraints:
     teacher="|".join(STUDENT_TEACHERS) or "(?!)",
     subset=r"subset\d+of\d+",
     model=r"(teachers|ensembles|students|baselines|online)/[^/]+(/[^/]+)*",
+    source="|".join(kdsrc.used_sources(config)) or "(?!)",
+    raw_name="|".join(re.escape(name) for name in CONVERSIONS) or "(?!)",
+    filename=r"[^/]+",
 
 
 def dataset_config(wildcards):
@@ -57,6 +65,26 @@ def raw_root(wildcards):
 def raw_inputs(wildcards):
     """Files (or the generated folder) of the job's raw dataset."""
     return kdcfg.raw_inputs(config, wildcards.dataset)
+
+
+def download_spec(wildcards):
+    """URL, md5 and retry settings of one published file of an open source."""
+    return kdsrc.download_spec(config, wildcards.source, wildcards.filename)
+
+
+def downloaded_files(wildcards):
+    """The downloaded files of an open source (none for registration-only sources)."""
+    return kdsrc.downloaded_files(config, wildcards.source)
+
+
+def manual_path(wildcards):
+    """Where the user put a registration-only source."""
+    return kdsrc.manual_path(config, wildcards.source)
+
+
+def conversion_source(wildcards):
+    """The obtained source folder a converted dataset is made from."""
+    return kdsrc.source_dir(config, CONVERSIONS[wildcards.raw_name][0])
 
 
 def all_targets():

@@ -15,9 +15,9 @@ from typing import Any
 import jsonschema
 import yaml
 
-from kdseg.data.phantoms import phantom_case_ids
-from kdseg.data.raw_dataset import discover_cases, list_raw_files, read_dataset_json
-from kdseg.errors import ConfigError, KdsegError
+from kdseg.data.raw_dataset import list_raw_files
+from kdseg.data.sources.study import check_sources, is_converted, raw_dir
+from kdseg.errors import ConfigError
 
 
 def _key(path: Any) -> str:
@@ -85,6 +85,7 @@ def check_config(config: dict[str, Any]) -> None:
                 raise ConfigError(
                     f"config key '{key}.architectures.{arch}': not a name in 'architectures'"
                 )
+    check_sources(config)
     _check_ensembles(config)
     _check_students(config)
     for name in config["datasets"]:
@@ -282,6 +283,8 @@ def raw_root(config: dict[str, Any], dataset: str) -> str:
     ds = config["datasets"][dataset]
     if ds["source"] == "raw":
         return str(ds["path"])
+    if is_converted(ds):
+        return raw_dir(config, ds)
     return f"{study_dir(config)}/{dataset}/raw"
 
 
@@ -290,22 +293,11 @@ def study_dir(config: dict[str, Any]) -> str:
     return f"{config['results_dir']}/{config['study']}"
 
 
-def case_ids(config: dict[str, Any], dataset: str) -> list[str]:
-    """Case ids of a dataset, known before any job runs."""
-    ds = config["datasets"][dataset]
-    if ds["source"] == "phantom":
-        return phantom_case_ids(ds["phantom"]["kind"], ds["phantom"]["cases"])
-    root = Path(ds["path"])
-    try:
-        return [c.case for c in discover_cases(root, read_dataset_json(root))]
-    except KdsegError as err:
-        raise ConfigError(f"config key 'datasets.{dataset}.path': {err}") from err
-
-
 def raw_inputs(config: dict[str, Any], dataset: str) -> list[str]:
-    """Input files of the validation rule: the phantom folder, or every file of a raw folder."""
+    """Input files of the validation rule: the folder the workflow makes (phantom, converted
+    public source), or every file of a user's raw folder."""
     ds = config["datasets"][dataset]
-    if ds["source"] == "phantom":
+    if ds["source"] != "raw":
         return [raw_root(config, dataset)]
     return list_raw_files(ds["path"])
 

@@ -189,6 +189,7 @@ def preprocess_dataset(
                 _progress(i, len(args), start, name)
         for entry in entries:
             entry["split"] = split_of.get(entry["case"], "unassigned")
+            entry["patient"] = split.get("patient_of", {}).get(entry["case"], entry["case"])
         manifest = {
             "dataset": info.to_json(),
             "name": name or info.name,

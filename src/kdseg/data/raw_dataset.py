@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from kdseg.errors import KdsegError
 
@@ -24,6 +25,7 @@ class DatasetInfo:
     labels: dict[str, int]
     file_ending: str
     num_training: int
+    case_metadata: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def num_channels(self) -> int:
@@ -35,13 +37,16 @@ class DatasetInfo:
         return {k: v for k, v in self.labels.items() if v != 0}
 
     def to_json(self) -> dict:
-        return {
+        data = {
             "name": self.name,
             "channel_names": {str(k): v for k, v in self.channel_names.items()},
             "labels": self.labels,
             "numTraining": self.num_training,
             "file_ending": self.file_ending,
         }
+        if self.case_metadata:
+            data["case_metadata"] = self.case_metadata
+        return data
 
 
 def read_dataset_json(root: str | Path) -> DatasetInfo:
@@ -76,7 +81,11 @@ def read_dataset_json(root: str | Path) -> DatasetInfo:
         raise KdsegError(f"{path}: 'labels' must contain the background value 0")
     if len(set(labels.values())) != len(labels):
         raise KdsegError(f"{path}: 'labels' has repeated values")
+    metadata = data.get("case_metadata", {})
+    if not isinstance(metadata, dict) or any(not isinstance(v, dict) for v in metadata.values()):
+        raise KdsegError(f"{path}: 'case_metadata' must map case ids to mappings")
     return DatasetInfo(
+        case_metadata=metadata,
         name=str(data.get("name", Path(root).name)),
         channel_names=channel_names,
         labels={str(k): int(v) for k, v in labels.items()},

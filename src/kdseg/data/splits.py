@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -41,18 +42,30 @@ def _count(value: float | int, n: int, key: str) -> int:
     return count
 
 
-def make_splits(
+def patients_of(
     cases: Sequence[str],
-    seed: int,
-    test: float | int,
-    validation: float | int,
     group_pattern: str | None = None,
-) -> dict:
-    """Shuffle patients with ``seed`` and cut them into test, validation and train."""
+    metadata: Mapping[str, Mapping[str, Any]] | None = None,
+) -> dict[str, str]:
+    """case -> patient: the case metadata's ``patient`` (written by the converters, e.g. an
+    ACDC patient's ED and ES frames), else ``group_pattern``'s first group, else the case."""
+    metadata = metadata or {}
+    return {
+        c: str(metadata.get(c, {}).get("patient") or patient_of(c, group_pattern)) for c in cases
+    }
+
+
+def _groups(patients: Mapping[str, str]) -> dict[str, list[str]]:
     groups: dict[str, list[str]] = {}
-    for case in sorted(cases):
-        groups.setdefault(patient_of(case, group_pattern), []).append(case)
-    patients = sorted(groups)
+    for case in sorted(patients):
+        groups.setdefault(patients[case], []).append(case)
+    return groups
+
+
+def _cut(
+    patients: list[str], seed: int, test: float | int, validation: float | int, where: str = ""
+) -> dict[str, list[str]]:
+    """Shuffle ``patients`` with ``seed`` and cut them into test, validation and train."""
     order = np.random.default_rng(seed).permutation(len(patients))
     shuffled = [patients[i] for i in order]
     n_test = _count(test, len(patients), "test")
@@ -60,33 +73,97 @@ def make_splits(
     if n_test + n_val >= len(patients):
         raise ConfigError(
             f"splits: test ({n_test}) + validation ({n_val}) leave no training patient "
-            f"out of {len(patients)}"
+            f"out of {len(patients)}{where}"
         )
-    parts = {
+    return {
         "test": shuffled[:n_test],
         "validation": shuffled[n_test : n_test + n_val],
         "train": shuffled[n_test + n_val :],
     }
+
+
+def _value_of(patient_cases: list[str], key: str, metadata: Mapping[str, Mapping[str, Any]]):
+    """A patient's value of metadata ``key`` (its cases must agree)."""
+    values = {str(metadata.get(c, {}).get(key, "")) for c in patient_cases}
+    if len(values) != 1 or "" in values:
+        raise ConfigError(
+            f"splits: cases {patient_cases} have no single case-metadata value of {key!r}"
+        )
+    return values.pop()
+
+
+def make_splits(
+    cases: Sequence[str],
+    seed: int,
+    test: float | int,
+    validation: float | int,
+    group_pattern: str | None = None,
+    metadata: Mapping[str, Mapping[str, Any]] | None = None,
+    stratify_by: str | None = None,
+    held_out: Mapping[str, Sequence[str]] | None = None,
+) -> dict:
+    """Shuffle patients with ``seed`` and cut them into test, validation and train.
+
+    ``held_out`` ({metadata key: values}, e.g. {site: [HK]}) puts those patients in the test
+    split first; ``stratify_by`` (a metadata key, e.g. site) cuts each stratum on its own, so
+    every stratum is in every split in proportion (``test``/``validation`` then are fractions).
+    """
+    metadata = metadata or {}
+    patient = patients_of(cases, group_pattern, metadata)
+    groups = _groups(patient)
+    parts: dict[str, list[str]] = {"test": [], "validation": [], "train": []}
+    remaining = sorted(groups)
+    for key, values in (held_out or {}).items():
+        wanted = {str(v) for v in values}
+        held = [p for p in remaining if _value_of(groups[p], key, metadata) in wanted]
+        if not held:
+            raise ConfigError(f"splits.held_out.{key}: no case has a value in {sorted(wanted)}")
+        parts["test"] += held
+        remaining = [p for p in remaining if p not in held]
+    if stratify_by:
+        if any(
+            isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in (test, validation)
+        ):
+            raise ConfigError("splits.stratify_by: 'test' and 'validation' must be fractions")
+        strata: dict[str, list[str]] = {}
+        for p in remaining:
+            strata.setdefault(_value_of(groups[p], stratify_by, metadata), []).append(p)
+        cuts = [
+            _cut(strata[v], seed, test, validation, f" of {stratify_by} {v}")
+            for v in sorted(strata)
+        ]
+    else:
+        cuts = [_cut(remaining, seed, test, validation)]
+    for cut in cuts:
+        for name, pats in cut.items():
+            parts[name] += pats
     return {
         "seed": seed,
         "group_pattern": group_pattern,
+        "stratify_by": stratify_by,
+        "held_out": dict(held_out or {}),
         **{
             name: sorted(c for p in parts[name] for c in groups[p])
             for name in ("train", "validation", "test")
         },
         "patients": {name: sorted(pats) for name, pats in parts.items()},
+        "patient_of": patient,
     }
 
 
 def disjoint_subsets(
-    cases: Sequence[str], k: int, seed: int, group_pattern: str | None = None
+    cases: Sequence[str],
+    k: int,
+    seed: int,
+    group_pattern: str | None = None,
+    patient: Mapping[str, str] | None = None,
 ) -> list[list[str]]:
     """``k`` disjoint subsets of ``cases`` (the training cases of limit-trained teachers,
-    METHODS 2b): patients shuffled with ``seed`` and dealt round-robin, so subset sizes differ
-    by at most one patient and a patient's cases never straddle two subsets."""
-    groups: dict[str, list[str]] = {}
-    for case in sorted(cases):
-        groups.setdefault(patient_of(case, group_pattern), []).append(case)
+    METHODS 2b): patients (``patient``: case -> patient, else by ``group_pattern``) shuffled
+    with ``seed`` and dealt round-robin, so subset sizes differ by at most one patient and a
+    patient's cases never straddle two subsets."""
+    patient = patient or {}
+    groups = _groups({c: patient.get(c) or patient_of(c, group_pattern) for c in cases})
     if not 1 <= k <= len(groups):
         raise ConfigError(
             f"{k} subsets of {len(groups)} training patients: need 1 <= k <= patients"
@@ -97,13 +174,18 @@ def disjoint_subsets(
 
 
 def training_subset(
-    cases: Sequence[str], subset: str, seed: int, group_pattern: str | None = None
+    cases: Sequence[str],
+    subset: str,
+    seed: int,
+    group_pattern: str | None = None,
+    patient: Mapping[str, str] | None = None,
 ) -> list[str]:
     """The cases of ``subset<k>of<K>`` (see :func:`disjoint_subsets`) among ``cases``."""
     match = re.fullmatch(r"subset(\d+)of(\d+)", subset)
     if match is None or not 1 <= int(match[1]) <= int(match[2]):
         raise ConfigError(f"{subset!r}: not a subset name subset<k>of<K> with 1 <= k <= K")
-    return disjoint_subsets(cases, int(match[2]), seed, group_pattern)[int(match[1]) - 1]
+    subsets = disjoint_subsets(cases, int(match[2]), seed, group_pattern, patient)
+    return subsets[int(match[1]) - 1]
 
 
 def write_splits(
@@ -113,10 +195,17 @@ def write_splits(
     test: float | int,
     validation: float | int,
     group_pattern: str | None = None,
+    stratify_by: str | None = None,
+    held_out: Mapping[str, Sequence[str]] | None = None,
 ) -> dict:
-    """Splits of the cases in a validation report, written to ``out_json``."""
-    cases = [c["case"] for c in json.loads(Path(report).read_text())["cases"]]
-    splits = make_splits(cases, seed, test, validation, group_pattern)
+    """Splits of the cases in a validation report (with the dataset's case metadata),
+    written to ``out_json``."""
+    data = json.loads(Path(report).read_text())
+    cases = [c["case"] for c in data["cases"]]
+    metadata = data["dataset"].get("case_metadata", {})
+    splits = make_splits(
+        cases, seed, test, validation, group_pattern, metadata, stratify_by, held_out
+    )
     write_json(out_json, splits)
     log.info(
         "splits: %d train, %d validation, %d test cases",

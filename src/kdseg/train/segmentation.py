@@ -72,9 +72,11 @@ def subset_training_cases(
     preprocessed: str | Path, subset: str, splits: Mapping[str, Any]
 ) -> list[str]:
     """The training cases of ``subset<k>of<K>`` of a preprocessed dataset (drawn with the
-    dataset's ``splits`` settings: seed and group pattern)."""
-    cases = cases_of_split(load_manifest(preprocessed), "train")
-    return training_subset(cases, subset, splits["seed"], splits.get("group_pattern"))
+    dataset's ``splits`` settings: seed and group pattern; patients from the manifest)."""
+    manifest = load_manifest(preprocessed)
+    cases = cases_of_split(manifest, "train")
+    patient = {c["case"]: c["patient"] for c in manifest["cases"] if "patient" in c}
+    return training_subset(cases, subset, splits["seed"], splits.get("group_pattern"), patient)
 
 
 def build_sampler(

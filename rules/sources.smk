@@ -1,0 +1,63 @@
+"""Public datasets: download (open sources) or find (registration-only), extract, convert."""
+
+
+# Downloads run where Snakemake runs (cluster login nodes have the internet, nodes often not).
+localrules:
+    download,
+
+
+rule download:
+    output:
+        f"{DATA}/downloads/{{source}}/{{filename}}",
+    log:
+        f"{DATA}/logs/download/{{source}}/{{filename}}.log",
+    conda:
+        ENV
+    resources:
+        mem_mb=1000,
+        runtime=240,
+    params:
+        spec=download_spec,
+    script:
+        "../workflow/scripts/download.py"
+
+
+rule obtain:
+    input:
+        downloaded_files,
+    output:
+        directory(f"{DATA}/sources/{{source}}"),
+    log:
+        f"{DATA}/logs/obtain/{{source}}.log",
+    benchmark:
+        f"{DATA}/benchmarks/obtain/{{source}}.tsv"
+    conda:
+        ENV
+    resources:
+        mem_mb=2000,
+        runtime=240,
+    params:
+        manual_path=manual_path,
+    script:
+        "../workflow/scripts/obtain_source.py"
+
+
+rule convert:
+    input:
+        conversion_source,
+    output:
+        directory(f"{DATA}/nnUNet_raw/{{raw_name}}"),
+    log:
+        f"{DATA}/logs/convert/{{raw_name}}.log",
+    benchmark:
+        f"{DATA}/benchmarks/convert/{{raw_name}}.tsv"
+    conda:
+        ENV
+    resources:
+        mem_mb=16000,
+        runtime=240,
+    params:
+        source=lambda wc: CONVERSIONS[wc.raw_name][0],
+        options=lambda wc: CONVERSIONS[wc.raw_name][1],
+    script:
+        "../workflow/scripts/convert_source.py"

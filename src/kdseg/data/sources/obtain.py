@@ -1,0 +1,104 @@
+"""Obtaining a source's files (``data/sources/<source>/``) and converting them to nnU-Net v2.
+
+Open sources come from their downloaded archives (one download job per file, see
+:mod:`download`); registration-only sources from the archive or folder the user put at the
+configured path. Both steps build their output in a temporary folder that takes its final name
+only when complete.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from kdseg.atomic import atomic_dir
+from kdseg.data.sources.download import md5sum
+from kdseg.data.sources.extract import copy_folder, is_archive, safe_extract
+from kdseg.data.sources.raw_writer import RawDatasetWriter
+from kdseg.data.sources.registry import source_named
+from kdseg.errors import KdsegError
+
+log = logging.getLogger("kdseg")
+
+
+def archive_stem(path: Path) -> str:
+    """The folder an archive is extracted into: its name without archive suffixes."""
+    name = path.name
+    for suffix in (".gz", ".bz2", ".xz", ".tgz", ".tar", ".zip"):
+        name = name.removesuffix(suffix)
+    return name or path.name
+
+
+def _place(file: Path, dest: Path) -> None:
+    """A downloaded non-archive file at ``dest`` (a hard link where possible, else a copy)."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(file, dest)
+    except OSError:
+        shutil.copyfile(file, dest)
+
+
+def obtain_source(
+    source: str, out_dir: str, downloads: Sequence[str] = (), manual_path: str = ""
+) -> None:
+    """Fill ``out_dir`` with the source's files: each downloaded archive extracted into a
+    folder of its name (other files placed where the source says); for a registration-only
+    source, what the user put at ``manual_path``: an archive, or a folder whose archives are
+    extracted and whose other entries are copied. ``SOURCE.json`` records files and md5s."""
+    src = source_named(source)
+    out = Path(out_dir)
+    record: dict[str, Any] = {"source": src.name, "website": src.website, "files": {}}
+    with atomic_dir(out) as tmp:
+        if src.is_open:
+            by_name = {d.filename: d for d in src.downloads}
+            for i, name in enumerate(downloads, 1):
+                file, spec = Path(name), by_name[Path(name).name]
+                if spec.place:
+                    _place(file, tmp / spec.place)
+                else:
+                    safe_extract(file, tmp / archive_stem(file))
+                record["files"][file.name] = spec.md5 or ""
+                if i % 20 == 0 or i == len(downloads):
+                    log.info("%s: %d/%d files in place", src.name, i, len(downloads))
+        else:
+            where = Path(manual_path)
+            entries = sorted(where.iterdir()) if where.is_dir() else [where] * where.is_file()
+            entries = [e for e in entries if not e.name.startswith(".")]
+            if not entries:
+                raise KdsegError(src.instructions(where))
+            for entry in entries:
+                if entry.is_dir():
+                    copy_folder(entry, tmp / entry.name)
+                    record["files"][str(entry)] = "folder"
+                elif is_archive(entry):
+                    safe_extract(entry, tmp / archive_stem(entry))
+                    record["files"][str(entry)] = md5sum(entry)
+                else:
+                    shutil.copyfile(entry, tmp / entry.name)
+                    record["files"][str(entry)] = md5sum(entry)
+        (tmp / "SOURCE.json").write_text(json.dumps(record, indent=2) + "\n")
+
+
+def convert_source(
+    source: str, source_dir: str, out_dir: str, options: Mapping[str, Any] | None = None
+) -> dict:
+    """Convert an obtained source into an nnU-Net v2 raw dataset at ``out_dir``."""
+    src = source_named(source)
+    settings = {**src.options, **(options or {})}
+    out = Path(out_dir)
+    with atomic_dir(out) as tmp:
+        writer = RawDatasetWriter(tmp)
+        channels, labels = src.convert(Path(source_dir), writer, settings)
+        data = writer.finish(
+            out.name,
+            channels,
+            labels,
+            {"source": src.name, "website": src.website, "options": settings},
+        )
+    log.info("%s: %d cases converted into %s", src.title, data["numTraining"], out)
+    return data

@@ -137,7 +137,7 @@ def decathlon(root: Path, task: str = "Task05_Prostate") -> Path:
     return tar_folder(tree.parent, root / f"{task}.tar")
 
 
-SITES = {"BIDMC": 2, "BMC": 2, "HK": 1, "I2CVB": 2, "RUNMC": 2, "UCL": 1}
+SITES = {"BIDMC": 2, "BMC": 2, "HK": 2, "I2CVB": 2, "RUNMC": 2, "UCL": 3}
 
 
 def multisite_prostate(root: Path) -> Path:

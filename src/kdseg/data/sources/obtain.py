@@ -24,14 +24,20 @@ from kdseg.data.sources.registry import source_named
 from kdseg.errors import KdsegError
 
 log = logging.getLogger("kdseg")
+ARCHIVE_SUFFIXES = (".tar.gz", ".tar.bz2", ".tar.xz", ".tgz", ".tar", ".zip")
 
 
 def archive_stem(path: Path) -> str:
     """The folder an archive is extracted into: its name without archive suffixes."""
     name = path.name
-    for suffix in (".gz", ".bz2", ".xz", ".tgz", ".tar", ".zip"):
+    for suffix in ARCHIVE_SUFFIXES:
         name = name.removesuffix(suffix)
     return name or path.name
+
+
+def looks_like_archive(path: Path) -> bool:
+    """An archive by content, or by name (so a truncated one is refused, not copied)."""
+    return path.name.endswith(ARCHIVE_SUFFIXES) or is_archive(path)
 
 
 def _place(file: Path, dest: Path) -> None:
@@ -75,7 +81,7 @@ def obtain_source(
                 if entry.is_dir():
                     copy_folder(entry, tmp / entry.name)
                     record["files"][str(entry)] = "folder"
-                elif is_archive(entry):
+                elif where.is_file() or looks_like_archive(entry):
                     safe_extract(entry, tmp / archive_stem(entry))
                     record["files"][str(entry)] = md5sum(entry)
                 else:

@@ -71,9 +71,11 @@ def download_spec(config: dict[str, Any], source: str, filename: str) -> dict[st
     spec = {d.filename: d for d in src.downloads}.get(filename)
     if spec is None:
         raise ConfigError(f"{source}: no published file named {filename!r}")
-    mirror = config["sources"].get(source, {}).get("mirror")
+    settings = config["sources"].get(source, {})
+    mirror = settings.get("mirror")
     url = f"{mirror.rstrip('/')}/{filename}" if mirror else spec.url
-    return {"url": url, "md5": spec.md5, **config["download"]}
+    md5 = settings.get("md5", {}).get(filename, spec.md5)
+    return {"url": url, "md5": md5, **config["download"]}
 
 
 def downloaded_files(config: dict[str, Any], source: str) -> list[str]:
@@ -98,10 +100,17 @@ def check_sources(config: dict[str, Any]) -> None:
                 f"config key 'sources.{name}.path': {name} is downloaded by the workflow "
                 "(use 'mirror' for another location)"
             )
-        if not src.is_open and "mirror" in settings:
-            raise ConfigError(
-                f"config key 'sources.{name}.mirror': {name} cannot be downloaded (use 'path')"
-            )
+        for key in ("mirror", "md5"):
+            if not src.is_open and key in settings:
+                raise ConfigError(
+                    f"config key 'sources.{name}.{key}': {name} cannot be downloaded (use 'path')"
+                )
+        published = {d.filename for d in src.downloads}
+        for filename in settings.get("md5", {}):
+            if filename not in published:
+                raise ConfigError(
+                    f"config key 'sources.{name}.md5.{filename}': not a file of {name}"
+                )
     for name, ds in config["datasets"].items():
         for key in ("raw_name", "convert"):
             if key in ds and not is_converted(ds):

@@ -30,8 +30,10 @@ ENV = "../envs/kdseg.yaml"
 DATASETS = list(config["datasets"])
 # the teacher slot of student paths: an ensemble, or an online entry's <arch>-<loss>
 STUDENT_TEACHERS = kdcfg.student_teachers(config)
-# the student comparison table's models, each student's method and baseline
-COMPARED_STUDENTS = kdcfg.compared_students(config)
+# the config as each dataset sees it (ensembles and students may name their datasets)
+VIEWS = {ds: kdcfg.dataset_view(config, ds) for ds in DATASETS}
+# per dataset: the student comparison table's models, each student's method and baseline
+COMPARED_STUDENTS = {ds: kdcfg.compared_students(VIEWS[ds]) for ds in DATASETS}
 # public data: <data_dir>/{downloads,sources,nnUNet_raw}, shared between studies
 DATA = config["data_dir"]
 CONVERSIONS = kdsrc.conversions(config)  # raw_name -> (source, converter options)
@@ -94,30 +96,27 @@ def all_targets():
     )
 
 
-def teacher_models():
-    """Model ids (paths under a dataset) of every teacher the ensembles name."""
-    return kdcfg.teacher_models(config)
+def teacher_models(dataset):
+    """Model ids (paths under a dataset) of every teacher its ensembles name."""
+    return kdcfg.teacher_models(VIEWS[dataset])
 
 
 def teacher_files(wildcards, pattern):
     """``pattern`` (with ``{model}``) for every teacher of the job's dataset."""
     return [
         f"{STUDY}/{wildcards.dataset}/{pattern.format(model=m)}"
-        for m in teacher_models()
+        for m in teacher_models(wildcards.dataset)
     ]
 
 
 def teacher_targets():
     """Per-dataset teacher tables (which need every teacher trained and evaluated)."""
-    if not teacher_models():
-        return []
-    return expand(
-        [
-            f"{STUDY}/tables/teachers_{{dataset}}.csv",
-            f"{STUDY}/tables/teachers_{{dataset}}.md",
-        ],
-        dataset=DATASETS,
-    )
+    return [
+        f"{STUDY}/tables/teachers_{ds}.{ext}"
+        for ds in DATASETS
+        if teacher_models(ds)
+        for ext in ("csv", "md")
+    ]
 
 
 def data_targets():
@@ -195,25 +194,28 @@ def member_inference(wildcards):
     ]
 
 
-def all_models():
-    """Model ids of everything evaluated: teachers, ensembles, students, baselines."""
+def all_models(dataset):
+    """Model ids of everything evaluated on a dataset: teachers, ensembles, students,
+    baselines."""
+    view = VIEWS[dataset]
     return (
-        teacher_models()
+        teacher_models(dataset)
         + [
             f"ensembles/{e}"
-            for e in config["ensembles"]
-            if len(kdcfg.ensemble_members(config, e)) > 1
+            for e in view["ensembles"]
+            if len(kdcfg.ensemble_members(view, e)) > 1
         ]
-        + kdcfg.student_models(config)
-        + kdcfg.online_models(config)
-        + kdcfg.baseline_models(config)
+        + kdcfg.student_models(view)
+        + kdcfg.online_models(view)
+        + kdcfg.baseline_models(view)
     )
 
 
 def model_files(wildcards, pattern):
     """``pattern`` (with ``{model}``) for every model of the job's dataset."""
     return [
-        f"{STUDY}/{wildcards.dataset}/{pattern.format(model=m)}" for m in all_models()
+        f"{STUDY}/{wildcards.dataset}/{pattern.format(model=m)}"
+        for m in all_models(wildcards.dataset)
     ]
 
 
@@ -221,37 +223,35 @@ def compared_files(wildcards, pattern):
     """``pattern`` (with ``{model}``) for every model of the student comparison table."""
     return [
         f"{STUDY}/{wildcards.dataset}/{pattern.format(model=m)}"
-        for m in COMPARED_STUDENTS[0]
+        for m in COMPARED_STUDENTS[wildcards.dataset][0]
     ]
 
 
 def student_table_targets():
-    """Per-dataset student comparison tables (when the study has students)."""
-    if not kdcfg.student_models(config, final=True):
-        return []
-    return expand(
-        [
-            f"{STUDY}/tables/students_{{dataset}}.csv",
-            f"{STUDY}/tables/students_{{dataset}}.md",
-        ],
-        dataset=DATASETS,
-    )
+    """Per-dataset student comparison tables (of datasets with students)."""
+    return [
+        f"{STUDY}/tables/students_{ds}.{ext}"
+        for ds in DATASETS
+        if kdcfg.student_models(VIEWS[ds], final=True)
+        for ext in ("csv", "md")
+    ]
 
 
 def study_targets():
     """Per-dataset statistics and results tables of all models."""
-    if not all_models():
-        return []
-    return expand(
-        [
-            f"{STUDY}/tables/statistics_{{dataset}}.csv",
-            f"{STUDY}/tables/study_{{dataset}}.csv",
-            f"{STUDY}/tables/study_{{dataset}}.md",
-            f"{STUDY}/tables/study_{{dataset}}.tex",
-            f"{STUDY}/figures/dice_boxplots_{{dataset}}.png",
-            f"{STUDY}/figures/footprint_{{dataset}}.png",
-            f"{STUDY}/figures/qualitative_{{dataset}}.png",
-            f"{STUDY}/figures/calibration_{{dataset}}.png",
-        ],
-        dataset=DATASETS,
-    )
+    patterns = [
+        "tables/statistics_{ds}.csv",
+        "tables/study_{ds}.csv",
+        "tables/study_{ds}.md",
+        "tables/study_{ds}.tex",
+        "figures/dice_boxplots_{ds}.png",
+        "figures/footprint_{ds}.png",
+        "figures/qualitative_{ds}.png",
+        "figures/calibration_{ds}.png",
+    ]
+    return [
+        f"{STUDY}/{p.format(ds=ds)}"
+        for ds in DATASETS
+        if all_models(ds)
+        for p in patterns
+    ]

@@ -11,7 +11,9 @@ rule statistics:
     conda:
         ENV
     params:
-        comparisons=[list(c) for c in kdcfg.paper_comparisons(config)],
+        comparisons=lambda wc: [
+            list(c) for c in kdcfg.paper_comparisons(VIEWS[wc.dataset])
+        ],
     script:
         "../workflow/scripts/statistics.py"
 
@@ -34,7 +36,7 @@ rule study_table:
     conda:
         ENV
     params:
-        models=all_models(),
+        models=lambda wc: all_models(wc.dataset),
     script:
         "../workflow/scripts/study_table.py"
 
@@ -56,9 +58,9 @@ rule student_table:
     conda:
         ENV
     params:
-        models=COMPARED_STUDENTS[0],
-        methods=COMPARED_STUDENTS[1],
-        baselines=COMPARED_STUDENTS[2],
+        models=lambda wc: COMPARED_STUDENTS[wc.dataset][0],
+        methods=lambda wc: COMPARED_STUDENTS[wc.dataset][1],
+        baselines=lambda wc: COMPARED_STUDENTS[wc.dataset][2],
     script:
         "../workflow/scripts/student_table.py"
 
@@ -99,6 +101,6 @@ rule study_figures:
     conda:
         ENV
     params:
-        models=all_models(),
+        models=lambda wc: all_models(wc.dataset),
     script:
         "../workflow/scripts/study_figures.py"

@@ -88,6 +88,7 @@ def check_config(config: dict[str, Any]) -> None:
     check_sources(config)
     _check_ensembles(config)
     _check_students(config)
+    _check_dataset_lists(config)
     for name in config["datasets"]:
         _check_merged(training_settings(config, name), "training", f"datasets.{name}.training")
         for arch in config["architectures"]:
@@ -193,6 +194,41 @@ def _check_students(config: dict[str, Any]) -> None:
             )
     if config["baselines"]["loss"] not in config["losses"]:
         raise ConfigError(f"config key 'baselines.loss': {config['baselines']['loss']!r} unknown")
+
+
+def runs_on(entry: dict[str, Any], dataset: str) -> bool:
+    """Whether an ensemble or student entry is trained on ``dataset`` (no list: on all)."""
+    return dataset in entry.get("datasets", [dataset])
+
+
+def dataset_view(config: dict[str, Any], dataset: str) -> dict[str, Any]:
+    """The config as one dataset sees it: only the ensembles and students trained on it."""
+    view = dict(config)
+    view["ensembles"] = {k: v for k, v in config["ensembles"].items() if runs_on(v, dataset)}
+    view["students"] = {k: v for k, v in config["students"].items() if runs_on(v, dataset)}
+    return view
+
+
+def _check_dataset_lists(config: dict[str, Any]) -> None:
+    """Named datasets exist, and a student's ensembles are trained on each of its datasets."""
+    for section in ("ensembles", "students"):
+        for name, entry in config[section].items():
+            for ds in entry.get("datasets", []):
+                if ds not in config["datasets"]:
+                    raise ConfigError(
+                        f"config key '{section}.{name}.datasets': {ds!r} is not in 'datasets'"
+                    )
+    for name, student in config["students"].items():
+        for ds in config["datasets"]:
+            if not runs_on(student, ds):
+                continue
+            for ens in student.get("ensembles", []):
+                if not runs_on(config["ensembles"][ens], ds):
+                    raise ConfigError(
+                        f"config key 'students.{name}.datasets': its ensemble {ens!r} is not "
+                        f"trained on {ds} (add {ds} to 'ensembles.{ens}.datasets' or restrict "
+                        "the student)"
+                    )
 
 
 def _check_ensembles(config: dict[str, Any]) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 from kdseg.distill import kd_loss
 from kdseg.errors import ConfigError
 
-COMMON_KEYS = ("method", "architecture", "seeds")
+COMMON_KEYS = ("method", "architecture", "seeds", "datasets")
 KD_LOSS_KEYS = kd_loss.SETTINGS  # the paper's KD loss settings, read by several methods
 _STUDENT_ID = re.compile(r"^students/([^/]+)/([^/]+)/([^/]+)/seed(\d+)$")
 

@@ -74,9 +74,15 @@ def download_spec(wildcards):
     return kdsrc.download_spec(config, wildcards.source, wildcards.filename)
 
 
-def downloaded_files(wildcards):
-    """The downloaded files of an open source (none for registration-only sources)."""
-    return kdsrc.downloaded_files(config, wildcards.source)
+def source_files(wildcards):
+    """What a source is obtained from: its downloads, or the user's archive or folder once it
+    is there (so replacing it re-extracts; while missing, the job explains where to get it).
+    """
+    return kdsrc.downloaded_files(config, wildcards.source) + [
+        p
+        for p in [kdsrc.manual_path(config, wildcards.source)]
+        if p and os.path.exists(p)
+    ]
 
 
 def manual_path(wildcards):

@@ -24,7 +24,7 @@ rule download:
 
 rule obtain:
     input:
-        downloaded_files,
+        source_files,
     output:
         directory(f"{DATA}/sources/{{source}}"),
     log:

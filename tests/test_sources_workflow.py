@@ -144,6 +144,18 @@ def test_a_second_run_does_nothing(converted_study):
     assert "Nothing to be done" in res.stdout + res.stderr
 
 
+def test_replacing_a_users_archive_reconverts_only_that_dataset(converted_study):
+    root, config, _ = converted_study
+    sa.segthor(root / "given" / "new", patients=3)
+    (root / "given" / "new" / "train.zip").replace(root / "given" / "train.zip")
+    targets = [f"results/real/{d}/splits.json" for d in config["datasets"]]
+    res = snakemake(root, config, *targets)
+    assert res.returncode == 0, res.stderr[-2000:]
+    counts = _job_counts(subprocess.CompletedProcess([], 0, res.stdout + res.stderr))
+    assert counts["obtain"] == counts["convert"] == counts["splits"] == 1
+    assert info(root, "Dataset101_SegTHOR")["numTraining"] == 3
+
+
 def test_paper_study_dry_run_shows_the_whole_dag_without_data(tmp_path):
     """No dataset downloaded or placed yet: the dry run still lists every job."""
     res = snakemake(tmp_path, REPO / "config" / "paper.yaml", "--dry-run")

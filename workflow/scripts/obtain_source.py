@@ -10,6 +10,6 @@ run_step(
     obtain_source,
     source=snakemake.wildcards.source,
     out_dir=snakemake.output[0],
-    downloads=list(snakemake.input),
+    downloads=[f for f in snakemake.input if f != snakemake.params.manual_path],
     manual_path=snakemake.params.manual_path,
 )

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from kdseg.errors import KdsegError
+from kdseg.gpu_slots import CLAIMED
 
 log = logging.getLogger("kdseg")
 
@@ -33,6 +34,8 @@ def setup_logging(log_file: str | Path | None = None, level: int = logging.INFO)
 def run_step(log_file: str | Path | None, func: Callable[..., Any], **kwargs: Any) -> Any:
     """Run ``func(**kwargs)``; a KdsegError ends the process with its message, no traceback."""
     setup_logging(log_file)
+    if CLAIMED:
+        log.info("GPU slot: CUDA_VISIBLE_DEVICES=%s", ",".join(CLAIMED))
     try:
         return func(**kwargs)
     except KdsegError as err:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import traceback
 from collections.abc import Callable
@@ -36,6 +37,13 @@ def run_step(log_file: str | Path | None, func: Callable[..., Any], **kwargs: An
     setup_logging(log_file)
     if CLAIMED:
         log.info("GPU slot: CUDA_VISIBLE_DEVICES=%s", ",".join(CLAIMED))
+    if os.environ.get("SLURM_JOB_ID"):
+        log.info(
+            "SLURM job %s on %s, CUDA_VISIBLE_DEVICES=%s",
+            os.environ["SLURM_JOB_ID"],
+            os.environ.get("SLURMD_NODENAME", "?"),
+            os.environ.get("CUDA_VISIBLE_DEVICES", ""),
+        )
     try:
         return func(**kwargs)
     except KdsegError as err:

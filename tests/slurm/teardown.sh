@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Stop the test SLURM of tests/slurm/setup.sh (jobs cancelled, daemons stopped, state removed).
+set -uo pipefail
+scancel --full --quiet -u root 2>/dev/null
+for pidfile in /run/slurmd.pid /run/slurmctld.pid /run/munge/munged.pid; do
+    [[ -s $pidfile ]] && kill "$(cat "$pidfile")" 2>/dev/null
+done
+sleep 1
+rm -rf /var/spool/slurmctld/* /var/spool/slurmd/*
+exit 0

@@ -9,7 +9,9 @@ set -euo pipefail
 
 [[ $(id -u) == 0 ]] || { echo "tests/slurm/setup.sh: needs root" >&2; exit 1; }
 if ! command -v slurmctld >/dev/null || ! command -v munged >/dev/null; then
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q slurm-wlm munge >/dev/null
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -q slurm-wlm munge >/dev/null 2>&1 \
+        || { apt-get update -q >/dev/null && apt-get install -y -q slurm-wlm munge >/dev/null; }
 fi
 
 NODE=$(hostname -s)

@@ -14,9 +14,8 @@ from pathlib import Path
 
 import pytest
 import torch
-import yaml
 from conftest import REPO, make_tiny
-from test_workflow import snakemake, teacher_config
+from test_workflow import snakemake, snakemake_command, teacher_config
 
 SLURM = REPO / "tests" / "slurm"
 
@@ -113,26 +112,18 @@ def test_cancelled_training_resumes_and_ends_with_uninterrupted_weights(slurm, t
     config["training"].update({"checkpoint_every": 10, "validate_every": 100, "log_every": 20})
     target = "results/tiny/Heart/teachers/unet-ce/seed1/model.pt"
     work = tmp_path / "slurm"
-    cmd_config = work / "study.yaml"
-    work.mkdir(exist_ok=True)
-    cmd_config.write_text(yaml.safe_dump(config))
     prepare_data(work, config)
     first = subprocess.Popen(
-        [
-            str(REPO / ".venv" / "bin" / "snakemake"),
-            "--snakefile",
-            str(REPO / "Snakefile"),
-            "--directory",
-            str(work),
-            "--configfile",
-            str(cmd_config),
+        snakemake_command(
+            work,
+            config,
             "--profile",
             str(profile_copy(tmp_path)),
             *SLURM_ARGS,
             "--retries",
             "0",
             target,
-        ],
+        ),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

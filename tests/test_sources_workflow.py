@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import subprocess
 from pathlib import Path
 
 import nibabel as nib
@@ -91,7 +90,7 @@ def assert_same_geometry(converted: Path, source: Path) -> None:
 
 def test_every_source_is_obtained_converted_validated_and_split(converted_study):
     root, _, res = converted_study
-    counts = _job_counts(subprocess.CompletedProcess([], 0, res.stdout + res.stderr))
+    counts = _job_counts(res)
     assert counts["download"] == 2 + 211  # two decathlon tars; KiTS19 repository + 210 scans
     assert counts["obtain"] == counts["convert"] == counts["validate_raw"] == 7
     expected = {
@@ -151,7 +150,7 @@ def test_replacing_a_users_archive_reconverts_only_that_dataset(converted_study)
     targets = [f"results/real/{d}/splits.json" for d in config["datasets"]]
     res = snakemake(root, config, *targets)
     assert res.returncode == 0, res.stderr[-2000:]
-    counts = _job_counts(subprocess.CompletedProcess([], 0, res.stdout + res.stderr))
+    counts = _job_counts(res)
     assert counts["obtain"] == counts["convert"] == counts["splits"] == 1
     assert info(root, "Dataset101_SegTHOR")["numTraining"] == 3
 

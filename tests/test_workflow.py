@@ -20,14 +20,15 @@ pytestmark = pytest.mark.workflow
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 
 
-def snakemake(workdir: Path, config: dict | Path, *args: str) -> subprocess.CompletedProcess:
-    """Run the project's workflow with a study file in ``workdir``."""
+def snakemake_command(workdir: Path, config: dict | Path, *args: str) -> list[str]:
+    """The command running the project's workflow with a study file in ``workdir`` (a dict is
+    written to ``workdir/study.yaml``)."""
     if isinstance(config, dict):
         path = workdir / "study.yaml"
         path.write_text(yaml.safe_dump(config))
     else:
         path = config
-    cmd = [
+    return [
         SNAKEMAKE,
         "--snakefile",
         str(REPO / "Snakefile"),
@@ -39,6 +40,11 @@ def snakemake(workdir: Path, config: dict | Path, *args: str) -> subprocess.Comp
         "2",
         *args,
     ]
+
+
+def snakemake(workdir: Path, config: dict | Path, *args: str) -> subprocess.CompletedProcess:
+    """Run the project's workflow with a study file in ``workdir``."""
+    cmd = snakemake_command(workdir, config, *args)
     return subprocess.run(cmd, capture_output=True, text=True, timeout=600)
 
 
@@ -198,9 +204,10 @@ def teacher_config(own: Path) -> dict:
 
 
 def _job_counts(res: subprocess.CompletedProcess) -> dict[str, int]:
+    """Snakemake's job-stats table (stdout in dry runs, stderr in real runs)."""
     return {
         line.split()[0]: int(line.split()[1])
-        for line in res.stdout.splitlines()
+        for line in (res.stdout + res.stderr).splitlines()
         if len(line.split()) == 2 and line.split()[1].isdigit()
     }
 

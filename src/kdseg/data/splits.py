@@ -29,9 +29,14 @@ def patient_of(case: str, pattern: str | None) -> str:
     return match.group(1)
 
 
+def _is_count(value: float | int) -> bool:
+    """Whether a configured size is a count of patients (int >= 1), not a fraction."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
 def _count(value: float | int, n: int, key: str) -> int:
     """A configured count (int >= 1) or fraction (0 <= x < 1) of ``n`` groups."""
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+    if _is_count(value):
         count = value
     else:
         count = round(float(value) * n)
@@ -121,9 +126,7 @@ def make_splits(
         parts["test"] += held
         remaining = [p for p in remaining if p not in held]
     if stratify_by:
-        if any(
-            isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in (test, validation)
-        ):
+        if _is_count(test) or _is_count(validation):
             raise ConfigError("splits.stratify_by: 'test' and 'validation' must be fractions")
         strata: dict[str, list[str]] = {}
         for p in remaining:

@@ -21,9 +21,18 @@ from kdseg.errors import ConfigError
 min_version("9.0")
 
 try:
+    # duplicate keys, which Snakemake's YAML reading would silently merge, are refused
+    for _study_file in workflow.configfiles:
+        kdcfg.read_study_file(_study_file)
     kdcfg.validate_config(config)
+    kdcfg.check_device(config, local=workflow.local_exec and not workflow.remote_exec)
 except ConfigError as err:
     raise WorkflowError(f"invalid config: {err}") from None
+# Keys in sorted order, in place: the params Snakemake records (and compares to decide what to
+# re-run) then do not depend on the order of keys in the study file.
+_canonical = kdcfg.canonical(config)
+config.clear()
+config.update(_canonical)
 
 STUDY = kdcfg.study_dir(config)
 ENV = "../envs/kdseg.yaml"

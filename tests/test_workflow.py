@@ -48,6 +48,22 @@ def snakemake(workdir: Path, config: dict | Path, *args: str) -> subprocess.Comp
     return subprocess.run(cmd, capture_output=True, text=True, timeout=600)
 
 
+def reordered(value):
+    """``value`` with every mapping's keys in reverse order (lists unchanged)."""
+    if isinstance(value, dict):
+        return {k: reordered(v) for k, v in reversed(list(value.items()))}
+    if isinstance(value, list):
+        return [reordered(v) for v in value]
+    return value
+
+
+def write_reordered(workdir: Path, config: dict) -> Path:
+    """The study file with its keys in reverse order (``yaml.safe_dump`` sorts them)."""
+    path = workdir / "reordered.yaml"
+    path.write_text(yaml.safe_dump(reordered(config), sort_keys=False))
+    return path
+
+
 def tiny_config(raw_path: Path | None = None) -> dict:
     datasets = {
         "Heart": {
@@ -106,6 +122,9 @@ def test_tiny_study_runs_and_rerun_does_nothing(tmp_path):
     again = snakemake(tmp_path, config, "--dry-run")
     assert again.returncode == 0
     assert "Nothing to be done" in again.stdout + again.stderr
+    # the same study with its keys in another order runs no job
+    reorder = snakemake(tmp_path, write_reordered(tmp_path, config), "--dry-run")
+    assert "Nothing to be done" in reorder.stdout + reorder.stderr, reorder.stdout[-2000:]
 
     # a changed split seed re-runs splits and what follows, not the phantom or the validation
     config["datasets"]["Heart"]["splits"]["seed"] = 7
@@ -151,6 +170,16 @@ def test_bad_config_stops_before_any_job(tmp_path, edit, message):
     res = snakemake(tmp_path, config)
     assert res.returncode != 0
     assert message in res.stderr, res.stderr[-2000:]
+    assert not (tmp_path / "results").exists()
+
+
+def test_duplicate_key_in_study_file_stops_before_any_job(tmp_path):
+    study = tmp_path / "study.yaml"
+    study.write_text(yaml.safe_dump(tiny_config()) + "threads: 2\n")  # threads: 1 above
+    res = snakemake(tmp_path, study, "--dry-run")
+    assert res.returncode != 0
+    out = res.stdout + res.stderr
+    assert "config key 'threads' given twice in one mapping" in out, out[-2000:]
     assert not (tmp_path / "results").exists()
 
 
@@ -268,6 +297,9 @@ def test_teachers_train_predict_evaluate_and_rerun_only_what_changed(tmp_path):
     assert "Nothing to be done" in (lambda r: r.stdout + r.stderr)(
         snakemake(tmp_path, config, "--dry-run")
     )
+    # keys in another order (every mapping reversed): no job, training included
+    reorder = snakemake(tmp_path, write_reordered(tmp_path, config), "--dry-run")
+    assert "Nothing to be done" in reorder.stdout + reorder.stderr, _job_counts(reorder)
     # a changed Dice-loss setting re-trains the Dice teachers and what follows, nothing else
     config["losses"] = {"ce": {"name": "ce"}, "dice": {"name": "dice", "include_background": True}}
     jobs = _job_counts(snakemake(tmp_path, config, "--dry-run"))
@@ -317,6 +349,34 @@ def test_teachers_train_predict_evaluate_and_rerun_only_what_changed(tmp_path):
         (
             lambda c: c["datasets"]["Heart"]["training"].update(iterations=0),
             "config key 'datasets.Heart.training.iterations': 0 is less than the minimum of 1",
+        ),
+        (
+            lambda c: c["training"].update(iterations=10**12),
+            "config key 'training.iterations': 1000000000000 is greater than the maximum",
+        ),
+        (
+            lambda c: c["architectures"]["unet"].update(network="vnet"),
+            "config key 'architectures.unet' (dataset Heart): architecture 'vnet': unknown",
+        ),
+        (
+            lambda c: c["training"].update(optimizer={"name": "adam", "lr": -0.1}),
+            "config key 'training.optimizer.lr': -0.1 is less than or equal to the minimum of 0",
+        ),
+        (
+            lambda c: c["training"].update(device="cuda"),
+            "config key 'training.device': 'cuda' but this machine has no usable CUDA GPU",
+        ),
+        (
+            lambda c: c["datasets"]["Own"]["splits"].update(test=9),
+            "config key 'datasets.Own.splits': splits.test=9 asks for 9 patients but only 5",
+        ),
+        (
+            lambda c: c["training"].update(weights="best", validate_every=0),
+            "config key 'training.weights': 'best' needs validation",
+        ),
+        (
+            lambda c: c.update(data_dir="/"),
+            "config key 'data_dir': '/' is not a folder to write in",
         ),
     ],
 )

@@ -85,16 +85,156 @@ def check_config(config: dict[str, Any]) -> None:
                 raise ConfigError(
                     f"config key '{key}.architectures.{arch}': not a name in 'architectures'"
                 )
+    _check_folders(config)
     check_sources(config)
     _check_ensembles(config)
     _check_students(config)
     _check_dataset_lists(config)
     for name in config["datasets"]:
-        _check_merged(training_settings(config, name), "training", f"datasets.{name}.training")
+        training = training_settings(config, name)
+        _check_merged(training, "training", f"datasets.{name}.training")
+        _check_training(training, config["datasets"][name], name)
         for arch in config["architectures"]:
             settings = architecture_settings(config, name, arch)
             _check_merged(settings, "architecture", f"datasets.{name}.architectures.{arch}")
             _check_patch(settings, f"architectures.{arch}", name)
+            _check_network(settings, f"architectures.{arch}", name)
+        _check_splits(config, name)
+
+
+def _check_folders(config: dict[str, Any]) -> None:
+    """Output folders must name a folder (an empty or ``/`` one would write under ``/``)."""
+    for key in ("results_dir", "data_dir"):
+        if not config[key].strip("/ "):
+            raise ConfigError(
+                f"config key '{key}': {config[key]!r} is not a folder to write in "
+                "(give a relative or absolute path below /)"
+            )
+
+
+def _check_training(training: dict[str, Any], dataset: dict[str, Any], name: str) -> None:
+    """Settings that only fail once a job builds them: optimiser, schedule, best weights."""
+    import torch
+
+    from kdseg.train.loop import make_optimizer, make_schedule
+
+    key = f"datasets.{name}.training" if dataset.get("training") else "training"
+    try:
+        optimizer = make_optimizer(torch.nn.Linear(1, 1), training["optimizer"])
+    except (ValueError, TypeError, ConfigError) as err:
+        raise ConfigError(f"config key '{key}.optimizer': {err}") from None
+    try:
+        make_schedule(optimizer, training["schedule"], training["iterations"])
+    except (ValueError, TypeError, KeyError) as err:
+        raise ConfigError(f"config key '{key}.schedule': {err!r} while building it") from None
+    validation = dataset.get("splits", {}).get("validation", 0.15)
+    if training["weights"] == "best" and (training["validate_every"] == 0 or validation == 0):
+        raise ConfigError(
+            f"config key '{key}.weights': 'best' needs validation (validate_every > 0 and "
+            "splits.validation > 0); use 'final'"
+        )
+
+
+@functools.cache
+def _network_error(network: str, kwargs_json: str) -> str | None:
+    """Why a network cannot be built with these keyword arguments (None: it can)."""
+    import json
+
+    from kdseg.nets.registry import build_network
+
+    try:
+        build_network(network, in_channels=1, out_channels=2, **json.loads(kwargs_json))
+    except ConfigError as err:
+        return str(err)
+    except Exception as err:  # a constructor's own check (ValueError, AssertionError, ...)
+        return f"architecture {network!r}: cannot be built ({type(err).__name__}: {err})"
+    return None
+
+
+def _check_network(arch: dict[str, Any], key: str, dataset: str) -> None:
+    """The network exists and accepts its keyword arguments (built once, on the CPU)."""
+    import json
+
+    error = _network_error(arch["network"], json.dumps(arch.get("kwargs", {}), sort_keys=True))
+    if error is not None:
+        raise ConfigError(f"config key '{key}' (dataset {dataset}): {error}")
+
+
+def _dataset_cases(config: dict[str, Any], name: str) -> tuple[list[str], dict[str, Any]] | None:
+    """Case ids and case metadata of a dataset, where they are known before any job."""
+    ds = config["datasets"][name]
+    if ds["source"] == "phantom":
+        from kdseg.data.phantoms.registry import phantom_case_ids
+
+        section = ds.get("phantom", {})
+        return phantom_case_ids(section.get("kind", "thorax"), section.get("cases", 0)), {}
+    root = raw_root(config, name)
+    if not (Path(root) / "dataset.json").is_file():
+        return None
+    import json
+
+    meta = json.loads((Path(root) / "dataset.json").read_text())
+    suffix = meta.get("file_ending", ".nii.gz")
+    cases = sorted(p.name[: -len(suffix)] for p in (Path(root) / "labelsTr").glob(f"*{suffix}"))
+    return cases, meta.get("case_metadata", {})
+
+
+def _check_splits(config: dict[str, Any], name: str) -> None:
+    """The split can be made from the dataset's patients (where they are known already)."""
+    from kdseg.data.splits import make_splits
+
+    ds = config["datasets"][name]
+    known = _dataset_cases(config, name)
+    if known is None or not known[0]:
+        return
+    s = ds.get("splits", {})
+    try:
+        make_splits(
+            known[0],
+            s.get("seed", 0),
+            s.get("test", 0.25),
+            s.get("validation", 0.15),
+            s.get("group_pattern"),
+            known[1],
+            s.get("stratify_by"),
+            s.get("held_out"),
+        )
+    except ConfigError as err:
+        raise ConfigError(f"config key 'datasets.{name}.splits': {err}") from None
+
+
+def check_device(config: dict[str, Any], local: bool) -> None:
+    """A CUDA device needs a GPU: on this machine when jobs run here (``local``), else GPUs
+    requested for the jobs (``resources.<kind>.gpu``)."""
+    for name in config["datasets"]:
+        setting = training_settings(config, name)["device"]
+        key = (
+            f"datasets.{name}.training.device"
+            if "device" in config["datasets"][name].get("training", {})
+            else "training.device"
+        )
+        if setting == "auto":
+            continue
+        import torch
+
+        try:
+            device = torch.device(setting)
+        except (RuntimeError, ValueError):
+            raise ConfigError(f"config key '{key}': {setting!r} is not a torch device") from None
+        if device.type != "cuda":
+            continue
+        if local and not torch.cuda.is_available():
+            raise ConfigError(
+                f"config key '{key}': {setting!r} but this machine has no usable CUDA GPU "
+                "(use 'auto' or 'cpu')"
+            )
+        if not local:
+            for kind, section in config["resources"].items():
+                if section.get("gpu", 0) < 1:
+                    raise ConfigError(
+                        f"config key '{key}': {setting!r} but resources.{kind}.gpu is "
+                        f"{section.get('gpu', 0)}: those jobs would get no GPU"
+                    )
 
 
 SCHEMA = Path(__file__).resolve().parents[2] / "config" / "schema" / "config.schema.yaml"
@@ -133,10 +273,61 @@ def _check_method_keys(config: Any) -> None:
             METHODS[method].check_keys(name, entry)
 
 
+def canonical(value: Any) -> Any:
+    """``value`` with every mapping's keys in sorted order (recursively; lists keep theirs).
+
+    The workflow applies it to the whole config, so that the ``params`` Snakemake records
+    (dicts compared by their ``repr``) do not depend on the order of keys in a study file.
+    """
+    if isinstance(value, dict):
+        items = sorted(value.items(), key=lambda kv: (type(kv[0]).__name__, str(kv[0])))
+        return {k: canonical(v) for k, v in items}
+    if isinstance(value, list):
+        return [canonical(v) for v in value]
+    return value
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """A YAML loader that refuses a key given twice in one mapping."""
+
+
+def _mapping_without_duplicates(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict:
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if key in seen:
+            raise ConfigError(
+                f"config key {key!r} given twice in one mapping (lines {seen[key]} and "
+                f"{key_node.start_mark.line + 1} of {loader.name})"
+            )
+        seen[key] = key_node.start_mark.line + 1
+    return loader.construct_mapping(node, deep=True)
+
+
+_StrictLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_without_duplicates
+)
+
+
+def read_study_file(path: str | Path) -> Any:
+    """A study file's YAML (or JSON), refusing duplicate keys with a one-line ConfigError."""
+    path = Path(path)
+    try:
+        with open(path) as fh:
+            loader = _StrictLoader(fh)
+            loader.name = str(path)
+            try:
+                return loader.get_single_data()
+            finally:
+                loader.dispose()
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML ({' '.join(str(err).split())})") from None
+
+
 def load_config(path: str | Path) -> dict[str, Any]:
     """A study file read and validated as the workflow sees it (for tools outside Snakemake,
     such as the benchmarks)."""
-    config = yaml.safe_load(Path(path).read_text())
+    config = read_study_file(path)
     try:
         validate_config(config)
     except ConfigError as err:

@@ -387,3 +387,35 @@ def test_bad_teacher_config_stops_before_any_job(tmp_path, edit, message):
     res = snakemake(tmp_path, config, "--dry-run")
     assert res.returncode != 0
     assert message in res.stdout + res.stderr, (res.stdout + res.stderr)[-2000:]
+
+
+def test_subsets_of_the_study_run_to_their_tables(tmp_path):
+    """Teachers only (a one-member ensemble), then ensembles and a baseline without students:
+    each runs to its statistics, tables and figures."""
+    own = make_tiny(tmp_path / "Dataset007_Own", "thorax", cases=5)
+    config = teacher_config(own)
+    del config["datasets"]["Heart"]
+    config["architectures"].pop("dilated")
+    config["ensembles"] = {"solo": {"architectures": ["unet"], "losses": ["ce"], "seeds": [1]}}
+    config["students"], config["baselines"] = {}, {}
+    res = snakemake(tmp_path, config)
+    assert res.returncode == 0, res.stderr[-4000:]
+    tables, figures = tmp_path / "results/tiny/tables", tmp_path / "results/tiny/figures"
+    assert pd.read_csv(tables / "study_Own.csv")["model"].tolist() == ["teachers/unet-ce/seed1"]
+    statistics = pd.read_csv(tables / "statistics_Own.csv")
+    assert len(statistics) == 0 and "structure" in statistics.columns
+    for figure in ("dice_boxplots", "footprint", "qualitative", "calibration"):
+        assert (figures / f"{figure}_Own.png").stat().st_size > 5000, figure
+    assert not (tables / "students_Own.csv").exists()
+
+    config["ensembles"]["pair"] = {"architectures": ["unet"], "losses": ["ce", "dice"],
+                                   "seeds": [1]}  # fmt: skip
+    config["baselines"] = {"architectures": ["unet"], "loss": "dice", "seeds": [2]}
+    res = snakemake(tmp_path, config)
+    assert res.returncode == 0, res.stderr[-4000:]
+    assert _job_counts(res).get("train_teacher") == 1  # unet-dice; unet-ce is reused
+    models = pd.read_csv(tables / "study_Own.csv")["model"].tolist()
+    assert models == ["teachers/unet-ce/seed1", "teachers/unet-dice/seed1", "ensembles/pair",
+                      "baselines/unet-dice/seed2"]  # fmt: skip
+    statistics = pd.read_csv(tables / "statistics_Own.csv")
+    assert set(statistics["comparison"]) == {"ensemble pair vs member"}

@@ -68,6 +68,10 @@ def holm(p_values: Sequence[float], alpha: float = 0.05) -> np.ndarray:
     return out
 
 
+COLUMNS = ["comparison", "model_a", "model_b", "family", "structure", "metric", "n",
+           "median_difference", "effect_size", "p", "note"]  # fmt: skip
+
+
 def compare_models(
     metrics: pd.DataFrame,
     pairs: Sequence[tuple[str, ...]],
@@ -78,9 +82,9 @@ def compare_models(
 
     ``metrics`` has columns model, case, structure and ``metric`` (one row per case and
     structure). Returns one row per comparison and structure (``structure == "mean"`` for the
-    mean over structures). Holm's correction runs over two families: the tests of the mean
-    over structures (the primary comparison, one per pair) and the per-structure tests,
-    within each ``family`` of comparisons (default: one family).
+    mean over structures; no pairs: no rows, same columns). Holm's correction runs over two
+    families: the tests of the mean over structures (the primary comparison, one per pair)
+    and the per-structure tests, within each ``family`` of comparisons (default: one family).
     """
     rows = []
     for name, model_a, model_b, *rest in pairs:
@@ -100,7 +104,7 @@ def compare_models(
             rows.append({"comparison": name, "model_a": model_a, "model_b": model_b,
                          "family": family, "structure": structure, "metric": metric,
                          **result})  # fmt: skip
-    table = pd.DataFrame(rows)
+    table = pd.DataFrame(rows, columns=COLUMNS)
     primary = table["structure"] == "mean"
     table["p_holm"] = np.nan
     for family in table["family"].unique():

@@ -147,12 +147,13 @@ def plot_calibration(
 def plot_qualitative(
     preprocessed: str | Path,
     named_predictions: dict[str, str | Path],
-    std_from: str,
+    std_from: str | None,
     out_png: str | Path,
     title: str = "",
 ) -> str:
     """Image, reference and each model's labels on the axial slice with most foreground of the
-    first test case, plus the ensemble's member standard deviation; returns the case shown."""
+    first test case, plus the member standard deviation of ensemble ``std_from`` (None: no
+    such panel); returns the case shown."""
     manifest = load_manifest(preprocessed)
     case = next(c["case"] for c in manifest["cases"] if c["split"] == "test")
     image, label = open_case(preprocessed, case)
@@ -164,8 +165,10 @@ def plot_qualitative(
     for model, folder in named_predictions.items():
         probs = np.load(Path(folder) / f"{case}_probabilities.npy")
         panels.append((model, probs[..., z].argmax(0)))
-    fig, axes = plt.subplots(1, len(panels) + 1, figsize=(2.4 * (len(panels) + 1), 2.9),
+    columns = len(panels) + (std_from is not None)
+    fig, axes = plt.subplots(1, columns, figsize=(2.4 * columns, 2.9), squeeze=False,
                              constrained_layout=True)  # fmt: skip
+    axes = axes[0]
     img = np.asarray(image[0][..., z]).T
     lo, hi = np.percentile(img, [1, 99])
     for ax, (name, lab) in zip(axes, panels, strict=False):
@@ -175,11 +178,12 @@ def plot_qualitative(
                       interpolation="nearest")  # fmt: skip
         ax.set_title(name, fontsize=7)
         ax.axis("off")
-    std = np.load(Path(named_predictions[std_from]) / f"{case}_std.npy")[..., z].astype(float)
-    shown = axes[-1].imshow(std.T, cmap="magma", origin="lower", vmin=0)
-    axes[-1].set_title(f"{std_from}: member sd", fontsize=7)
-    axes[-1].axis("off")
-    fig.colorbar(shown, ax=axes[-1], fraction=0.046)
+    if std_from is not None:
+        std = np.load(Path(named_predictions[std_from]) / f"{case}_std.npy")[..., z]
+        shown = axes[-1].imshow(std.astype(float).T, cmap="magma", origin="lower", vmin=0)
+        axes[-1].set_title(f"{std_from}: member sd", fontsize=7)
+        axes[-1].axis("off")
+        fig.colorbar(shown, ax=axes[-1], fraction=0.046)
     fig.suptitle(f"{title} {case}, axial slice {z}", fontsize=9)
     _save(fig, out_png)
     return case
@@ -207,9 +211,10 @@ def plot_study_figures(
     plot_dice_boxplots(table, boxplots, title=f"{dataset}: test Dice per structure")
     plot_footprint(summary, footprint,
                    title=f"{dataset}: Dice against cost")  # fmt: skip
-    compared = {m: folders[m] for m in models if group_of(m) != "teachers"}
+    # ensembles, students and baselines; a study of teachers alone shows its teachers
+    compared = {m: folders[m] for m in models if group_of(m) != "teachers"} or folders
     plot_calibration(preprocessed, compared, calibration, calibration_json,
                      title=f"{dataset}: reliability (test voxels)")  # fmt: skip
     ensembles = [m for m in models if group_of(m) == "ensembles"]
-    if ensembles:
-        plot_qualitative(preprocessed, compared, ensembles[0], qualitative, title=dataset)
+    std_from = ensembles[0] if ensembles else None
+    plot_qualitative(preprocessed, compared, std_from, qualitative, title=dataset)

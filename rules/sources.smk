@@ -38,6 +38,7 @@ rule obtain:
         runtime=240,
     params:
         manual_path=manual_path,
+        extract=config["extract"],
     script:
         "../workflow/scripts/obtain_source.py"
 

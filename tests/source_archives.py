@@ -196,3 +196,77 @@ def truncated(archive: Path, dest: Path) -> Path:
     data = archive.read_bytes()
     dest.write_bytes(data[: int(len(data) * 0.6)])
     return dest
+
+
+def tar_of(path: Path, members: list[tuple[str, str, str]], mode: str = "w") -> Path:
+    """A tar of ``(name, kind, value)`` members in that order: kind ``file`` (value: content),
+    ``dir``, ``symlink`` or ``hardlink`` (value: the link's target)."""
+    with tarfile.open(path, mode) as tar:
+        for name, kind, value in members:
+            info = tarfile.TarInfo(name)
+            if kind == "file":
+                info.size = len(value.encode())
+                tar.addfile(info, io.BytesIO(value.encode()))
+                continue
+            info.type = {"dir": tarfile.DIRTYPE, "symlink": tarfile.SYMTYPE}.get(
+                kind, tarfile.LNKTYPE
+            )
+            info.linkname = value
+            tar.addfile(info)
+    return path
+
+
+def zip_of(path: Path, members: list[tuple[str, str, str]]) -> Path:
+    """A zip of ``(name, kind, value)`` members: ``file`` (value: content) or ``symlink``
+    (value: its target, stored as a Unix symlink the way Info-ZIP stores one)."""
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, kind, value in members:
+            info = zipfile.ZipInfo(name)
+            if kind == "symlink":
+                info.external_attr = 0o120777 << 16
+            zf.writestr(info, value)
+    return path
+
+
+def tar_escaping_through_links(path: Path, up: int, name: str) -> Path:
+    """A tar whose every link stays inside the target when read lexically, but whose member
+    ``escape/<name>`` lands ``up`` folders above the extraction folder: a chain of 16 links
+    through 247-character folder names makes ``os.path.realpath`` exceed PATH_MAX and give up
+    resolving, which defeats the standard library's ``data`` filter on Python before 3.11.13
+    (CVE-2025-4517)."""
+    comp, steps, deep = "d" * 247, "abcdefghijklmnop", ""
+    members = []
+    for step in steps:
+        members += [(f"{deep}{comp}", "dir", ""), (f"{deep}{step}", "symlink", comp)]
+        deep += f"{comp}/"
+    chain = "/".join(steps) + "/" + "l" * 254
+    members += [
+        (chain, "symlink", "../" * len(steps)),
+        ("escape", "symlink", chain + "/.." * up),
+        (f"escape/{name}", "file", "evil"),
+    ]
+    return tar_of(path, members)
+
+
+def zeros_archive(path: Path, size: int) -> Path:
+    """A zip (deflated) or tar.gz holding one file of ``size`` zero bytes: a tiny archive that
+    expands a thousand times."""
+    if path.suffix == ".zip":
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+            zf.writestr("zeros.bin", bytes(size))
+    else:
+        with tarfile.open(path, "w:gz") as tar:
+            info = tarfile.TarInfo("zeros.bin")
+            info.size = size
+            tar.addfile(info, io.BytesIO(bytes(size)))
+    return path
+
+
+def without_end_marker(archive: Path, dest: Path, extra: int = 0) -> Path:
+    """An uncompressed tar cut exactly after its last member (its end-of-archive zero blocks
+    gone), plus ``extra`` bytes of what followed."""
+    with tarfile.open(archive) as tar:
+        tar.getmembers()
+        end = tar.offset
+    dest.write_bytes(archive.read_bytes()[: end + extra])
+    return dest

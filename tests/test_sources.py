@@ -7,6 +7,7 @@ import http.server
 import json
 import tarfile
 import threading
+import time
 import zipfile
 from pathlib import Path
 
@@ -104,6 +105,74 @@ def test_download_checksum_mismatch_keeps_nothing(tmp_path):
     finally:
         server.close()
     assert list(tmp_path.iterdir()) == []
+
+
+class TrickleServer:
+    """A local HTTP server that announces ``size`` bytes and sends one every ``pause`` s."""
+
+    def __init__(self, size: int = 100, pause: float = 0.2) -> None:
+        self.requests = 0
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                outer.requests += 1
+                self.send_response(200)
+                self.send_header("Content-Length", str(size))
+                self.end_headers()
+                try:
+                    for _ in range(size):
+                        self.wfile.write(b"x")
+                        self.wfile.flush()
+                        time.sleep(pause)
+                except OSError:  # the client gave up
+                    pass
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_port}/Task05_Prostate.tar"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_a_trickling_download_stops_at_max_seconds_and_keeps_nothing(tmp_path):
+    server = TrickleServer()
+    try:
+        with pytest.raises(KdsegError, match=r"not complete within 1 s \(download.max_seconds\)"):
+            download(server.url, tmp_path / "a.tar", retries=3, backoff_s=0, max_seconds=1.0)
+    finally:
+        server.close()
+    assert server.requests == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_max_seconds_bounds_all_attempts_together(tmp_path):
+    server = FlakyServer(PAYLOAD, failures=1000)
+    try:
+        with pytest.raises(KdsegError, match=r"not complete within 0.5 s .*HTTP 503"):
+            download(server.url, tmp_path / "a.tar", retries=1000, backoff_s=0.05, max_seconds=0.5)
+    finally:
+        server.close()
+    assert 1 < server.requests < 1000
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_missing_local_file_is_not_retried(tmp_path, monkeypatch):
+    waits: list[float] = []
+    monkeypatch.setattr(time, "sleep", waits.append)
+    missing = tmp_path / "mirror" / "Task05_Prostate.tar"
+    with pytest.raises(KdsegError) as err:
+        download(f"file://{missing}", tmp_path / "dl" / "a.tar", retries=3, backoff_s=5)
+    message = str(err.value)
+    assert str(missing) in message and "no such file" in message and "\n" not in message
+    assert waits == []
+    assert not (tmp_path / "dl").exists() or list((tmp_path / "dl").iterdir()) == []
 
 
 # Safe extraction -------------------------------------------------------------------------------

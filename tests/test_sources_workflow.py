@@ -234,3 +234,49 @@ def test_missing_registration_dataset_says_where_to_get_it(tmp_path):
     assert "MRBrainS18 is not at data/downloads/mrbrains18: it needs a registration" in out
     assert "https://mrbrains18.isi.uu.nl" in out
     assert not (tmp_path / "data" / "sources").exists()
+
+
+def test_archive_escaping_through_links_stops_obtain_and_writes_nothing_outside(tmp_path):
+    """The outside probe's archive: before, `obtain` exited 0 and wrote evil.nii.gz into the
+    study folder (four folders above its extraction folder)."""
+    archive = sa.tar_escaping_through_links(tmp_path / "train.tar", up=4, name="evil.nii.gz")
+    config = {
+        "study": "x",
+        "datasets": {"D": {"source": "segthor"}},
+        "sources": {"segthor": {"path": str(archive)}},
+    }
+    out = _bad_run(tmp_path, config)
+    assert f"{archive}: member 'a/b/c/" in out and "passes through the link 'a'" in out
+    assert not (tmp_path / "evil.nii.gz").exists()
+    sources = tmp_path / "data" / "sources"
+    assert not sources.exists() or list(sources.iterdir()) == []
+
+
+def test_extract_limits_from_the_study_refuse_a_bomb(tmp_path):
+    archive = sa.zeros_archive(tmp_path / "train.zip", 4 << 20)
+    config = {
+        "study": "x",
+        "datasets": {"D": {"source": "segthor"}},
+        "sources": {"segthor": {"path": str(archive)}},
+        "extract": {"max_ratio": 50},
+    }
+    out = _bad_run(tmp_path, config)
+    assert f"{archive}: refused: its members declare" in out and "extract.max_ratio = 50" in out
+    sources = tmp_path / "data" / "sources"
+    assert not sources.exists() or list(sources.iterdir()) == []
+
+
+def test_a_missing_mirror_file_stops_at_once(tmp_path):
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    config = {
+        "study": "x",
+        "datasets": {"D": {"source": "msd_prostate"}},
+        "sources": {"msd_prostate": {"mirror": f"file://{mirror}"}},
+        "download": {"retries": 2, "backoff_s": 30},
+    }
+    out = _bad_run(tmp_path, config)
+    assert f"{mirror / 'Task05_Prostate.tar'}: no such file" in out
+    assert "retrying" not in out
+    downloads = tmp_path / "data" / "downloads" / "msd_prostate"
+    assert not downloads.exists() or list(downloads.iterdir()) == []

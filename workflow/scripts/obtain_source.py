@@ -12,4 +12,5 @@ run_step(
     out_dir=snakemake.output[0],
     downloads=[f for f in snakemake.input if f != snakemake.params.manual_path],
     manual_path=snakemake.params.manual_path,
+    extract=snakemake.params.extract,
 )

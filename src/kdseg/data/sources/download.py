@@ -2,15 +2,19 @@
 
 The file is streamed into a hidden temporary sibling and renamed to its final name only when
 complete and (when a checksum is known) verified, so an interrupted or corrupt download never
-looks finished.
+looks finished. All attempts together have a time limit (``max_seconds``), so a server that
+trickles its bytes cannot keep a download alive forever; a missing ``file://`` file is not
+retried.
 """
 
 from __future__ import annotations
 
 import hashlib
+import http.client
 import logging
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -37,14 +41,49 @@ def md5sum(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def _fetch(url: str, dest: Path, timeout: float) -> str:
+class _Deadline:
+    """The time left to all attempts of one download together."""
+
+    def __init__(self, url: str, max_seconds: float) -> None:
+        self.url, self.max_seconds = url, max_seconds
+        self.end = time.monotonic() + max_seconds
+
+    def left(self) -> float:
+        return self.end - time.monotonic()
+
+    def check(self, why: object = "") -> None:
+        """Stop, for good, once the time is up."""
+        if self.left() <= 0:
+            self.expired(why)
+
+    def expired(self, why: object = "") -> None:
+        last = f"; last: {why}" if why else ""
+        raise KdsegError(
+            f"{self.url}: not complete within {self.max_seconds:g} s (download.max_seconds), "
+            f"all attempts together{last}; nothing was kept"
+        )
+
+
+def _local_failure(url: str, err: urllib.error.URLError) -> KdsegError:
+    """A ``file://`` URL that cannot be read: a missing file does not come back by retrying."""
+    path = urllib.request.url2pathname(urllib.parse.urlsplit(url).path)
+    reason = err.reason
+    what = "no such file" if isinstance(reason, FileNotFoundError) else "cannot be read"
+    detail = getattr(reason, "strerror", None) or reason
+    return KdsegError(f"{path}: {what} (from {url}: {detail}); a local file is not retried")
+
+
+def _fetch(url: str, dest: Path, timeout: float, deadline: _Deadline) -> str:
     """Stream ``url`` into ``dest``; return its md5. Transient failures raise TransientError."""
     digest = hashlib.md5()
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response, open(dest, "wb") as out:
+        wait = max(min(timeout, deadline.left()), 0.001)
+        with urllib.request.urlopen(url, timeout=wait) as response, open(dest, "wb") as out:
             total = int(response.headers.get("Content-Length") or 0)
             done, next_report = 0, 0.0
-            for block in iter(lambda: response.read(CHUNK), b""):
+            # read1: what has arrived, so that a trickle is checked against the deadline
+            while block := response.read1(CHUNK):
+                deadline.check()
                 out.write(block)
                 digest.update(block)
                 done += len(block)
@@ -57,8 +96,12 @@ def _fetch(url: str, dest: Path, timeout: float) -> str:
         if err.code in TRANSIENT_HTTP:
             raise TransientError(f"HTTP {err.code} {err.reason}") from err
         raise KdsegError(f"{url}: HTTP {err.code} {err.reason}") from err
-    except (urllib.error.URLError, TimeoutError, ConnectionError) as err:
-        raise TransientError(str(getattr(err, "reason", err))) from err
+    except urllib.error.URLError as err:
+        if urllib.parse.urlsplit(url).scheme == "file":
+            raise _local_failure(url, err) from err
+        raise TransientError(str(err.reason)) from err
+    except (TimeoutError, ConnectionError, http.client.HTTPException) as err:
+        raise TransientError(str(err) or type(err).__name__) from err
     return digest.hexdigest()
 
 
@@ -69,18 +112,21 @@ def download(
     retries: int = 3,
     backoff_s: float = 5.0,
     timeout_s: float = 60.0,
+    max_seconds: float = 86400.0,
 ) -> Path:
     """Download ``url`` to ``dest`` (atomically), checking ``md5`` when given.
 
     Network errors and HTTP 408/429/5xx are retried ``retries`` times with exponential backoff
-    (``backoff_s``, 2x, 4x, ...); a checksum mismatch or another HTTP error stops at once.
+    (``backoff_s``, 2x, 4x, ...); a checksum mismatch, another HTTP error, a missing local file
+    or ``max_seconds`` spent on all attempts together stops at once.
     """
     dest = Path(dest)
+    deadline = _Deadline(url, max_seconds)
     for attempt in range(retries + 1):
         try:
             with atomic_path(dest, suffix=".part") as tmp:
                 log.info("downloading %s -> %s (attempt %d)", url, dest, attempt + 1)
-                got = _fetch(url, tmp, timeout_s)
+                got = _fetch(url, tmp, timeout_s, deadline)
                 if md5 and got != md5.lower():
                     raise KdsegError(
                         f"{url}: md5 {got} does not match the published {md5}; "
@@ -89,10 +135,13 @@ def download(
             log.info("%s: complete%s", dest, ", md5 verified" if md5 else "")
             return dest
         except TransientError as err:
+            deadline.check(err)
             if attempt == retries:
                 tries = retries + 1
                 raise KdsegError(f"{url}: download failed after {tries} attempts ({err})") from err
             wait = backoff_s * 2**attempt
+            if wait >= deadline.left():
+                deadline.expired(err)
             log.warning("%s: %s; retrying in %.0f s", url, err, wait)
             time.sleep(wait)
     raise AssertionError("unreachable")

@@ -18,7 +18,7 @@ from typing import Any
 
 from kdseg.atomic import atomic_dir
 from kdseg.data.sources.download import md5sum
-from kdseg.data.sources.extract import copy_folder, is_archive, safe_extract
+from kdseg.data.sources.extract import Limits, copy_folder, is_archive, safe_extract
 from kdseg.data.sources.raw_writer import RawDatasetWriter
 from kdseg.data.sources.registry import source_named
 from kdseg.errors import KdsegError
@@ -50,14 +50,21 @@ def _place(file: Path, dest: Path) -> None:
 
 
 def obtain_source(
-    source: str, out_dir: str, downloads: Sequence[str] = (), manual_path: str = ""
+    source: str,
+    out_dir: str,
+    downloads: Sequence[str] = (),
+    manual_path: str = "",
+    extract: Mapping[str, Any] | None = None,
 ) -> None:
     """Fill ``out_dir`` with the source's files: each downloaded archive extracted into a
     folder of its name (other files placed where the source says); for a registration-only
     source, what the user put at ``manual_path``: an archive, or a folder whose archives are
-    extracted and whose other entries are copied. ``SOURCE.json`` records files and md5s."""
+    extracted and whose other entries are copied. ``extract``: the config's limits on what an
+    archive may expand to (``max_bytes``, ``max_ratio``). ``SOURCE.json`` records files and
+    md5s."""
     src = source_named(source)
     out = Path(out_dir)
+    limits = Limits(**(extract or {}))
     record: dict[str, Any] = {"source": src.name, "website": src.website, "files": {}}
     with atomic_dir(out) as tmp:
         if src.is_open:
@@ -67,7 +74,7 @@ def obtain_source(
                 if spec.place:
                     _place(file, tmp / spec.place)
                 else:
-                    safe_extract(file, tmp / archive_stem(file))
+                    safe_extract(file, tmp / archive_stem(file), limits)
                 record["files"][file.name] = spec.md5 or ""
                 if i % 20 == 0 or i == len(downloads):
                     log.info("%s: %d/%d files in place", src.name, i, len(downloads))
@@ -82,7 +89,7 @@ def obtain_source(
                     copy_folder(entry, tmp / entry.name)
                     record["files"][str(entry)] = "folder"
                 elif where.is_file() or looks_like_archive(entry):
-                    safe_extract(entry, tmp / archive_stem(entry))
+                    safe_extract(entry, tmp / archive_stem(entry), limits)
                     record["files"][str(entry)] = md5sum(entry)
                 else:
                     shutil.copyfile(entry, tmp / entry.name)

@@ -103,18 +103,24 @@ class CaseFiles:
     label: Path | None
 
 
+def _visible(folder: Path, pattern: str = "*") -> list[Path]:
+    """Entries of ``folder`` matching ``pattern``, sorted, without hidden ones (temporaries
+    and lock files of :mod:`kdseg.atomic` and :mod:`kdseg.locks` start with a dot)."""
+    return sorted(p for p in folder.glob(pattern) if not p.name.startswith("."))
+
+
 def discover_cases(root: str | Path, info: DatasetInfo) -> list[CaseFiles]:
-    """All cases with any file in ``imagesTr`` or ``labelsTr``, sorted by case id."""
+    """All cases with any (not hidden) file in ``imagesTr`` or ``labelsTr``, sorted by case."""
     root = Path(root)
     ending = info.file_ending
     images: dict[str, dict[int, Path]] = {}
-    for path in sorted((root / "imagesTr").glob(f"*{ending}")):
+    for path in _visible(root / "imagesTr", f"*{ending}"):
         stem = path.name[: -len(ending)]
         match = _CHANNEL_RE.match(stem)
         if match is None:
             raise KdsegError(f"{path}: image name must end in _<4-digit channel>{ending}")
         images.setdefault(match["case"], {})[int(match["channel"])] = path
-    labels = {p.name[: -len(ending)]: p for p in sorted((root / "labelsTr").glob(f"*{ending}"))}
+    labels = {p.name[: -len(ending)]: p for p in _visible(root / "labelsTr", f"*{ending}")}
     cases = sorted(set(images) | set(labels))
     return [CaseFiles(c, images.get(c, {}), labels.get(c)) for c in cases]
 
@@ -124,5 +130,5 @@ def list_raw_files(root: str | Path) -> list[str]:
     root = Path(root)
     files = [root / "dataset.json"]
     for sub in ("imagesTr", "labelsTr"):
-        files += sorted(p for p in (root / sub).glob("*") if p.is_file())
+        files += [p for p in _visible(root / sub) if p.is_file()]
     return [str(p) for p in files if p.exists()]

@@ -72,3 +72,18 @@ def test_bad_sampler_settings(tiny_preprocessed):
         _sampler(tiny_preprocessed, patch=(9, 9), margin=5)
     with pytest.raises(ConfigError, match="unknown key"):
         Augmentation.from_config({"flip": True})
+
+
+def test_a_patch_far_larger_than_every_image_is_refused(tiny_preprocessed):
+    largest = np.max([c.label.shape for c in _cases(tiny_preprocessed)], axis=0)
+    assert largest[0] == 24 and largest[2] == 16 and 20 <= largest[1] <= 24  # cropped
+    message = r"patch \[256, 256, 256\]: its output region \(256 voxels along array axis 0\)"
+    with pytest.raises(ConfigError, match=message + " is more than 2 times the largest"):
+        _sampler(tiny_preprocessed, patch=(256, 256, 256))
+    with pytest.raises(ConfigError, match="along array axis 2"):
+        _sampler(tiny_preprocessed, patch=(16, 16, 40))
+    _sampler(tiny_preprocessed, patch=(40, 40, 32))  # up to twice the image: padded
+    # 2D: the output region (patch - 2 * margin) is compared with the slice's axes
+    _sampler(tiny_preprocessed, patch=(57, 57), margin=17, orientations=(0, 1, 2))
+    with pytest.raises(ConfigError, match="along array axis 0"):
+        _sampler(tiny_preprocessed, patch=(50, 16), orientations=(2,))

@@ -419,3 +419,19 @@ def test_subsets_of_the_study_run_to_their_tables(tmp_path):
                       "baselines/unet-dice/seed2"]  # fmt: skip
     statistics = pd.read_csv(tables / "statistics_Own.csv")
     assert set(statistics["comparison"]) == {"ensemble pair vs member"}
+
+
+def test_a_patch_far_larger_than_the_images_stops_training_in_one_line(tmp_path):
+    own = make_tiny(tmp_path / "Dataset007_Own", "thorax", cases=5)
+    config = teacher_config(own)
+    del config["datasets"]["Heart"]
+    config["architectures"].pop("dilated")
+    config["architectures"]["unet"]["patch"] = [256, 256, 256]
+    config["ensembles"] = {"solo": {"architectures": ["unet"], "losses": ["ce"], "seeds": [1]}}
+    config["students"], config["baselines"] = {}, {}
+    res = snakemake(tmp_path, config)
+    assert res.returncode != 0
+    log = (tmp_path / "results/tiny/logs/train/Own/teachers/unet-ce/seed1.log").read_text()
+    errors = [line for line in log.splitlines() if " ERROR " in line]
+    assert len(errors) == 1 and "patch [256, 256, 256]: its output region" in errors[0], log
+    assert not (tmp_path / "results/tiny/Own/teachers/unet-ce/seed1/model.pt").exists()

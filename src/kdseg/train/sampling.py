@@ -131,6 +131,32 @@ def _window(array: np.ndarray, starts: Sequence[int], sizes: Sequence[int]) -> n
     return out
 
 
+PADDING_LIMIT = 2.0  # a patch's output region may be at most this many times the image
+
+
+def check_patch_fits(
+    patch: Sequence[int],
+    margin: int,
+    shapes: Sequence[Sequence[int]],
+    orientations: Sequence[int | None] = (None,),
+) -> None:
+    """Refuse a patch whose output region (``patch - 2 * margin``) is more than
+    ``PADDING_LIMIT`` times the largest image along an axis: every patch would then be mostly
+    padding, and memory grows with the patch, not the data (256^3 on 32x32x6 images needs GBs
+    before one iteration). Patches somewhat larger than small images stay allowed (padded)."""
+    largest = np.max(np.asarray(shapes, int), axis=0)
+    for orientation in orientations:
+        axes = [a for a in range(3) if a != orientation] if orientation is not None else [0, 1, 2]
+        for size, axis in zip(patch, axes, strict=True):
+            if size - 2 * margin > PADDING_LIMIT * largest[axis]:
+                raise ConfigError(
+                    f"patch {list(patch)}: its output region ({size - 2 * margin} voxels along "
+                    f"array axis {axis}) is more than {PADDING_LIMIT:g} times the largest "
+                    f"preprocessed image ({largest.tolist()}); choose a smaller 'patch' for "
+                    "this architecture (or a finer preprocess.target_spacing)"
+                )
+
+
 class PatchSampler:
     """Batches of class-balanced patches; ``batch(i)`` depends only on (seed, i).
 
@@ -168,6 +194,9 @@ class PatchSampler:
         self.seed = seed
         self.orientations = tuple(orientations) if self.spatial_dims == 2 else (None,)
         self.margin = margin
+        check_patch_fits(
+            self.patch, margin, [c.label.shape[-3:] for c in self.cases], self.orientations
+        )
         ratios = np.ones(num_classes) if class_ratios is None else np.asarray(class_ratios, float)
         if ratios.shape != (num_classes,) or (ratios < 0).any() or ratios.sum() <= 0:
             raise ConfigError(

@@ -1,6 +1,8 @@
 """Training: determinism, SIGKILL-and-resume, model file, curves."""
 
+import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -11,6 +13,7 @@ import pytest
 import torch
 from conftest import REPO
 
+import kdseg.train.segmentation as segmentation
 from kdseg.errors import KdsegError
 from kdseg.infer import predict_probabilities
 from kdseg.model_file import load_model, read_model_file
@@ -28,11 +31,11 @@ TRAINING = {
 }
 
 
-def _train(pre, out, seed=1, **changes):
+def _train(pre, out, seed=1, loss=None, arch=None, **changes):
     out.mkdir(parents=True, exist_ok=True)
     return train_segmentation_model(
         pre, out / "model.pt", out / "training.csv", out / "training.png", out / "ckpt.pt",
-        ARCH, {"name": "ce+dice"}, {**TRAINING, **changes}, seed=seed, name="t",
+        arch or ARCH, loss or {"name": "ce+dice"}, {**TRAINING, **changes}, seed=seed, name="t",
     )  # fmt: skip
 
 
@@ -73,6 +76,43 @@ def test_model_file_rebuilds_the_model(tiny_preprocessed, tmp_path):
     with pytest.raises(KdsegError, match="not a kdseg model file"):
         torch.save({"x": 1}, tmp_path / "other.pt")
         load_model(tmp_path / "other.pt")
+
+
+def _edited_data(pre, tmp_path):
+    """The same cases, preprocessed again (a new manifest)."""
+    copy = tmp_path / "preprocessed"
+    shutil.copytree(pre, copy)
+    (copy / "manifest.json").write_text((pre / "manifest.json").read_text() + "\n")
+    return {"pre": copy}
+
+
+@pytest.mark.parametrize(
+    "edit, key",
+    [
+        (lambda pre, tmp: {"loss": {"name": "dice"}}, 'loss.name: "ce+dice" -> "dice"'),
+        (lambda pre, tmp: {"arch": {**ARCH, "kwargs": {"features": [4, 6]}}},
+         "architecture.kwargs.features: [4, 8] -> [4, 6]"),
+        (_edited_data, "data: "),
+    ],
+)  # fmt: skip
+def test_checkpoint_of_other_settings_is_not_resumed(
+    tiny_preprocessed, tmp_path, monkeypatch, caplog, edit, key
+):
+    def fail(*args, **kwargs):
+        raise RuntimeError("killed before the model file")
+
+    with monkeypatch.context() as patch:  # the run ends before its model file, as if killed
+        patch.setattr(segmentation, "save_model", fail)
+        with pytest.raises(RuntimeError, match="killed"):
+            _train(tiny_preprocessed, tmp_path)
+    assert torch.load(tmp_path / "ckpt.pt", weights_only=True)["iteration"] == 18
+    caplog.set_level(logging.INFO, "kdseg")
+    changes = edit(tiny_preprocessed, tmp_path)
+    _train(changes.pop("pre", tiny_preprocessed), tmp_path, **changes)
+    assert not any("resuming" in r.getMessage() for r in caplog.records)
+    (warning,) = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert key in warning and "starting afresh" in warning
+    assert read_model_file(tmp_path / "model.pt")["iterations"] == 24
 
 
 def _test_case(pre):

@@ -4,7 +4,9 @@ import _kdseg_src  # noqa: F401  (first: makes src/ importable)
 
 from kdseg.distill.methods.online_kd import train_online_pair
 from kdseg.steps import run_step
+from kdseg.train.loop import exit_on_sigterm
 
+exit_on_sigterm()  # temporaries are removed; the loop writes a last checkpoint
 w = snakemake.wildcards
 run_step(
     snakemake.log[0],

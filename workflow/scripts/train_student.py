@@ -4,7 +4,9 @@ import _kdseg_src  # noqa: F401  (first: makes src/ importable)
 
 from kdseg.distill.students import train_student
 from kdseg.steps import run_step
+from kdseg.train.loop import exit_on_sigterm
 
+exit_on_sigterm()  # temporaries are removed; the loop writes a last checkpoint
 w = snakemake.wildcards
 inputs = snakemake.input
 run_step(

@@ -4,8 +4,10 @@ one of K disjoint subsets of the training cases) or baseline."""
 import _kdseg_src  # noqa: F401  (first: makes src/ importable)
 
 from kdseg.steps import run_step
+from kdseg.train.loop import exit_on_sigterm
 from kdseg.train.segmentation import subset_training_cases, train_segmentation_model
 
+exit_on_sigterm()  # temporaries are removed; the loop writes a last checkpoint
 w = snakemake.wildcards
 subset = w.get("subset")
 run_step(

@@ -14,7 +14,12 @@ from kdseg.data.preprocess import load_manifest
 from kdseg.distill.kd_loss import KDLoss
 from kdseg.distill.soft_labels import SCALE, open_soft_labels
 from kdseg.train.loop import StepLoss
-from kdseg.train.segmentation import StepLossFactory, cases_of_split, train_network
+from kdseg.train.segmentation import (
+    StepLossFactory,
+    cases_of_split,
+    input_identity,
+    train_network,
+)
 
 
 def train_student(
@@ -52,6 +57,7 @@ def train_from_soft_labels(
         make_step_loss=kd_step_loss(settings), extra=extra, init=init,
         meta={"distillation": {**dict(settings), "soft_labels": str(soft_labels),
                                "init": str(init) if init else None}},
+        fingerprint={"distillation": dict(settings), "teachers": [input_identity(soft_labels)]},
         **common,
     )  # fmt: skip
 

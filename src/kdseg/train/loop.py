@@ -6,14 +6,33 @@ background thread while the previous step runs), the torch RNG (dropout) is re-s
 A resumable checkpoint (weights, optimiser, schedule, loss scaler, best weights, history,
 iteration; the sampler's state *is* (seed, iteration)) is written atomically every
 ``checkpoint_every`` iterations and read back when the job is run again.
+
+A checkpoint records the settings that shaped its weights (:func:`run_settings`: the loop
+settings but ``log_every``, ``checkpoint_every`` and ``loader_workers``, the seed, and the
+caller's ``fingerprint``: loss or method settings, network, data). Our choice when they differ
+from the run's (a config edit after a kill), or when the checkpoint is of an older format that
+recorded none: training starts afresh, with a WARNING naming each differing key (old -> new);
+the stale checkpoint is overwritten by the next one. A checkpoint that cannot be read (cut
+short, corrupt) or does not fit the network stops the run with a one-line error saying to
+delete it.
+
+SIGTERM (what SLURM sends at the time limit, ``KillWait`` seconds before SIGKILL) is acted on
+at the next step boundary: a last checkpoint of that iteration is written (so the resumed run
+is bit-identical), the loader's workers are shut down and :class:`TrainingStopped` is raised.
+The loader's workers ignore SIGTERM: the training process decides when they stop.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import json
 import logging
 import multiprocessing as mp
+import signal
+import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -23,11 +42,13 @@ import torch
 from torch import nn
 
 from kdseg.atomic import atomic_path
-from kdseg.errors import ConfigError
+from kdseg.errors import ConfigError, KdsegError
+from kdseg.model_file import first_line, weights_mismatch
 
 log = logging.getLogger("kdseg")
 
-CHECKPOINT_FORMAT = "kdseg-checkpoint/1"
+CHECKPOINT_FORMAT = "kdseg-checkpoint/2"
+UNRECORDED = ("log_every", "checkpoint_every", "loader_workers")  # do not change the weights
 
 
 class BatchSource(Protocol):
@@ -133,7 +154,11 @@ def _loader(
     """
     extra: dict[str, Any] = {}
     if workers > 0:
-        extra = {"prefetch_factor": 2, "persistent_workers": False}
+        extra = {
+            "prefetch_factor": 2,
+            "persistent_workers": False,
+            "worker_init_fn": _ignore_sigterm,
+        }
         if "fork" in mp.get_all_start_methods():  # memory maps are inherited, not pickled
             extra["multiprocessing_context"] = "fork"
     return torch.utils.data.DataLoader(
@@ -150,6 +175,96 @@ def _fmt_time(seconds: float) -> str:
     return f"{seconds // 3600:d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 
+def _flatten(value: Any, prefix: str = "") -> dict[str, str]:
+    """``{dotted key: canonical JSON}`` of nested mappings (key order does not matter)."""
+    if isinstance(value, Mapping) and (value or not prefix):
+        flat: dict[str, str] = {}
+        for key in sorted(value, key=str):
+            flat.update(_flatten(value[key], f"{prefix}.{key}" if prefix else str(key)))
+        return flat
+    return {prefix: json.dumps(value, sort_keys=True, default=str)}
+
+
+def run_settings(
+    settings: TrainSettings, seed: int, fingerprint: Mapping[str, Any] | None = None
+) -> dict[str, str]:
+    """What shapes the weights, as recorded in a checkpoint: the loop settings but
+    :data:`UNRECORDED`, the seed and the caller's ``fingerprint``, flattened."""
+    loop = {k: v for k, v in dataclasses.asdict(settings).items() if k not in UNRECORDED}
+    return {**_flatten(dict(fingerprint or {})), **_flatten({**loop, "seed": seed})}
+
+
+def _short(value: str | None, limit: int = 60) -> str:
+    if value is None:
+        return "(none)"
+    return value if len(value) <= limit else value[: limit - 3] + "..."
+
+
+def _differences(old: Mapping[str, str], new: Mapping[str, str]) -> str:
+    keys = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+    return ", ".join(f"{k}: {_short(old.get(k))} -> {_short(new.get(k))}" for k in keys)
+
+
+class TrainingStopped(KdsegError):
+    """SIGTERM stopped training at a step boundary (after a last checkpoint)."""
+
+
+def _read_checkpoint(path: Path, device: torch.device) -> dict[str, Any]:
+    """A checkpoint's content, or a one-line error when it is unreadable."""
+    try:
+        state = torch.load(path, map_location=device, weights_only=True)
+    except Exception as err:  # cut short, corrupt, or a foreign pickle
+        raise KdsegError(
+            f"{path}: unreadable training checkpoint (truncated or corrupt: {first_line(err)});"
+            " delete it to restart training"
+        ) from None
+    if not isinstance(state, dict) or not str(state.get("format", "")).startswith(
+        "kdseg-checkpoint/"
+    ):
+        raise KdsegError(f"{path}: not a kdseg training checkpoint; delete it to restart training")
+    return state
+
+
+def _stale(state: Mapping[str, Any], recorded: Mapping[str, str]) -> str | None:
+    """Why a checkpoint is not one of this run (None: it is)."""
+    if state["format"] != CHECKPOINT_FORMAT:
+        if state["format"] == "kdseg-checkpoint/1":
+            return "is of an older format without recorded settings"
+        return f"is of format {state['format']!r}, not {CHECKPOINT_FORMAT!r}"
+    differences = _differences(state.get("settings") or {}, recorded)
+    return f"was written with other settings ({differences})" if differences else None
+
+
+@contextlib.contextmanager
+def _sigterm_noted() -> Iterator[list[int]]:
+    """While training in the main thread, SIGTERM is only noted (the loop acts on it)."""
+    noted: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield noted
+        return
+    previous = signal.signal(signal.SIGTERM, lambda signum, _frame: noted.append(signum))
+    try:
+        yield noted
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+
+
+def _ignore_sigterm(_worker: int) -> None:
+    """Loader workers outlive SIGTERM: their death would end the step before its checkpoint."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+def exit_on_sigterm() -> None:
+    """Outside the training loop, SIGTERM ends the process through ``SystemExit``, so that
+    atomic writes remove their temporaries (for training jobs' entry points)."""
+
+    def stop(signum: int, _frame: Any) -> None:
+        log.error("stopped by SIGTERM")
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
+
+
 def train(
     model: nn.Module,
     sampler: BatchSource,
@@ -160,8 +275,13 @@ def train(
     device: torch.device | str = "cpu",
     validate: Validator | None = None,
     name: str = "model",
+    fingerprint: Mapping[str, Any] | None = None,
 ) -> TrainResult:
-    """Train ``model`` for ``settings.iterations`` steps, resuming from ``checkpoint``."""
+    """Train ``model`` for ``settings.iterations`` steps, resuming from ``checkpoint``.
+
+    ``fingerprint``: what else shapes the weights (loss or method settings, network, data
+    identity); a checkpoint with other settings is not resumed (see the module docstring).
+    Raises :class:`TrainingStopped` after a last checkpoint when SIGTERM arrives."""
     device = torch.device(device)
     model.to(device)
     optimizer = make_optimizer(model, settings.optimizer)
@@ -172,22 +292,35 @@ def train(
     best: dict[str, Any] = {"state": None, "iteration": None, "score": None}
     start = 0
     checkpoint = Path(checkpoint)
+    recorded = run_settings(settings, seed, fingerprint)
     if checkpoint.exists():
-        state = torch.load(checkpoint, map_location=device, weights_only=True)
-        if state.get("format") != CHECKPOINT_FORMAT or state.get("seed") != seed:
-            raise ConfigError(f"{checkpoint}: not a checkpoint of this run (delete it to restart)")
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        schedule.load_state_dict(state["schedule"])
-        scaler.load_state_dict(state["scaler"])
-        history, best, start = state["history"], state["best"], int(state["iteration"])
-        log.info("%s: resuming from %s at iteration %d", name, checkpoint, start)
+        state = _read_checkpoint(checkpoint, device)
+        why = _stale(state, recorded)
+        if why is not None:
+            log.warning("%s: checkpoint %s %s; starting afresh", name, checkpoint, why)
+        else:
+            try:
+                mismatch = weights_mismatch(model, state["model"])
+                if mismatch is not None:
+                    raise ValueError(mismatch)
+                model.load_state_dict(state["model"])
+                optimizer.load_state_dict(state["optimizer"])
+                schedule.load_state_dict(state["schedule"])
+                scaler.load_state_dict(state["scaler"])
+                history, best, start = state["history"], state["best"], int(state["iteration"])
+            except (KeyError, ValueError, RuntimeError, TypeError) as err:
+                raise KdsegError(
+                    f"{checkpoint}: checkpoint does not fit this run ({first_line(err)}); "
+                    "delete it to restart training"
+                ) from None
+            log.info("%s: resuming from %s at iteration %d", name, checkpoint, start)
 
     def save_checkpoint(iteration: int) -> None:
         with atomic_path(checkpoint) as tmp:
             torch.save(
                 {
                     "format": CHECKPOINT_FORMAT,
+                    "settings": recorded,
                     "seed": seed,
                     "iteration": iteration,
                     "model": model.state_dict(),
@@ -213,48 +346,66 @@ def train(
                  name, iteration, score, best["score"], best["iteration"])  # fmt: skip
         return score
 
+    def stop(iteration: int, saved: bool) -> TrainingStopped:
+        if iteration > 0 and not saved:
+            save_checkpoint(iteration)
+        where = f"checkpoint {checkpoint} written" if iteration > 0 else "no checkpoint yet"
+        return TrainingStopped(
+            f"{name}: stopped by SIGTERM at iteration {iteration} ({where}); run the job "
+            "again to resume"
+        )
+
     model.train()
     total = settings.iterations
     t0, wait, window_loss, window_n = time.perf_counter(), 0.0, 0.0, 0
     done_at_start = start
-    batches = iter(_loader(sampler, start, total, settings.loader_workers, device))
-    for i in range(start, total):
-        t_wait = time.perf_counter()
-        batch = {k: v.to(device, non_blocking=True) for k, v in next(batches).items()}
-        wait += time.perf_counter() - t_wait
-        _seed_step(seed, i)
-        optimizer.zero_grad(set_to_none=True)
-        with torch.autocast(device_type=device.type, enabled=use_amp):
-            loss = step_loss(model, batch)
-        if not torch.isfinite(loss):
-            raise FloatingPointError(f"{name}: loss is {loss.item()} at iteration {i + 1}")
-        scaler.scale(loss).backward()
-        scaler.step(optimizer)
-        scaler.update()
-        lr = optimizer.param_groups[0]["lr"]
-        schedule.step()
-        value = float(loss.detach())
-        window_loss, window_n = window_loss + value, window_n + 1
-        row: dict[str, float] = {"iteration": i + 1, "loss": value, "lr": lr}
-        it = i + 1
-        if (
-            validate is not None
-            and settings.validate_every
-            and (it % settings.validate_every == 0 or it == total)
-        ):
-            row["validation_dice"] = run_validation(it)
-        history.append(row)
-        if it % settings.log_every == 0 or it == total:
-            elapsed = time.perf_counter() - t0
-            rate = (it - done_at_start) / elapsed
-            log.info(
-                "%s: iter %d/%d loss %.4f | %.2f it/s | data wait %.0f%% | ETA %s",
-                name, it, total, window_loss / window_n, rate,
-                100 * wait / elapsed, _fmt_time((total - it) / rate),
-            )  # fmt: skip
-            window_loss, window_n = 0.0, 0
-        if it % settings.checkpoint_every == 0 and it < total:
-            save_checkpoint(it)
+    with _sigterm_noted() as sigterm:
+        batches = iter(_loader(sampler, start, total, settings.loader_workers, device))
+        try:
+            if sigterm:
+                raise stop(start, True)
+            for i in range(start, total):
+                t_wait = time.perf_counter()
+                batch = {k: v.to(device, non_blocking=True) for k, v in next(batches).items()}
+                wait += time.perf_counter() - t_wait
+                _seed_step(seed, i)
+                optimizer.zero_grad(set_to_none=True)
+                with torch.autocast(device_type=device.type, enabled=use_amp):
+                    loss = step_loss(model, batch)
+                if not torch.isfinite(loss):
+                    raise FloatingPointError(f"{name}: loss is {loss.item()} at iteration {i + 1}")
+                scaler.scale(loss).backward()
+                scaler.step(optimizer)
+                scaler.update()
+                lr = optimizer.param_groups[0]["lr"]
+                schedule.step()
+                value = float(loss.detach())
+                window_loss, window_n = window_loss + value, window_n + 1
+                row: dict[str, float] = {"iteration": i + 1, "loss": value, "lr": lr}
+                it = i + 1
+                if (
+                    validate is not None
+                    and settings.validate_every
+                    and (it % settings.validate_every == 0 or it == total)
+                ):
+                    row["validation_dice"] = run_validation(it)
+                history.append(row)
+                if it % settings.log_every == 0 or it == total:
+                    elapsed = time.perf_counter() - t0
+                    rate = (it - done_at_start) / elapsed
+                    log.info(
+                        "%s: iter %d/%d loss %.4f | %.2f it/s | data wait %.0f%% | ETA %s",
+                        name, it, total, window_loss / window_n, rate,
+                        100 * wait / elapsed, _fmt_time((total - it) / rate),
+                    )  # fmt: skip
+                    window_loss, window_n = 0.0, 0
+                saved = it % settings.checkpoint_every == 0 and it < total
+                if saved:
+                    save_checkpoint(it)
+                if sigterm:  # a step boundary: the checkpoint resumes bit for bit
+                    raise stop(it, saved)
+        finally:
+            del batches  # shuts the loader's workers down now, also when stopping
     return TrainResult(
         final_state={k: v.detach().cpu() for k, v in model.state_dict().items()},
         best_state=best["state"],

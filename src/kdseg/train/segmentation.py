@@ -8,6 +8,7 @@ on the validation cases, and the final model file with what is needed to apply i
 from __future__ import annotations
 
 import csv
+import hashlib
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -24,7 +25,7 @@ from kdseg.errors import ConfigError
 from kdseg.figures.curves import plot_training_curves
 from kdseg.infer import InferenceSpec, predict_probabilities
 from kdseg.losses import build_loss
-from kdseg.model_file import read_model_file, save_model
+from kdseg.model_file import load_weights, read_model_file, save_model
 from kdseg.nets import build_network, count_parameters, input_geometry
 from kdseg.provenance import provenance
 from kdseg.train.loop import StepLoss, TrainSettings, train
@@ -33,6 +34,7 @@ from kdseg.train.sampling import Augmentation, CaseArrays, PatchSampler
 log = logging.getLogger("kdseg")
 
 LOOP_KEYS = set(TrainSettings.__dataclass_fields__)
+UNRECORDED_TRAINING = ("device",)  # where training runs, not what it learns
 
 
 def choose_device(setting: str = "auto") -> torch.device:
@@ -204,12 +206,52 @@ def network_state(state: Mapping[str, torch.Tensor], prefix: str) -> dict[str, t
 
 def load_initial_weights(model: nn.Module, path: str | Path) -> None:
     """Start from the weights of a model file of the same architecture."""
-    content = read_model_file(path)
-    try:
-        model.load_state_dict(content["state_dict"])
-    except RuntimeError as err:
-        first = str(err).splitlines()[1].strip() if "\n" in str(err) else str(err)
-        raise ConfigError(f"{path}: weights do not fit this architecture ({first})") from None
+    load_weights(
+        model, read_model_file(path).get("state_dict"), path,
+        f"{type(model).__name__} of this architecture",
+    )  # fmt: skip
+
+
+def input_identity(path: str | Path) -> str:
+    """A short content hash of an input file, or of an input folder's listing (names, sizes;
+    hidden entries such as locks left out) and JSON records (a preprocessed dataset's
+    manifest, soft labels' summary: stamped with the time they were written), for the
+    fingerprint of a checkpoint."""
+    path = Path(path)
+    digest = hashlib.sha256()
+    if path.is_dir():
+        entries = sorted(e for e in path.iterdir() if not e.name.startswith("."))
+        for entry in entries:
+            digest.update(f"{entry.name}\0{entry.stat().st_size}\0".encode())
+        files = [e for e in entries if e.suffix == ".json" and e.is_file()]
+    else:
+        files = [path]
+    for file in files:
+        with open(file, "rb") as fh:
+            for chunk in iter(lambda fh=fh: fh.read(1 << 20), b""):
+                digest.update(chunk)
+    return digest.hexdigest()[:16]
+
+
+def training_fingerprint(
+    preprocessed: str | Path,
+    architecture: Mapping[str, Any],
+    training: Mapping[str, Any],
+    training_cases: Sequence[str] | None = None,
+    init: str | Path | None = None,
+) -> dict[str, Any]:
+    """What shapes a network's weights besides the loop settings (which the loop records)
+    and the loss or method settings (the caller's): network and patch, sampling and
+    augmentation, training cases, the data and the initial weights (by content)."""
+    return {
+        "architecture": dict(architecture),
+        "training": {
+            k: v for k, v in training.items() if k not in LOOP_KEYS | set(UNRECORDED_TRAINING)
+        },
+        "training_cases": "all" if training_cases is None else sorted(training_cases),
+        "data": input_identity(preprocessed),
+        "init": None if init is None else input_identity(init),
+    }
 
 
 def train_network(
@@ -228,13 +270,16 @@ def train_network(
     meta: Mapping[str, Any] | None = None,
     training_cases: Sequence[str] | None = None,
     init: str | Path | None = None,
+    fingerprint: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Train a network with a given loss; write the model file, history CSV and curves.
 
     ``make_step_loss``: see :data:`StepLossFactory`; ``extra`` adds per-case arrays (e.g. soft
     labels) that the sampler cuts like the labels; ``meta`` is stored in the model file;
     ``training_cases`` restricts training to some training cases; ``init`` starts from the
-    weights of a model file instead of a random initialisation.
+    weights of a model file instead of a random initialisation; ``fingerprint``: the loss or
+    method settings and teacher files (:func:`input_identity`) that shape the weights, recorded
+    in the checkpoint with :func:`training_fingerprint` (default: ``meta``).
     """
     torch.set_num_threads(threads)
     manifest = load_manifest(preprocessed)
@@ -266,9 +311,13 @@ def train_network(
         name, architecture["network"], count_parameters(model), device,
         len(sampler.cases), seed,
     )  # fmt: skip
+    recorded = {
+        **training_fingerprint(preprocessed, architecture, training, training_cases, init),
+        **dict((meta or {}) if fingerprint is None else fingerprint),
+    }
     result = train(
         trained, sampler, step_loss, settings, seed, checkpoint, device,
-        None if validate is None else (lambda _trained: validate(model)), name,
+        None if validate is None else (lambda _trained: validate(model)), name, recorded,
     )  # fmt: skip
     use_best = settings.weights == "best" and result.best_state is not None
     state = network_state(result.best_state if use_best else result.final_state, prefix)

@@ -31,7 +31,12 @@ from kdseg.distill.methods.base import (
 )
 from kdseg.distill.soft_labels import SCALE, open_soft_labels
 from kdseg.train.loop import StepLoss
-from kdseg.train.segmentation import StepLossFactory, cases_of_split, train_network
+from kdseg.train.segmentation import (
+    StepLossFactory,
+    cases_of_split,
+    input_identity,
+    train_network,
+)
 
 
 def adaptive_step_loss(settings: Mapping[str, Any], teachers: int) -> StepLossFactory:
@@ -73,6 +78,8 @@ class AdaptiveMultiTeacherKD(StudentMethod):
             extra=extra,
             meta={"distillation": {"method": self.name, **dict(settings),
                                    "teachers": list(teachers.soft_labels)}},
+            fingerprint={"distillation": {"method": self.name, **dict(settings)},
+                         "teachers": [input_identity(f) for f in teachers.soft_labels]},
             **common,
         )  # fmt: skip
 

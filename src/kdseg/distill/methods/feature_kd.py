@@ -25,7 +25,7 @@ from kdseg.model_file import load_model
 from kdseg.nets import input_geometry
 from kdseg.nets.unet import UNet
 from kdseg.train.loop import StepLoss
-from kdseg.train.segmentation import StepLossFactory, train_network
+from kdseg.train.segmentation import StepLossFactory, input_identity, train_network
 
 
 def default_layers(network: nn.Module) -> list[str]:
@@ -129,6 +129,8 @@ class FeatureKD(StudentMethod):
             ),
             meta={"distillation": {"method": self.name, **dict(settings),
                                    "teacher": teachers.models[0]}},
+            fingerprint={"distillation": {"method": self.name, **dict(settings)},
+                         "teachers": [input_identity(teachers.models[0])]},
             **common,
         )  # fmt: skip
 

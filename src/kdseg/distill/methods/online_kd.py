@@ -40,6 +40,7 @@ from kdseg.train.segmentation import (
     build_sampler,
     choose_device,
     inference_spec,
+    input_identity,
     make_validator,
     model_metadata,
     network_state,
@@ -123,9 +124,17 @@ def train_online_pair(
     for role, net in nets.items():
         log.info("%s: %s %s, %d parameters", name, role, type(net).__name__,
                  count_parameters(net))  # fmt: skip
+    recorded = {
+        "teacher_architecture": dict(teacher_architecture),
+        "teacher_loss": dict(teacher_loss),
+        "architecture": dict(architecture),
+        "distillation": dict(settings),
+        "training": {k: v for k, v in training.items() if k not in LOOP_KEYS | {"device"}},
+        "data": input_identity(preprocessed),
+    }
     result = train(
         pair, sampler, step, loop, seed, checkpoint, device,
-        None if validate is None else (lambda _pair: validate(pair.teacher)), name,
+        None if validate is None else (lambda _pair: validate(pair.teacher)), name, recorded,
     )  # fmt: skip
     best = result.best_state if result.best_state is not None else result.final_state
     recorded = {

@@ -1,0 +1,73 @@
+"""Model files whose weights do not fit the network they describe: one-line errors."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from kdseg.errors import KdsegError
+from kdseg.infer import InferenceSpec
+from kdseg.model_file import load_model, save_model
+from kdseg.nets import build_network
+from kdseg.train.segmentation import load_initial_weights
+
+ARCH = {"network": "unet3d", "kwargs": {"features": [4, 8]}}
+
+
+def _write(path, arch=ARCH, state=None):
+    torch.manual_seed(0)
+    net = build_network(ARCH["network"], 1, 3, **ARCH["kwargs"])
+    meta = {
+        "architecture": arch,
+        "in_channels": 1,
+        "classes": {"background": 0, "a": 1, "b": 2},
+        "spacing": [1.0, 1.0, 1.0],
+        "normalization": {},
+        "inference": InferenceSpec(3, (16, 16, 16)).to_json(),
+    }
+    save_model(path, net.state_dict() if state is None else state, meta)
+    return net
+
+
+def _one_line(err: pytest.ExceptionInfo, path) -> str:
+    message = str(err.value)
+    assert "\n" not in message and str(path) in message, message
+    return message
+
+
+def test_a_fitting_model_file_loads(tmp_path):
+    net = _write(tmp_path / "model.pt")
+    model, _, _ = load_model(tmp_path / "model.pt")
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in net.state_dict().items())
+
+
+def test_changed_architecture_names_the_file_and_first_shape_mismatch(tmp_path):
+    path = tmp_path / "model.pt"
+    _write(path, arch={"network": "unet3d", "kwargs": {"features": [4, 16]}})
+    with pytest.raises(KdsegError) as err:
+        load_model(path)
+    message = _one_line(err, path)
+    assert "do not fit" in message and "shape" in message
+    assert "[16" in message and "[8" in message  # network's and file's sizes
+
+
+def test_replaced_weights_name_missing_and_unexpected_keys(tmp_path):
+    path = tmp_path / "model.pt"
+    state = _write(tmp_path / "other.pt").state_dict()
+    state["extra.weight"] = torch.zeros(1)
+    first = next(iter(state))
+    del state[first]
+    _write(path, state=state)
+    with pytest.raises(KdsegError) as err:
+        load_model(path)
+    message = _one_line(err, path)
+    assert f"missing {first}" in message and "unexpected extra.weight" in message
+
+
+def test_initial_weights_of_another_architecture(tmp_path):
+    path = tmp_path / "model.pt"
+    _write(path)
+    other = build_network("unet3d", 1, 3, features=[4, 16])
+    with pytest.raises(KdsegError) as err:
+        load_initial_weights(other, path)
+    assert "do not fit" in _one_line(err, path)

@@ -104,6 +104,11 @@ def conversion_source(wildcards):
     return kdsrc.source_dir(config, CONVERSIONS[wildcards.raw_name][0])
 
 
+def conversion_source_marker(wildcards):
+    """The marker saying that the source folder of a converted dataset is complete."""
+    return kdsrc.marker_of(conversion_source(wildcards))
+
+
 def all_targets():
     """The targets of the default rule; each stage of the study adds its own."""
     return (

@@ -26,7 +26,9 @@ rule obtain:
     input:
         source_files,
     output:
-        directory(f"{DATA}/sources/{{source}}"),
+        # a marker beside the shared folder, not the folder: Snakemake would delete the folder
+        # before re-running the job, whoever else is reading it (kdseg.data.sources.obtain)
+        f"{DATA}/sources/{{source}}.done.json",
     log:
         f"{DATA}/logs/obtain/{{source}}.log",
     benchmark:
@@ -38,16 +40,16 @@ rule obtain:
         runtime=240,
     params:
         manual_path=manual_path,
-        extract=config["extract"],
+        folder=lambda wc: kdsrc.source_dir(config, wc.source),
     script:
         "../workflow/scripts/obtain_source.py"
 
 
 rule convert:
     input:
-        conversion_source,
+        conversion_source_marker,
     output:
-        directory(f"{DATA}/nnUNet_raw/{{raw_name}}"),
+        f"{DATA}/nnUNet_raw/{{raw_name}}.done.json",
     log:
         f"{DATA}/logs/convert/{{raw_name}}.log",
     benchmark:
@@ -59,6 +61,8 @@ rule convert:
         runtime=240,
     params:
         source=lambda wc: CONVERSIONS[wc.raw_name][0],
+        source_dir=conversion_source,
+        folder=lambda wc: f"{DATA}/nnUNet_raw/{wc.raw_name}",
         options=lambda wc: CONVERSIONS[wc.raw_name][1],
     script:
         "../workflow/scripts/convert_source.py"

@@ -74,7 +74,7 @@ def test_sigterm_then_config_edit_through_the_cli(tmp_path):
                  "training progress line", proc)  # fmt: skip
         for pid in training_processes(tmp_path):  # as SLURM: every process of the job
             os.kill(pid, signal.SIGTERM)
-        out, _ = proc.communicate(timeout=300)
+        out, _ = proc.communicate()
     finally:
         if proc.poll() is None:
             proc.kill()

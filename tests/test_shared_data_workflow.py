@@ -8,6 +8,7 @@ import json
 import multiprocessing as mp
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ import source_archives as sa
 from test_workflow import snakemake, snakemake_command
 
 from kdseg.atomic import atomic_dir
+from kdseg.locks import reading
 
 pytestmark = pytest.mark.workflow
 RAW = "Dataset101_SegTHOR"
@@ -65,7 +67,7 @@ def two_studies(tmp_path_factory) -> tuple[Path, list[subprocess.CompletedProces
         )
     results = []
     for proc in procs:
-        out, err = proc.communicate(timeout=600)
+        out, err = proc.communicate()
         results.append(subprocess.CompletedProcess(proc.args, proc.returncode, out, err))
     return root, results
 
@@ -131,3 +133,27 @@ def test_the_next_run_removes_what_a_killed_preprocessing_left(rerun_while_repla
     root, res, _ = rerun_while_replaced
     assert res.returncode == 0, res.stderr[-3000:]
     assert leftovers(root / "a" / "results" / "a" / "SegTHOR") == []
+
+
+def test_a_rerun_in_another_study_leaves_shared_data_alone_while_it_is_read(two_studies):
+    """Study ``b`` converts the shared dataset again while a reader (standing in for study
+    ``a``) holds it: the folder stays whole until the reader is done (Snakemake deletes a job's
+    outputs before it runs: shared folders are not outputs, their markers are)."""
+    root, _ = two_studies
+    raw = root / "data" / "nnUNet_raw" / RAW
+    log = root / "data" / "logs" / "convert" / f"{RAW}.log"
+    work = root / "b"
+    with reading(raw):
+        cmd = snakemake_command(work, work / "study.yaml", "--forcerun", "convert", target("b"))
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        while proc.poll() is None and "waiting for another run" not in (
+            log.read_text() if log.exists() else ""
+        ):
+            time.sleep(0.2)
+        assert proc.poll() is None, proc.communicate()[1][-3000:]
+        assert json.loads((raw / "dataset.json").read_text())["numTraining"] == CASES
+        assert len(list((raw / "imagesTr").iterdir())) == CASES
+    _, err = proc.communicate()
+    assert proc.returncode == 0, err[-3000:]
+    assert len(list((raw / "labelsTr").iterdir())) == CASES
+    assert json.loads((raw.parent / f"{RAW}.done.json").read_text())["cases"] == CASES

@@ -45,7 +45,7 @@ def snakemake_command(workdir: Path, config: dict | Path, *args: str) -> list[st
 def snakemake(workdir: Path, config: dict | Path, *args: str) -> subprocess.CompletedProcess:
     """Run the project's workflow with a study file in ``workdir``."""
     cmd = snakemake_command(workdir, config, *args)
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    return subprocess.run(cmd, capture_output=True, text=True)
 
 
 def reordered(value):

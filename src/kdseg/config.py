@@ -16,7 +16,7 @@ import jsonschema
 import yaml
 
 from kdseg.data.raw_dataset import list_raw_files
-from kdseg.data.sources.study import check_sources, is_converted, raw_dir
+from kdseg.data.sources.study import check_sources, is_converted, marker_of, raw_dir
 from kdseg.errors import ConfigError
 
 
@@ -521,9 +521,11 @@ def study_dir(config: dict[str, Any]) -> str:
 
 
 def raw_inputs(config: dict[str, Any], dataset: str) -> list[str]:
-    """Input files of the validation rule: the folder the workflow makes (phantom, converted
-    public source), or every file of a user's raw folder."""
+    """Input files of the validation rule: the folder the workflow makes (phantom), the
+    marker of a converted public source, or every file of a user's raw folder."""
     ds = config["datasets"][dataset]
+    if is_converted(ds):
+        return [marker_of(raw_root(config, dataset))]
     if ds["source"] != "raw":
         return [raw_root(config, dataset)]
     return list_raw_files(ds["path"])

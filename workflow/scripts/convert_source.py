@@ -3,22 +3,14 @@
 import _kdseg_src  # noqa: F401  (first: makes src/ importable)
 
 from kdseg.data.sources.obtain import convert_source
-from kdseg.locks import reading
 from kdseg.steps import run_step
-
-
-def convert_while_reading(source_dir: str, **kwargs):
-    """Convert under the source folder's shared lock (a study sharing data_dir that obtains
-    the source again waits until this read is over)."""
-    with reading(source_dir):
-        return convert_source(source_dir=source_dir, **kwargs)
-
 
 run_step(
     snakemake.log[0],
-    convert_while_reading,
+    convert_source,
     source=snakemake.params.source,
-    source_dir=snakemake.input[0],
-    out_dir=snakemake.output[0],
+    source_dir=snakemake.params.source_dir,
+    out_dir=snakemake.params.folder,
     options=snakemake.params.options,
+    marker=snakemake.output[0],
 )

@@ -9,8 +9,9 @@ run_step(
     snakemake.log[0],
     obtain_source,
     source=snakemake.wildcards.source,
-    out_dir=snakemake.output[0],
+    out_dir=snakemake.params.folder,
     downloads=[f for f in snakemake.input if f != snakemake.params.manual_path],
     manual_path=snakemake.params.manual_path,
-    extract=snakemake.params.extract,
+    extract=snakemake.config["extract"],  # limits, not inputs: changing them re-runs nothing
+    marker=snakemake.output[0],
 )

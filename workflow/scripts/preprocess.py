@@ -3,19 +3,11 @@
 import _kdseg_src  # noqa: F401  (first: makes src/ importable)
 
 from kdseg.data.preprocess import preprocess_dataset
-from kdseg.locks import reading
 from kdseg.steps import run_step
-
-
-def preprocess_while_reading(raw_root: str, **kwargs):
-    """Preprocess under the raw dataset's shared lock (it may be shared through data_dir)."""
-    with reading(raw_root):
-        return preprocess_dataset(raw_root=raw_root, **kwargs)
-
 
 run_step(
     snakemake.log[0],
-    preprocess_while_reading,
+    preprocess_dataset,
     raw_root=snakemake.params.root,
     validation_report=snakemake.input.report,
     splits=snakemake.input.splits,

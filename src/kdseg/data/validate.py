@@ -18,6 +18,7 @@ from kdseg.atomic import write_json
 from kdseg.data.nifti import Volume, read_volume
 from kdseg.data.raw_dataset import CaseFiles, DatasetInfo, discover_cases, read_dataset_json
 from kdseg.errors import KdsegError, RawDataError
+from kdseg.locks import reading
 
 log = logging.getLogger("kdseg")
 
@@ -109,7 +110,7 @@ def check_case(files: CaseFiles, info: DatasetInfo) -> tuple[list[str], dict[str
     return problems, summary
 
 
-def validate_raw_dataset(
+def _validate_raw_dataset(
     root: str | Path, report: str | Path | None = None, name: str = ""
 ) -> dict[str, Any]:
     """Validate every case of the raw dataset at ``root``; raise RawDataError listing all problems.
@@ -137,3 +138,12 @@ def validate_raw_dataset(
         write_json(report, result)
     log.info("%s: %d cases valid", name or root, len(cases))
     return result
+
+
+def validate_raw_dataset(
+    root: str | Path, report: str | Path | None = None, name: str = ""
+) -> dict[str, Any]:
+    """Validate the raw dataset at ``root`` under its shared read lock (it may live in a
+    ``data_dir`` shared with other studies); see :func:`_validate_raw_dataset`."""
+    with reading(root):
+        return _validate_raw_dataset(root, report, name)

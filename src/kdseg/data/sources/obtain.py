@@ -16,12 +16,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from kdseg.atomic import atomic_dir
+from kdseg.atomic import atomic_dir, write_json
 from kdseg.data.sources.download import md5sum
 from kdseg.data.sources.extract import Limits, copy_folder, is_archive, safe_extract
 from kdseg.data.sources.raw_writer import RawDatasetWriter
 from kdseg.data.sources.registry import source_named
 from kdseg.errors import KdsegError
+from kdseg.locks import reading
 
 log = logging.getLogger("kdseg")
 ARCHIVE_SUFFIXES = (".tar.gz", ".tar.bz2", ".tar.xz", ".tgz", ".tar", ".zip")
@@ -55,13 +56,14 @@ def obtain_source(
     downloads: Sequence[str] = (),
     manual_path: str = "",
     extract: Mapping[str, Any] | None = None,
+    marker: str | None = None,
 ) -> None:
     """Fill ``out_dir`` with the source's files: each downloaded archive extracted into a
     folder of its name (other files placed where the source says); for a registration-only
     source, what the user put at ``manual_path``: an archive, or a folder whose archives are
     extracted and whose other entries are copied. ``extract``: the config's limits on what an
     archive may expand to (``max_bytes``, ``max_ratio``). ``SOURCE.json`` records files and
-    md5s."""
+    md5s; ``marker`` (the workflow's output, see :func:`write_marker`) is written last."""
     src = source_named(source)
     out = Path(out_dir)
     limits = Limits(**(extract or {}))
@@ -95,16 +97,34 @@ def obtain_source(
                     shutil.copyfile(entry, tmp / entry.name)
                     record["files"][str(entry)] = md5sum(entry)
         (tmp / "SOURCE.json").write_text(json.dumps(record, indent=2) + "\n")
+    write_marker(marker, out, record)
+
+
+def write_marker(marker: str | None, folder: Path, record: Mapping[str, Any]) -> None:
+    """The workflow's output for a shared data folder: a small JSON file beside it.
+
+    The folders under ``data_dir`` are shared between studies, so they are not Snakemake
+    outputs: Snakemake deletes a job's existing outputs before running it, without the locks
+    that protect readers in other studies. The folder is replaced under its lock
+    (:func:`kdseg.atomic.atomic_dir`); the marker says it is complete.
+    """
+    if marker:
+        write_json(marker, {"folder": str(folder), **record})
 
 
 def convert_source(
-    source: str, source_dir: str, out_dir: str, options: Mapping[str, Any] | None = None
+    source: str,
+    source_dir: str,
+    out_dir: str,
+    options: Mapping[str, Any] | None = None,
+    marker: str | None = None,
 ) -> dict:
-    """Convert an obtained source into an nnU-Net v2 raw dataset at ``out_dir``."""
+    """Convert an obtained source into an nnU-Net v2 raw dataset at ``out_dir``, reading the
+    source folder under its shared lock (another study may want to replace it)."""
     src = source_named(source)
     settings = {**src.options, **(options or {})}
     out = Path(out_dir)
-    with atomic_dir(out) as tmp:
+    with reading(source_dir), atomic_dir(out) as tmp:
         writer = RawDatasetWriter(tmp)
         channels, labels = src.convert(Path(source_dir), writer, settings)
         data = writer.finish(
@@ -114,4 +134,5 @@ def convert_source(
             {"source": src.name, "website": src.website, "options": settings},
         )
     log.info("%s: %d cases converted into %s", src.title, data["numTraining"], out)
+    write_marker(marker, out, {"source": src.name, "cases": data["numTraining"]})
     return data

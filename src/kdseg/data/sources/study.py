@@ -32,6 +32,11 @@ def source_dir(config: dict[str, Any], source: str) -> str:
     return f"{config['data_dir']}/sources/{source}"
 
 
+def marker_of(folder: str) -> str:
+    """The workflow's output for a shared data folder (see obtain.write_marker)."""
+    return f"{folder}.done.json"
+
+
 def download_dir(config: dict[str, Any], source: str) -> str:
     return f"{config['data_dir']}/downloads/{source}"
 
@@ -66,7 +71,9 @@ def used_sources(config: dict[str, Any]) -> list[str]:
 
 
 def download_spec(config: dict[str, Any], source: str, filename: str) -> dict[str, Any]:
-    """URL (the configured mirror's, if any), md5 and retry settings of one published file."""
+    """URL (the configured mirror's, if any) and md5 of one published file: what the file
+    depends on (the ``download`` settings only say how to fetch it, so changing them never
+    re-downloads a file)."""
     src = source_named(source)
     spec = {d.filename: d for d in src.downloads}.get(filename)
     if spec is None:
@@ -75,7 +82,7 @@ def download_spec(config: dict[str, Any], source: str, filename: str) -> dict[st
     mirror = settings.get("mirror")
     url = f"{mirror.rstrip('/')}/{filename}" if mirror else spec.url
     md5 = settings.get("md5", {}).get(filename, spec.md5)
-    return {"url": url, "md5": md5, **config["download"]}
+    return {"url": url, "md5": md5}
 
 
 def downloaded_files(config: dict[str, Any], source: str) -> list[str]:

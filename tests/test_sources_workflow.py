@@ -141,6 +141,11 @@ def test_a_second_run_does_nothing(converted_study):
     res = snakemake(root, config, *targets)
     assert res.returncode == 0
     assert "Nothing to be done" in res.stdout + res.stderr
+    # how to download and the extraction limits are not inputs: changing them re-runs nothing
+    changed = {**config, "download": {"retries": 9, "max_seconds": 60.0},
+               "extract": {"max_ratio": 500.0}}  # fmt: skip
+    res = snakemake(root, changed, "--dry-run", *targets)
+    assert "Nothing to be done" in res.stdout + res.stderr, res.stdout[-2000:]
 
 
 def test_replacing_a_users_archive_reconverts_only_that_dataset(converted_study):

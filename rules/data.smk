@@ -33,6 +33,7 @@ rule validate_raw:
         runtime=30,
     params:
         root=raw_root,
+        allow_absent_labels=lambda wc: dataset_config(wc)["allow_absent_labels"],
     script:
         "../workflow/scripts/validate_raw.py"
 

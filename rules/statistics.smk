@@ -3,7 +3,8 @@
 
 rule statistics:
     input:
-        lambda wc: model_files(wc, "metrics/{model}.csv"),
+        metrics=lambda wc: model_files(wc, "metrics/{model}.csv"),
+        splits=f"{STUDY}/{{dataset}}/splits.json",
     output:
         f"{STUDY}/tables/statistics_{{dataset}}.csv",
     log:
@@ -14,6 +15,7 @@ rule statistics:
         comparisons=lambda wc: [
             list(c) for c in kdcfg.paper_comparisons(VIEWS[wc.dataset])
         ],
+        unit=config["statistics"]["unit"],
     script:
         "../workflow/scripts/statistics.py"
 

@@ -123,3 +123,44 @@ def test_reliability_of_perfectly_calibrated_and_overconfident_maps():
     sharp = np.stack([np.full(conf.size, 0.99), np.full(conf.size, 0.01)])
     *_, ece_sharp = reliability([sharp], [labels])
     assert ece_sharp == pytest.approx(0.99 - (labels == 0).mean(), abs=1e-6)
+
+
+def test_per_patient_wilcoxon_pairs_the_means_of_each_patients_frames():
+    """A tiny cardiac study: ED and ES of 8 patients. Per patient, the test pairs the patients'
+    mean Dice (n = 8), as a hand computation with scipy does; per case it would pair 16."""
+    from scipy import stats as scistats
+
+    rng = np.random.default_rng(5)
+    rows, units = [], {}
+    for p in range(8):
+        for phase in ("ED", "ES"):
+            case = f"patient{p:03d}_{phase}"
+            units[case] = f"patient{p:03d}"
+            for model, shift in (("a", 0.02), ("b", 0.0)):
+                for structure in ("lv", "rv"):
+                    rows.append({"model": model, "case": case, "structure": structure,
+                                 "dice": 0.8 + shift + rng.normal(0, 0.02)})  # fmt: skip
+    metrics = pd.DataFrame(rows)
+    pairs = [("student vs baseline", "a", "b")]
+    by_patient = compare_models(metrics, pairs, units=units, unit="patient")
+    mean = by_patient[by_patient["structure"] == "mean"].iloc[0]
+    assert mean["unit"] == "patient" and mean["n"] == 8
+    per_case = metrics.groupby(["model", "case"])["dice"].mean().unstack("model")
+    per_case["patient"] = per_case.index.map(units)
+    per_patient = per_case.groupby("patient")[["a", "b"]].mean()
+    expected = scistats.wilcoxon(per_patient["a"], per_patient["b"]).pvalue
+    assert mean["p"] == pytest.approx(expected)
+    by_case = compare_models(metrics, pairs)
+    assert by_case[by_case["structure"] == "mean"].iloc[0][["unit", "n"]].tolist() == ["case", 16]
+    with pytest.raises(ValueError, match="no unit"):
+        compare_models(metrics, pairs, units={"patient000_ED": "p0"}, unit="patient")
+
+
+def test_describe_unit_states_n_and_its_unit():
+    from kdseg.stats import describe_unit
+
+    table = pd.DataFrame({"unit": ["patient", "patient"], "n": [6, 6]})
+    assert describe_unit(table) == (
+        "one pair per patient (the mean over its test cases), n = 6 patients"
+    )
+    assert describe_unit(pd.DataFrame({"unit": ["case"], "n": [12]})).endswith("n = 12 cases")

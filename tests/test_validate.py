@@ -41,7 +41,7 @@ def garbage(root):
 
 def shape_mismatch(root):
     _rewrite(_img(root), lambda a, aff: (a[:-2], aff))
-    return _img(root), "does not match label shape"
+    return _img(root), r"has shape \(22, 24, 16\), label .*thorax_001.nii.gz has shape"
 
 
 def affine_mismatch(root):
@@ -50,7 +50,7 @@ def affine_mismatch(root):
         return a, aff
 
     _rewrite(_img(root), shift)
-    return _img(root), "affine differs"
+    return _img(root), "affines of image .* and label .*thorax_001.nii.gz differ"
 
 
 def unknown_label(root):
@@ -70,7 +70,7 @@ def nan_values(root):
         return a, aff
 
     _rewrite(_img(root), bad)
-    return _img(root), "2 NaN or inf intensities"
+    return _img(root), "1 NaN and 1 infinite intensities"
 
 
 def missing_label(root):
@@ -153,3 +153,73 @@ def test_valid_dataset_writes_report(tiny_raw, tmp_path):
     assert [c["case"] for c in data["cases"]] == [f"thorax_{i:03d}" for i in range(4)]
     assert data["cases"][0]["spacing"] == [6.0, 6.0, 6.0]
     assert set(data["cases"][0]["voxels_per_label"]) == {"0", "1", "2", "3", "4"}
+
+
+def _one_case_folder(tmp_path, image_shape=(8, 8, 4), label_shape=(8, 8, 4), nan=0, inf=0):
+    """A one-case raw dataset (labels: background, organ, lesion) with a chosen geometry."""
+    import json
+
+    import nibabel as nib
+
+    root = tmp_path / "Dataset009_One"
+    (root / "imagesTr").mkdir(parents=True)
+    (root / "labelsTr").mkdir()
+    image = np.zeros(image_shape, np.float32)
+    image.flat[:nan] = np.nan
+    image.flat[nan : nan + inf] = np.inf
+    label = np.zeros(label_shape, np.uint8)
+    label[2:4, 2:4, 1:3] = 1
+    nib.save(nib.Nifti1Image(image, np.eye(4)), root / "imagesTr" / "c1_0000.nii.gz")
+    nib.save(nib.Nifti1Image(label, np.eye(4)), root / "labelsTr" / "c1.nii.gz")
+    (root / "dataset.json").write_text(json.dumps({
+        "channel_names": {"0": "CT"}, "labels": {"background": 0, "organ": 1, "lesion": 2},
+        "numTraining": 1, "file_ending": ".nii.gz"}))  # fmt: skip
+    return root
+
+
+def _problems(root, **kwargs):
+    from kdseg.data.validate import validate_raw_dataset
+    from kdseg.errors import RawDataError
+
+    with pytest.raises(RawDataError) as err:
+        validate_raw_dataset(root, **kwargs)
+    return err.value.problems
+
+
+def test_a_label_that_occurs_in_no_case_is_refused_unless_allowed(tmp_path):
+    from kdseg.data.validate import validate_raw_dataset
+
+    root = _one_case_folder(tmp_path)
+    (problem,) = _problems(root)
+    assert "label 'lesion' (value 2) occurs in no case" in problem and "dataset.json" in problem
+    assert validate_raw_dataset(root, allow_absent_labels=["lesion"])["cases"]
+
+
+def test_validation_messages_name_what_is_wrong(tmp_path):
+    root = _one_case_folder(tmp_path, label_shape=(8, 8, 5), nan=3, inf=2)
+    problems = " | ".join(_problems(root))
+    assert "3 NaN and 2 infinite intensities" in problems
+    assert "image " + str(root / "imagesTr" / "c1_0000.nii.gz") in problems
+    assert "label " + str(root / "labelsTr" / "c1.nii.gz") + " has shape (8, 8, 5)" in problems
+    (root / "labelsTr" / "c1.nii.gz").unlink()
+    missing = f"case c1: {root / 'labelsTr' / 'c1.nii.gz'}: label file missing"
+    assert missing in _problems(root)
+
+
+def test_a_file_ending_that_matches_nothing_says_what_was_found(tmp_path):
+    import json
+
+    root = _one_case_folder(tmp_path)
+    meta = json.loads((root / "dataset.json").read_text())
+    (root / "dataset.json").write_text(json.dumps({**meta, "file_ending": ".mha"}))
+    (problem,) = _problems(root)
+    assert "no file in imagesTr/ or labelsTr/ ends in '.mha'" in problem
+    assert problem.endswith("endings found: .nii.gz")
+
+
+def test_a_split_leaving_one_training_patient_warns(caplog):
+    from kdseg.data.splits import make_splits
+
+    with caplog.at_level("WARNING", logger="kdseg"):
+        make_splits([f"c{i}" for i in range(4)], seed=0, test=2, validation=1)
+    assert "only 1 training patient(s) of 4" in caplog.text

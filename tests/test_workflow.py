@@ -160,7 +160,7 @@ def test_tiny_study_runs_and_rerun_does_nothing(tmp_path):
         ),
         (
             lambda c: c["datasets"].update(Own={"source": "raw", "path": "/nowhere"}),
-            "/nowhere is not an nnU-Net v2 raw dataset",
+            "config key 'datasets.Own.path': /nowhere does not exist",
         ),
     ],
 )
@@ -266,6 +266,9 @@ def test_teachers_train_predict_evaluate_and_rerun_only_what_changed(tmp_path):
     ]  # fmt: skip
     statistics = pd.read_csv(study / "tables" / "statistics_Own.csv")
     assert {"student vs baseline", "ensemble diverse vs member"} <= set(statistics["comparison"])
+    assert set(statistics["unit"]) == {"patient"} and set(statistics["n"]) == {1}
+    heart = pd.read_csv(study / "tables" / "statistics_Heart.csv")  # ED + ES of one patient
+    assert set(heart["unit"]) == {"patient"} and set(heart["n"]) == {1}
     assert statistics["p"].isna().all()  # one test case: no test can be significant
     assert "no test can reach p < 0.05" in (study / "tables" / "study_Own.md").read_text()
     assert r"\begin{tabular}" in (study / "tables" / "study_Own.tex").read_text()
@@ -435,3 +438,20 @@ def test_a_patch_far_larger_than_the_images_stops_training_in_one_line(tmp_path)
     errors = [line for line in log.splitlines() if " ERROR " in line]
     assert len(errors) == 1 and "patch [256, 256, 256]: its output region" in errors[0], log
     assert not (tmp_path / "results/tiny/Own/teachers/unet-ce/seed1/model.pt").exists()
+
+
+def test_a_label_that_occurs_in_no_case_stops_validation_unless_allowed(tmp_path):
+    own = make_tiny(tmp_path / "Dataset008_Absent", "thorax", cases=4)
+    meta = json.loads((own / "dataset.json").read_text())
+    meta["labels"]["lesion"] = 5  # declared, in no case
+    (own / "dataset.json").write_text(json.dumps(meta))
+    config = tiny_config(own)
+    del config["datasets"]["Heart"]
+    report = "results/tiny/Own/raw_report.json"
+    res = snakemake(tmp_path, config, report)
+    assert res.returncode != 0
+    assert "label 'lesion' (value 5) occurs in no case" in res.stderr, res.stderr[-2000:]
+    assert not (tmp_path / report).exists()
+    config["datasets"]["Own"]["allow_absent_labels"] = ["lesion"]
+    res = snakemake(tmp_path, config, report)
+    assert res.returncode == 0, res.stderr[-2000:]

@@ -71,6 +71,8 @@ def check_config(config: dict[str, Any]) -> None:
             if "path" not in ds:
                 raise ConfigError(f"config key '{key}.path': required for source 'raw'")
             root = Path(ds["path"])
+            if not root.exists():
+                raise ConfigError(f"config key '{key}.path': {root} does not exist")
             if not (root / "dataset.json").is_file():
                 raise ConfigError(
                     f"config key '{key}.path': {root} is not an nnU-Net v2 raw dataset "
@@ -351,7 +353,8 @@ def _check_merged(settings: dict[str, Any], definition: str, key: str) -> None:
         raise ConfigError(f"config key '{where}': {error.message}")
 
 
-_DIMS = {"dilated2d": 2, "unet2d": 2, "resnet2d": 2, "unet3d": 3, "resnet3d": 3}
+_DIMS = {"dilated2d": 2, "unet2d": 2, "resnet2d": 2, "unet3d": 3, "resnet3d": 3,
+         "dilated2d_kdseg": 2, "resnet2d_kdseg": 2, "resnet3d_kdseg": 3}  # fmt: skip
 
 
 def _check_patch(arch: dict[str, Any], key: str, dataset: str) -> None:

@@ -13,7 +13,7 @@ tests of a dataset that have a p-value (families: the study's question, see
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -68,8 +68,21 @@ def holm(p_values: Sequence[float], alpha: float = 0.05) -> np.ndarray:
     return out
 
 
-COLUMNS = ["comparison", "model_a", "model_b", "family", "structure", "metric", "n",
+COLUMNS = ["comparison", "model_a", "model_b", "family", "structure", "metric", "unit", "n",
            "median_difference", "effect_size", "p", "note"]  # fmt: skip
+
+
+def per_unit(metrics: pd.DataFrame, units: Mapping[str, str] | None) -> pd.DataFrame:
+    """``metrics`` with one row per model, unit and structure: the mean over the unit's cases
+    (``units``: case -> unit, e.g. its patient; None: every case is its own unit)."""
+    if units is None:
+        return metrics.assign(unit=metrics["case"])
+    missing = sorted(set(metrics["case"]) - set(units))
+    if missing:
+        raise ValueError(f"cases {missing[:3]} have no unit (patient) in the split")
+    table = metrics.assign(unit=metrics["case"].map(units))
+    values = table.select_dtypes("number").columns
+    return table.groupby(["model", "unit", "structure"], as_index=False)[list(values)].mean()
 
 
 def compare_models(
@@ -77,21 +90,26 @@ def compare_models(
     pairs: Sequence[tuple[str, ...]],
     metric: str = "dice",
     alpha: float = 0.05,
+    units: Mapping[str, str] | None = None,
+    unit: str = "case",
 ) -> pd.DataFrame:
     """Tests for ``(comparison, model_a, model_b[, family])`` pairs, per structure and mean.
 
     ``metrics`` has columns model, case, structure and ``metric`` (one row per case and
-    structure). Returns one row per comparison and structure (``structure == "mean"`` for the
-    mean over structures; no pairs: no rows, same columns). Holm's correction runs over two
+    structure). The pairs are independent units: with ``units`` (case -> patient) one pair
+    per patient, the mean over its cases (named ``unit`` in the result), else one per case.
+    Returns one row per comparison and structure (``structure == "mean"`` for the mean over
+    structures; no pairs: no rows, same columns). Holm's correction runs over two
     families: the tests of the mean over structures (the primary comparison, one per pair)
     and the per-structure tests, within each ``family`` of comparisons (default: one family).
     """
     rows = []
+    metrics = per_unit(metrics, units)
     for name, model_a, model_b, *rest in pairs:
         family = rest[0] if rest else "all"
-        a = metrics[metrics["model"] == model_a].pivot(index="case", columns="structure",
+        a = metrics[metrics["model"] == model_a].pivot(index="unit", columns="structure",
                                                        values=metric)  # fmt: skip
-        b = metrics[metrics["model"] == model_b].pivot(index="case", columns="structure",
+        b = metrics[metrics["model"] == model_b].pivot(index="unit", columns="structure",
                                                        values=metric)  # fmt: skip
         if a.empty or b.empty:
             missing = model_a if a.empty else model_b
@@ -103,7 +121,7 @@ def compare_models(
             result = paired_test(a[structure].to_numpy(), b[structure].to_numpy(), alpha)
             rows.append({"comparison": name, "model_a": model_a, "model_b": model_b,
                          "family": family, "structure": structure, "metric": metric,
-                         **result})  # fmt: skip
+                         "unit": unit if units is not None else "case", **result})  # fmt: skip
     table = pd.DataFrame(rows, columns=COLUMNS)
     primary = table["structure"] == "mean"
     table["p_holm"] = np.nan
@@ -114,3 +132,15 @@ def compare_models(
                 table.loc[group, "p_holm"] = holm(table.loc[group, "p"].to_numpy(), alpha)
     table["significant"] = table["p_holm"] < alpha
     return table
+
+
+def describe_unit(statistics: pd.DataFrame) -> str:
+    """The statistical unit and n of a statistics table, e.g. 'one pair per patient, n = 6
+    patients' (the largest n of its tests)."""
+    if statistics.empty or "unit" not in statistics:
+        return "no test"
+    unit = str(statistics["unit"].iloc[0])
+    n = int(statistics["n"].max())
+    if unit == "patient":
+        return f"one pair per patient (the mean over its test cases), n = {n} patients"
+    return f"one pair per test case, n = {n} cases"

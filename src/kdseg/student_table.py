@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from kdseg.atomic import atomic_path
+from kdseg.stats import describe_unit
 from kdseg.study_table import read_metrics
 
 PAIR_COMPARISONS = ("student vs student", "student vs baseline")
@@ -127,8 +128,9 @@ def _write_markdown(
                 diff = (per_case[a]["dice"] - per_case[b]["dice"].reindex(per_case[a].index)).mean()
                 cells.append(f"{diff:+.3f} ({_p_text(_holm(statistics, a, b))})")
             md.append(f"| {a} | " + " | ".join(cells) + " |")
-    md += ["", "Wilcoxon signed-rank over test cases on the mean Dice over structures, Holm-"
-           "corrected over the dataset's primary family (all comparisons of the study); "
-           "* p < 0.05; n/a: no test (too few cases or identical); –: not compared."]  # fmt: skip
+    md += ["", f"Wilcoxon signed-rank ({describe_unit(statistics)}) on the mean Dice over "
+           "structures, Holm-corrected over the dataset's primary family (all comparisons of the "
+           "study); * p < 0.05; n/a: no test (too few pairs or identical); –: not "
+           "compared."]  # fmt: skip
     with atomic_path(out_md) as tmp:
         tmp.write_text("\n".join(md) + "\n")

@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from kdseg.atomic import atomic_path
-from kdseg.stats import compare_models
+from kdseg.stats import compare_models, describe_unit
 
 METRICS = ("dice", "hd95", "assd")
 MARKS = {"member": "*", "student vs ensemble": "†", "student vs baseline": "‡"}
@@ -37,11 +37,19 @@ def write_statistics(
     comparisons: Sequence[Sequence[str]],
     out_csv: str | Path,
     alpha: float = 0.05,
+    splits: str | Path | None = None,
+    unit: str = "case",
 ) -> pd.DataFrame:
-    """Tests of every comparison, per metric family; written as CSV."""
+    """Tests of every comparison, per metric family; written as CSV. ``unit: patient`` pairs
+    the means over each patient's test cases (patients from ``splits``), ``case`` every case."""
     table = read_metrics(metrics)
     pairs = [tuple(c) for c in comparisons]
-    parts = [compare_models(table, pairs, metric, alpha) for metric in METRICS]
+    units = None
+    if unit == "patient":
+        if splits is None:
+            raise ValueError("statistics per patient need the splits (case -> patient)")
+        units = json.loads(Path(splits).read_text())["patient_of"]
+    parts = [compare_models(table, pairs, metric, alpha, units, unit) for metric in METRICS]
     result = pd.concat(parts, ignore_index=True)
     with atomic_path(out_csv) as tmp:
         result.to_csv(tmp, index=False)
@@ -149,9 +157,10 @@ def _write_text_tables(
 def _significance_note(statistics: pd.DataFrame, cases: int) -> str:
     dice = statistics[statistics["metric"] == "dice"]
     tested = dice["p"].notna().sum()
-    legend = ("Marks on mean Dice (Wilcoxon signed-rank over test cases, Holm-corrected, "
+    unit = describe_unit(statistics)
+    legend = (f"Marks on mean Dice (Wilcoxon signed-rank, {unit}; Holm-corrected, "
               "p < 0.05): * member differs from its ensemble, † student differs from its "
               "ensemble, ‡ student differs from its baseline.")  # fmt: skip
-    if tested == 0:
-        return legend + f" With {cases} test cases no test can reach p < 0.05: none was run."
+    if tested == 0 and not statistics.empty:
+        return legend + f" With {unit.split(', ')[-1]} no test can reach p < 0.05: none was run."
     return legend

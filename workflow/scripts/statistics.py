@@ -8,7 +8,9 @@ from kdseg.study_table import write_statistics
 run_step(
     snakemake.log[0],
     write_statistics,
-    metrics=list(snakemake.input),
+    metrics=list(snakemake.input.metrics),
     comparisons=snakemake.params.comparisons,
     out_csv=snakemake.output[0],
+    splits=snakemake.input.splits,
+    unit=snakemake.params.unit,
 )

@@ -11,4 +11,5 @@ run_step(
     root=snakemake.params.root,
     report=snakemake.output[0],
     name=snakemake.wildcards.dataset,
+    allow_absent_labels=snakemake.params.allow_absent_labels,
 )

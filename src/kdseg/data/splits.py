@@ -15,6 +15,7 @@ from kdseg.atomic import write_json
 from kdseg.errors import ConfigError
 
 log = logging.getLogger("kdseg")
+MIN_TRAINING_PATIENTS = 2  # fewer: a warning before any training
 
 
 def patient_of(case: str, pattern: str | None) -> str:
@@ -140,6 +141,13 @@ def make_splits(
     for cut in cuts:
         for name, pats in cut.items():
             parts[name] += pats
+    if len(parts["train"]) < MIN_TRAINING_PATIENTS:
+        log.warning(
+            "splits: only %d training patient(s) of %d (test %d, validation %d): every network "
+            "would learn from %s; use more data or smaller test/validation counts",
+            len(parts["train"]), len(groups), len(parts["test"]), len(parts["validation"]),
+            "one patient" if len(parts["train"]) == 1 else "too few patients",
+        )  # fmt: skip
     return {
         "seed": seed,
         "group_pattern": group_pattern,

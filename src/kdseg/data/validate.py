@@ -9,6 +9,7 @@ reported together, one line each: ``case <id>: <file>: <problem>``.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,13 +38,14 @@ def check_case(files: CaseFiles, info: DatasetInfo) -> tuple[list[str], dict[str
     """Problems found in one case (empty when fine) and a summary of it."""
     problems: list[str] = []
     case = files.case
+    root = _root_of(files)
     if files.label is None:
-        problems.append(f"case {case}: labelsTr/{case}{info.file_ending}: label file missing")
+        missing = root / "labelsTr" / f"{case}{info.file_ending}"
+        problems.append(f"case {case}: {missing}: label file missing")
     expected = set(range(info.num_channels))
     for ch in sorted(expected - set(files.images)):
-        problems.append(
-            f"case {case}: imagesTr/{case}_{ch:04d}{info.file_ending}: image file missing"
-        )
+        missing = root / "imagesTr" / f"{case}_{ch:04d}{info.file_ending}"
+        problems.append(f"case {case}: {missing}: image file missing")
     for ch in sorted(set(files.images) - expected):
         problems.append(
             f"case {case}: {files.images[ch]}: channel {ch} not in dataset.json "
@@ -94,35 +96,40 @@ def check_case(files: CaseFiles, info: DatasetInfo) -> tuple[list[str], dict[str
             )
             continue
         if not np.isfinite(arr).all():
-            bad = int((~np.isfinite(arr)).sum())
-            problems.append(f"case {case}: {path}: {bad} NaN or inf intensities")
+            problems.append(f"case {case}: {path}: {_non_finite(arr)} intensities")
         if label is not None and label.array.ndim == 3:
             if arr.shape != label.array.shape:
                 problems.append(
-                    f"case {case}: {path}: image shape {arr.shape} does not match "
-                    f"label shape {label.array.shape}"
+                    f"case {case}: image {path} has shape {arr.shape}, label {files.label} "
+                    f"has shape {label.array.shape}: they must match"
                 )
             elif not np.allclose(image.affine, label.affine, atol=AFFINE_TOLERANCE, rtol=0):
                 diff = float(np.abs(image.affine - label.affine).max())
                 problems.append(
-                    f"case {case}: {path}: affine differs from the label's by up to {diff:.4g} mm"
+                    f"case {case}: the affines of image {path} and label {files.label} differ "
+                    f"by up to {diff:.4g} mm"
                 )
     return problems, summary
 
 
 def _validate_raw_dataset(
-    root: str | Path, report: str | Path | None = None, name: str = ""
+    root: str | Path,
+    report: str | Path | None = None,
+    name: str = "",
+    allow_absent_labels: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Validate every case of the raw dataset at ``root``; raise RawDataError listing all problems.
 
-    On success writes (when ``report`` is given) a JSON summary: dataset info and per-case
+    A label of ``dataset.json`` that no case contains is a problem (under the both-empty rule
+    it would score Dice 1 in every case) unless it is named in ``allow_absent_labels``. On
+    success writes (when ``report`` is given) a JSON summary: dataset info and per-case
     shape, spacing, affine and label voxel counts.
     """
     root = Path(root)
     info = read_dataset_json(root)
     cases = discover_cases(root, info)
     if not cases:
-        raise RawDataError([f"{root}: no cases found in imagesTr/ or labelsTr/"], name)
+        raise RawDataError([_no_cases(root, info.file_ending)], name)
     problems: list[str] = []
     summaries = []
     for i, files in enumerate(cases, 1):
@@ -131,6 +138,8 @@ def _validate_raw_dataset(
         summaries.append(summary)
         if i % 10 == 0 or i == len(cases):
             log.info("validated %d/%d cases of %s", i, len(cases), name or root)
+    if not problems:
+        problems += absent_labels(info, summaries, allow_absent_labels, root / "dataset.json")
     if problems:
         raise RawDataError(problems, name or str(root))
     result = {"dataset": info.to_json(), "root": str(root), "cases": summaries}
@@ -141,9 +150,55 @@ def _validate_raw_dataset(
 
 
 def validate_raw_dataset(
-    root: str | Path, report: str | Path | None = None, name: str = ""
+    root: str | Path,
+    report: str | Path | None = None,
+    name: str = "",
+    allow_absent_labels: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Validate the raw dataset at ``root`` under its shared read lock (it may live in a
     ``data_dir`` shared with other studies); see :func:`_validate_raw_dataset`."""
     with reading(root):
-        return _validate_raw_dataset(root, report, name)
+        return _validate_raw_dataset(root, report, name, allow_absent_labels)
+
+
+def _root_of(files: CaseFiles) -> Path:
+    """The dataset folder of a case (its files are in ``imagesTr/`` and ``labelsTr/``)."""
+    any_file = files.label or next(iter(files.images.values()))
+    return any_file.parent.parent
+
+
+def _non_finite(arr: np.ndarray) -> str:
+    """'3 NaN', '2 infinite' or both, for an array that is not all finite."""
+    nan, inf = int(np.isnan(arr).sum()), int(np.isinf(arr).sum())
+    return " and ".join(f"{n} {what}" for n, what in ((nan, "NaN"), (inf, "infinite")) if n)
+
+
+def _no_cases(root: Path, ending: str) -> str:
+    """Why no case was found: the folder, or the file ending that matches nothing."""
+    found = sorted(
+        {"".join(p.suffixes) or p.name for sub in ("imagesTr", "labelsTr")
+         for p in (root / sub).glob("*") if p.is_file() and not p.name.startswith(".")}
+    )  # fmt: skip
+    if not found:
+        return f"{root}: no cases found in imagesTr/ or labelsTr/"
+    return (
+        f"{root}: no file in imagesTr/ or labelsTr/ ends in {ending!r} (dataset.json "
+        f"'file_ending'); endings found: {', '.join(found)}"
+    )
+
+
+def absent_labels(
+    info: DatasetInfo,
+    summaries: Sequence[dict[str, Any]],
+    allowed: Sequence[str],
+    where: Path,
+) -> list[str]:
+    """Labels of dataset.json (background aside) that no case contains and that the study does
+    not allow to be absent."""
+    present = {int(v) for s in summaries for v in s.get("voxels_per_label", {})}
+    return [
+        f"{where}: label {name!r} (value {value}) occurs in no case; it would score Dice 1 in "
+        "every case (both empty). Remove it, or list it in the dataset's allow_absent_labels"
+        for name, value in info.labels.items()
+        if value != 0 and value not in present and name not in allowed
+    ]

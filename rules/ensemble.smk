@@ -1,6 +1,8 @@
 """Ensembles: predictions of the members combined; soft labels (of an ensemble or of one
 model) for distillation."""
 
+from kdseg.distill.soft_labels import soft_label_storage
+
 
 rule predict_ensemble:
     input:
@@ -48,5 +50,8 @@ rule soft_labels:
         device=lambda wc: kdcfg.training_settings(config, wc.dataset)["device"],
         amp=lambda wc: kdcfg.training_settings(config, wc.dataset)["amp"],
         inference=soft_label_inference,
+        # what the students reading them need: 8-bit at T = 1, float16 log-probabilities
+        # otherwise (a changed temperature re-makes them only if this changes)
+        storage=lambda wc: soft_label_storage(VIEWS[wc.dataset], wc.model),
     script:
         "../workflow/scripts/soft_labels.py"

@@ -4,7 +4,8 @@ import torch
 from kdseg.errors import ConfigError
 from kdseg.nets import build_network, count_parameters
 
-# METHODS section 1: parameter counts at the paper's width (5 classes, 1 channel)
+# METHODS section 1: parameter counts at the paper's width (5 classes, 1 channel); the exact
+# counts of the authors' modules: tests/test_nets_authors.py
 PAPER = {"dilated2d": 90_000, "unet3d": 5_600_000, "resnet3d": 5_900_000}
 
 
@@ -14,9 +15,10 @@ def test_parameter_counts_at_paper_width_within_5_percent(name, expected):
     assert abs(n - expected) / expected < 0.05, n
 
 
-def test_dilated_cnn_receptive_field_is_131_by_gradient():
+@pytest.mark.parametrize("name", ["dilated2d", "dilated2d_kdseg"])
+def test_dilated_cnn_receptive_field_is_131_by_gradient(name):
     torch.manual_seed(0)
-    net = build_network("dilated2d", 1, 2).eval()
+    net = build_network(name, 1, 2).eval()
     x = torch.zeros(1, 1, 161, 161, requires_grad=True)
     out = net(x)
     assert out.shape[-2:] == (161 - 130, 161 - 130)  # valid convolutions
@@ -33,13 +35,18 @@ def test_dilated_cnn_receptive_field_is_131_by_gradient():
         ("resnet3d", {"features": 4, "blocks": 1}, (2, 1, 16, 16, 8)),
         ("unet2d", {"features": [4, 8]}, (2, 1, 16, 16)),
         ("resnet2d", {"features": 4, "blocks": 2}, (2, 1, 16, 16)),
+        ("resnet3d_kdseg", {"features": 4, "blocks": 1}, (2, 1, 16, 16, 8)),
+        ("resnet2d_kdseg", {"features": 4, "blocks": 2}, (2, 1, 16, 16)),
+        ("dilated2d", {"features": 4, "dilations": [1, 2], "head": [8]}, (2, 1, 16, 16)),
+        ("dilated2d_kdseg", {"features": 4, "dilations": [1, 2], "head": [8]}, (2, 1, 16, 16)),
         ("monai:SegResNet", {"spatial_dims": 3, "init_filters": 8}, (1, 1, 16, 16, 16)),
     ],
 )
 def test_narrow_networks_map_input_to_class_logits(name, kwargs, shape):
     net = build_network(name, in_channels=1, out_channels=3, **kwargs)
     out = net(torch.randn(*shape))
-    assert out.shape == (shape[0], 3, *shape[2:])
+    margin = getattr(net, "valid_margin", 0)  # valid convolutions lose 2 x margin per axis
+    assert out.shape == (shape[0], 3, *(s - 2 * margin for s in shape[2:]))
 
 
 def test_unknown_architecture_or_arguments_are_config_errors():

@@ -14,15 +14,21 @@ def _cases(pre):
 def _sampler(pre, **kw):
     args = dict(num_classes=5, patch=(16, 16, 16), batch_size=3, seed=1)
     args.update(kw)
-    return PatchSampler(_cases(pre), augmentation=Augmentation(), **args)
+    args.setdefault("augmentation", Augmentation())
+    return PatchSampler(_cases(pre), **args)
 
 
-def test_same_seed_same_batches_other_seed_other_batches(tiny_preprocessed):
-    a, b = _sampler(tiny_preprocessed), _sampler(tiny_preprocessed)
+@pytest.mark.parametrize(
+    "settings",
+    [{}, {"rule": "balanced", "augmentation": Augmentation(rotation="uniform")}],
+    ids=["authors", "balanced-uniform"],
+)
+def test_same_seed_same_batches_other_seed_other_batches(tiny_preprocessed, settings):
+    a, b = _sampler(tiny_preprocessed, **settings), _sampler(tiny_preprocessed, **settings)
     later_first = b.batch(5)  # batches do not depend on the order they are asked for
     for key, value in a.batch(5).items():
         np.testing.assert_array_equal(value, later_first[key])
-    other = _sampler(tiny_preprocessed, seed=2).batch(5)
+    other = _sampler(tiny_preprocessed, seed=2, **settings).batch(5)
     assert not np.array_equal(other["image"], later_first["image"])
     assert not np.array_equal(a.batch(6)["image"], later_first["image"])
 
@@ -49,7 +55,10 @@ def test_2d_patches_with_valid_margin(tiny_preprocessed):
 
 
 def test_images_stay_memory_mapped(tiny_preprocessed):
-    s = _sampler(tiny_preprocessed, max_locations=50)
+    s = _sampler(tiny_preprocessed, max_locations=50)  # rule authors: tables of positions
+    assert all(isinstance(c.image, np.memmap) for c in s.cases)
+    assert all(len(t) <= 50 for case in s.windows for tables in case for t in tables)
+    s = _sampler(tiny_preprocessed, max_locations=50, rule="balanced")  # of class voxels
     assert all(isinstance(c.image, np.memmap) for c in s.cases)
     assert all(len(t) <= 50 for tables in s.locations for t in tables)
 
@@ -72,6 +81,8 @@ def test_bad_sampler_settings(tiny_preprocessed):
         _sampler(tiny_preprocessed, patch=(9, 9), margin=5)
     with pytest.raises(ConfigError, match="unknown key"):
         Augmentation.from_config({"flip": True})
+    with pytest.raises(ConfigError, match=r"sampling\.rule: 'random'"):
+        _sampler(tiny_preprocessed, rule="random")
 
 
 def test_a_patch_far_larger_than_every_image_is_refused(tiny_preprocessed):

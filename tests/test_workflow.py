@@ -311,7 +311,7 @@ def test_teachers_train_predict_evaluate_and_rerun_only_what_changed(tmp_path):
     assert jobs.get("predict_ensemble") == 2 and jobs.get("train_student") == 2  # diverse only
     # a changed student setting re-trains the students only: not teachers, ensembles, baselines
     config = teacher_config(own)
-    config["students"]["kd"]["temperature"] = 2.0
+    config["students"]["kd"]["hard_weight"] = 0.2
     jobs = _job_counts(snakemake(tmp_path, config, "--dry-run"))
     assert jobs.get("train_student") == 4 and "train_teacher" not in jobs, jobs
     assert (
@@ -319,6 +319,11 @@ def test_teachers_train_predict_evaluate_and_rerun_only_what_changed(tmp_path):
         and "predict_ensemble" not in jobs
         and "train_baseline" not in jobs
     )
+    # T > 1 needs soft labels stored as float16 log-probabilities: those are re-made too
+    config["students"]["kd"]["temperature"] = 2.0
+    jobs = _job_counts(snakemake(tmp_path, config, "--dry-run"))
+    assert jobs.get("soft_labels") == 4 and jobs.get("train_student") == 4, jobs
+    assert "predict_ensemble" not in jobs and "train_teacher" not in jobs
     # a per-dataset architecture change re-trains that dataset's teachers of that architecture
     config = teacher_config(own)
     config["datasets"]["Heart"]["architectures"]["unet"]["patch"] = [8, 8, 4]

@@ -7,7 +7,7 @@ members' probability for the ensemble's predicted class is kept as an uncertaint
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -51,11 +51,15 @@ class Ensemble:
     def parameters(self) -> int:
         return sum(count_parameters(m) for m, _ in self.members)
 
+    def member_probabilities(self, image: np.ndarray) -> Iterator[np.ndarray]:
+        """Each member's probabilities (K, ...) float32 in turn (one member in memory)."""
+        for model, spec in self.members:
+            yield predict_probabilities(model, image, spec, device=self.device, amp=self.amp)
+
     def __call__(self, image: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """(mean probabilities (K, ...), {"std": std of the predicted class's probability})."""
         total = total_sq = None
-        for model, spec in self.members:
-            p = predict_probabilities(model, image, spec, device=self.device, amp=self.amp)
+        for p in self.member_probabilities(image):
             total = p if total is None else total + p
             total_sq = p * p if total_sq is None else total_sq + p * p
         n = len(self.members)

@@ -1,4 +1,5 @@
-"""Snakemake entry point: an ensemble's 8-bit soft labels for the training/validation cases."""
+"""Snakemake entry point: an ensemble's soft labels for the training/validation cases (8-bit
+or float16 log-probabilities: the rule's ``storage`` param)."""
 
 import _kdseg_src  # noqa: F401  (first: makes src/ importable)
 
@@ -14,5 +15,6 @@ run_step(
     device=snakemake.params.device,
     amp=snakemake.params.amp,
     inference=snakemake.params.inference,
+    storage=snakemake.params.storage,
     threads=snakemake.threads,
 )

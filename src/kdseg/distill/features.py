@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from kdseg.distill.kd_loss import KDLoss
+from kdseg.distill.kd_loss import KDLoss, tempered_softmax
 from kdseg.errors import ConfigError
 from kdseg.losses import build_loss
 from kdseg.lovasz import lovasz_softmax
@@ -121,7 +121,7 @@ class FeatureKDLoss(nn.Module):
     ) -> dict[str, torch.Tensor]:
         """Each term unweighted (for logging and tests); ``feature`` when features are given."""
         logits = student_logits.float()
-        teacher_probs = teacher_logits.detach().float().softmax(1)
+        teacher_probs = tempered_softmax(teacher_logits.detach(), self.kl.temperature)
         out = {
             "kl": self.kl.soft(logits, teacher_probs),
             "lovasz": lovasz_softmax(logits.softmax(1), labels),

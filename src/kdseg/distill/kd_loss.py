@@ -1,18 +1,23 @@
 """The ensemble-distillation loss of Noothout et al.: a soft term plus a weighted hard term.
 
-``loss = soft(student, ensemble) + hard_weight * CE(student logits, reference labels)``
+``loss = soft(student, target at T) + hard_weight * CE(student logits, reference labels)``
 
-Soft terms (``soft_loss``):
+The target is the teacher's distribution at temperature T (:func:`tempered_target`); with
+``soften: members`` (the authors' rule, our default) every member is softened and the results
+averaged, ``mean_m softmax(z_m / T)`` (their networks end in ``softmax(z / T)``,
+``src/networks.py:9-11``, and ``src/ensemble.py:283`` averages the members' outputs); with
+``soften: average`` (our former rule) the members' probabilities are averaged first and the mean
+softened, ``softmax(log(mean_m softmax(z_m)) / T)``. Both are the same at T = 1.
 
-- ``mse`` (the authors' code): sum over classes of the mean squared difference between the
-  student's softmax and the ensemble's probabilities;
-- ``soft_ce``: cross-entropy of the student's softmax at temperature T against the ensemble's
-  probabilities at T, times T^2;
-- ``kl``: KL(ensemble_T || student_T) times T^2 (Hinton et al.).
+Soft terms (``soft_loss``), all with the student's softmax at the same temperature T:
 
-The ensemble is stored as probabilities (a mean of softmaxes has no logits), so its temperature-T
-distribution is ``q**(1/T)`` renormalised, which equals ``softmax(z/T)`` for any logits z of q.
-Cross-entropy is always applied to logits (the authors' code applied it to softmax outputs).
+- ``mse`` (the authors' code, ``src/training_network.py:223-224,488-490``): sum over classes of
+  the mean squared difference between ``softmax(s / T)`` and the target (no T^2 factor);
+- ``soft_ce``: cross-entropy of ``softmax(s / T)`` against the target, times T^2;
+- ``kl``: KL(target || softmax(s / T)) times T^2 (Hinton et al.).
+
+Cross-entropy is always applied to the logits at T = 1 (the authors' code applied it to the
+softmax output at T, ``src/training_network.py:500``: a known bug, fixed on purpose).
 """
 
 from __future__ import annotations
@@ -27,20 +32,54 @@ from torch import nn
 from kdseg.errors import ConfigError
 
 SOFT_LOSSES = ("mse", "soft_ce", "kl")
-SETTINGS = ("soft_loss", "temperature", "hard_weight")  # config keys of a student entry
+SOFTEN_RULES = ("members", "average")
+LOSS_SETTINGS = ("soft_loss", "temperature", "hard_weight")  # the arguments of KDLoss
+SETTINGS = (*LOSS_SETTINGS, "soften")  # config keys of a student entry
+# the floor of probabilities before a logarithm: float32's smallest normal number, so that
+# nothing a float32 softmax can tell apart from 0 is raised by the floor, at any temperature
+TINY = float(torch.finfo(torch.float32).tiny)
 EPS = 1e-8
 
 
 def soften(probabilities: torch.Tensor, temperature: float) -> torch.Tensor:
-    """``softmax(log(q) / T)`` over the class axis (1)."""
+    """``softmax(log(q) / T)`` over the class axis (1): the ``average`` rule applied to mean
+    probabilities ``q``."""
     if temperature == 1:
         q = probabilities.clamp_min(0)
         return q / q.sum(1, keepdim=True).clamp_min(EPS)
-    return torch.softmax(torch.log(probabilities.clamp_min(EPS)) / temperature, dim=1)
+    return torch.softmax(torch.log(probabilities.clamp_min(TINY)) / temperature, dim=1)
+
+
+def tempered_target(
+    log_probabilities: torch.Tensor,
+    temperature: float = 1.0,
+    rule: str = "members",
+    weights: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """The target (N, K, ...) at temperature T of S members' log-probabilities (N, S, K, ...).
+
+    Log-probabilities are logits up to a per-voxel constant, which a softmax ignores, so
+    ``softmax(log p_m / T) == softmax(z_m / T)``. ``weights`` (N, S, ...): per-voxel member
+    weights summing to 1 (None: the plain mean). ``rule``: ``members`` (the authors')
+    ``sum_m w_m softmax(z_m / T)``; ``average`` ``softmax(log(sum_m w_m softmax(z_m)) / T)``."""
+    if rule not in SOFTEN_RULES:
+        raise ConfigError(f"soften {rule!r}: unknown (known: {', '.join(SOFTEN_RULES)})")
+    logp = log_probabilities.float()
+    scale = temperature if rule == "members" else 1.0
+    members = torch.softmax(logp / scale, dim=2)
+    mean = members.mean(1) if weights is None else (weights.unsqueeze(2) * members).sum(1)
+    if rule == "members" or temperature == 1:
+        return mean
+    return soften(mean, temperature)
+
+
+def tempered_softmax(logits: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+    """``softmax(z / T)`` over the class axis (1), in float32: one teacher's target at T."""
+    return torch.softmax(logits.float() / temperature, dim=1)
 
 
 class KDLoss(nn.Module):
-    """Soft term against ensemble probabilities + ``hard_weight`` x CE against labels."""
+    """Soft term against a target at temperature T + ``hard_weight`` x CE against labels."""
 
     def __init__(self, soft_loss: str = "mse", temperature: float = 1.0, hard_weight: float = 0.1):
         super().__init__()
@@ -52,22 +91,23 @@ class KDLoss(nn.Module):
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> KDLoss:
-        """The loss of a student entry's settings (keys other than :data:`SETTINGS` ignored)."""
-        return cls(**{k: settings[k] for k in SETTINGS if k in settings})
+        """The loss of a student entry's settings (keys other than :data:`LOSS_SETTINGS`
+        ignored)."""
+        return cls(**{k: settings[k] for k in LOSS_SETTINGS if k in settings})
 
     def soft(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """The soft term alone (mean over voxels and batch)."""
+        """The soft term alone (mean over voxels and batch); ``target``: the teacher's
+        distribution at this loss's temperature (:func:`tempered_target`)."""
         t = self.temperature
         if self.soft_loss == "mse":
-            return ((logits.softmax(1) - soften(target, 1.0)) ** 2).mean(0).mean(
+            return ((tempered_softmax(logits, t) - target) ** 2).mean(0).mean(
                 tuple(range(1, logits.ndim - 1))
             ).sum()  # fmt: skip
-        q = soften(target, t)
         log_p = F.log_softmax(logits / t, dim=1)
         if self.soft_loss == "soft_ce":
-            per_voxel = -(q * log_p).sum(1)
+            per_voxel = -(target * log_p).sum(1)
         else:
-            per_voxel = (q * (torch.log(q.clamp_min(EPS)) - log_p)).sum(1)
+            per_voxel = (target * (torch.log(target.clamp_min(EPS)) - log_p)).sum(1)
         return per_voxel.mean() * t * t
 
     def forward(

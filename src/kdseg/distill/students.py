@@ -12,7 +12,7 @@ from torch import nn
 
 from kdseg.data.preprocess import load_manifest
 from kdseg.distill.kd_loss import KDLoss
-from kdseg.distill.soft_labels import SCALE, open_soft_labels
+from kdseg.distill.soft_labels import SoftLabelLayout, open_soft_labels
 from kdseg.train.loop import StepLoss
 from kdseg.train.segmentation import (
     StepLossFactory,
@@ -52,9 +52,11 @@ def train_from_soft_labels(
     """Train a student on soft labels plus the weighted hard labels (``init``: start from
     the weights of a model file)."""
     manifest = load_manifest(common["preprocessed"])
+    layout = SoftLabelLayout.read(soft_labels)
+    layout.require(*target_settings(settings), soft_labels)
     extra = open_soft_labels(soft_labels, cases_of_split(manifest, "train"))
     return train_network(
-        make_step_loss=kd_step_loss(settings), extra=extra, init=init,
+        make_step_loss=kd_step_loss(settings, layout), extra=extra, init=init,
         meta={"distillation": {**dict(settings), "soft_labels": str(soft_labels),
                                "init": str(init) if init else None}},
         fingerprint={"distillation": dict(settings), "teachers": [input_identity(soft_labels)]},
@@ -62,15 +64,26 @@ def train_from_soft_labels(
     )  # fmt: skip
 
 
-def kd_step_loss(settings: Mapping[str, Any]) -> StepLossFactory:
-    """The step-loss factory of distillation: soft term against the batch's ``soft`` labels
-    (8-bit, rescaled here) plus the weighted hard term against its ``label``."""
+def target_settings(settings: Mapping[str, Any]) -> tuple[float, str]:
+    """(temperature, soften rule) of a student's settings (defaults: 1, the authors' rule)."""
+    return float(settings.get("temperature", 1.0)), str(settings.get("soften", "members"))
+
+
+def kd_step_loss(
+    settings: Mapping[str, Any], layout: SoftLabelLayout | None = None
+) -> StepLossFactory:
+    """The step-loss factory of distillation: soft term against the target at temperature T
+    made from the batch's stored ``soft`` labels (``layout``: how they are stored; default
+    8-bit mean probabilities) plus the weighted hard term against its ``label``."""
+    layout = layout or SoftLabelLayout()
+    temperature, rule = target_settings(settings)
 
     def make_step_loss(num_classes: int, device: torch.device, _network: nn.Module) -> StepLoss:
         criterion = KDLoss.from_settings(settings)
 
         def step(net: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-            return criterion(net(batch["image"]), batch["soft"] * SCALE, batch["label"])
+            target = layout.target(batch["soft"], temperature, rule)
+            return criterion(net(batch["image"]), target, batch["label"])
 
         return step
 

@@ -1,4 +1,5 @@
-"""Architectures by name: the paper's three (and 2D variants), or any MONAI network.
+"""Architectures by name: the paper's three (and 2D variants, and our earlier layouts), or any
+MONAI network.
 
 ``build_network("unet3d", in_channels=1, out_channels=5, features=[8, 16, 32, 64])``;
 ``build_network("monai:SegResNet", in_channels=1, out_channels=5, spatial_dims=3)`` builds
@@ -18,12 +19,17 @@ from kdseg.nets.dilated import DilatedCNN2D
 from kdseg.nets.resnet import ResNet
 from kdseg.nets.unet import UNet
 
+# ``dilated2d`` and ``resnet3d``/``resnet2d`` are the authors' layouts (their parameter counts);
+# the ``_kdseg`` names are our earlier layouts (see kdseg.nets.dilated and kdseg.nets.resnet).
 ARCHITECTURES: dict[str, Callable[..., nn.Module]] = {
     "dilated2d": DilatedCNN2D,
+    "dilated2d_kdseg": functools.partial(DilatedCNN2D, layout="kdseg"),
     "unet3d": functools.partial(UNet, spatial_dims=3),
     "unet2d": functools.partial(UNet, spatial_dims=2),
     "resnet3d": functools.partial(ResNet, spatial_dims=3),
     "resnet2d": functools.partial(ResNet, spatial_dims=2),
+    "resnet3d_kdseg": functools.partial(ResNet, spatial_dims=3, layout="kdseg"),
+    "resnet2d_kdseg": functools.partial(ResNet, spatial_dims=2, layout="kdseg"),
 }
 
 

@@ -29,7 +29,7 @@ from kdseg.model_file import load_weights, read_model_file, save_model
 from kdseg.nets import build_network, count_parameters, input_geometry
 from kdseg.provenance import provenance
 from kdseg.train.loop import StepLoss, TrainSettings, train
-from kdseg.train.sampling import Augmentation, CaseArrays, PatchSampler
+from kdseg.train.sampling import Augmentation, CaseArrays, PatchSampler, Sampling
 
 log = logging.getLogger("kdseg")
 
@@ -110,7 +110,7 @@ def build_sampler(
             f"architecture {architecture['network']}: patch {patch} must be a multiple of "
             f"{divisor} for this network"
         )
-    sampling = training.get("sampling", {})
+    sampling = Sampling.from_config(training.get("sampling", {}))
     return PatchSampler(
         cases,
         num_classes=len(manifest["dataset"]["labels"]),
@@ -119,9 +119,11 @@ def build_sampler(
         seed=seed,
         orientations=architecture.get("orientations", (0, 1, 2)),
         margin=margin,
-        class_ratios=sampling.get("class_ratios"),
+        class_ratios=sampling.class_ratios,
         augmentation=Augmentation.from_config(training.get("augmentation", {})),
-        max_locations=int(sampling.get("max_locations", 2000)),
+        max_locations=int(sampling.max_locations),
+        rule=sampling.rule,
+        percent_bg_full_bg=float(sampling.percent_bg_full_bg),
     )
 
 

@@ -6,13 +6,13 @@ the dataset's split seed: :func:`kdseg.data.splits.disjoint_subsets`). Each teac
 are stored separately; per voxel of every batch the student's target is the adaptive mean of
 :func:`kdseg.distill.adaptive.adaptive_target` (teacher weights: softmax over teachers of
 ``-CE / tau`` against the reference; our rule, the paper's is not public), and the loss is the
-paper's KD loss against that target. The tables also show each teacher and their plain mean
-(the ensemble).
+paper's KD loss against that target (at temperature T != 1: :func:`adaptive_step_loss`). The
+tables also show each teacher and their plain mean (the ensemble).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
@@ -20,8 +20,8 @@ from torch import nn
 
 from kdseg.config import ensemble_members
 from kdseg.data.preprocess import load_manifest
-from kdseg.distill.adaptive import adaptive_target
-from kdseg.distill.kd_loss import KDLoss
+from kdseg.distill.adaptive import teacher_weights
+from kdseg.distill.kd_loss import KDLoss, tempered_target
 from kdseg.distill.methods.base import (
     KD_LOSS_KEYS,
     StudentMethod,
@@ -29,7 +29,9 @@ from kdseg.distill.methods.base import (
     TeacherFiles,
     TeacherNeeds,
 )
-from kdseg.distill.soft_labels import SCALE, open_soft_labels
+from kdseg.distill.soft_labels import SoftLabelLayout, open_soft_labels
+from kdseg.distill.students import target_settings
+from kdseg.errors import KdsegError
 from kdseg.train.loop import StepLoss
 from kdseg.train.segmentation import (
     StepLossFactory,
@@ -39,16 +41,31 @@ from kdseg.train.segmentation import (
 )
 
 
-def adaptive_step_loss(settings: Mapping[str, Any], teachers: int) -> StepLossFactory:
-    """KD loss against the per-voxel adaptive mean of the batch's ``soft0..soft{T-1}``."""
+def adaptive_step_loss(
+    settings: Mapping[str, Any], layouts: int | Sequence[SoftLabelLayout]
+) -> StepLossFactory:
+    """KD loss against the per-voxel adaptive mixture of the batch's ``soft0..soft{n-1}``
+    (``layouts``: how each teacher's soft labels are stored; a count: all 8-bit).
+
+    The weights come from each teacher's probabilities at T = 1; at temperature T the
+    mixture is ``sum_k w_k softmax(z_k / T)`` (``soften: members``, the authors' rule applied
+    to weighted members) or the mixture at T = 1 softened (``soften: average``)."""
+    if isinstance(layouts, int):
+        layouts = [SoftLabelLayout()] * layouts
+    temperature, rule = target_settings(settings)
 
     def make_step_loss(num_classes: int, device: torch.device, _network: nn.Module) -> StepLoss:
         criterion = KDLoss.from_settings(settings)
         tau = float(settings.get("tau", 1.0))
 
         def step(net: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-            probs = torch.stack([batch[f"soft{k}"] * SCALE for k in range(teachers)])
-            target = adaptive_target(probs, batch["label"], tau)
+            logp = torch.cat(
+                [layout.log_probabilities(batch[f"soft{k}"]) for k, layout in enumerate(layouts)],
+                dim=1,
+            )  # (N, teachers, K, ...)
+            probs = torch.softmax(logp, dim=2).transpose(0, 1)  # (teachers, N, K, ...) at T = 1
+            weights = teacher_weights(probs, batch["label"], tau).transpose(0, 1)
+            target = tempered_target(logp, temperature, rule, weights)
             return criterion(net(batch["image"]), target, batch["label"])
 
         return step
@@ -70,11 +87,16 @@ class AdaptiveMultiTeacherKD(StudentMethod):
     ) -> dict[str, Any]:
         cases = cases_of_split(load_manifest(common["preprocessed"]), "train")
         extra: dict[str, dict[str, Any]] = {case: {} for case in cases}
+        layouts = [SoftLabelLayout.read(folder) for folder in teachers.soft_labels]
+        for layout, folder in zip(layouts, teachers.soft_labels, strict=True):
+            layout.require(*target_settings(settings), folder)
+            if layout.groups != 1:
+                raise KdsegError(f"{folder}: method 'adaptive' needs one model's soft labels")
         for k, folder in enumerate(teachers.soft_labels):
             for case, arrays in open_soft_labels(folder, cases).items():
                 extra[case][f"soft{k}"] = arrays["soft"]
         return train_network(
-            make_step_loss=adaptive_step_loss(settings, len(teachers.soft_labels)),
+            make_step_loss=adaptive_step_loss(settings, layouts),
             extra=extra,
             meta={"distillation": {"method": self.name, **dict(settings),
                                    "teachers": list(teachers.soft_labels)}},

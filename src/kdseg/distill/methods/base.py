@@ -105,8 +105,12 @@ class StudentMethod:
         return self.runs(config, student)
 
     def settings(self, entry: Mapping[str, Any]) -> dict[str, Any]:
-        """The entry's values of ``loss_keys`` (what training depends on)."""
-        return {k: entry[k] for k in self.loss_keys if k in entry}
+        """The entry's values of ``loss_keys`` (what training depends on); ``soften`` only
+        where the temperature is not 1 (both rules give the same targets at T = 1)."""
+        settings = {k: entry[k] for k in self.loss_keys if k in entry}
+        if float(entry.get("temperature", 1.0)) == 1:
+            settings.pop("soften", None)
+        return settings
 
     def needs(self, config: Mapping[str, Any], run: StudentRun) -> TeacherNeeds:
         raise NotImplementedError

@@ -1,7 +1,8 @@
 """The paper's students (Noothout et al. 2022): distilled from an ensemble's soft labels.
 
-``loss = soft(student, ensemble probabilities) + hard_weight * CE(student, labels)`` (see
-:mod:`kdseg.distill.kd_loss`); the ensemble's probabilities are precomputed, 8-bit, per case.
+``loss = soft(student, ensemble target at T) + hard_weight * CE(student, labels)`` (see
+:mod:`kdseg.distill.kd_loss`); the ensemble's soft labels are precomputed per case, 8-bit at
+T = 1, float16 log-probabilities otherwise (:mod:`kdseg.distill.soft_labels`).
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from kdseg.data.preprocess import load_manifest
-from kdseg.distill.kd_loss import KDLoss
+from kdseg.distill.kd_loss import KDLoss, tempered_softmax
 from kdseg.distill.methods.base import (
     KD_LOSS_KEYS,
     StudentRun,
@@ -62,12 +62,13 @@ class OnlinePair(nn.Module):
 
 
 def online_step_loss(label_loss: nn.Module, kd: KDLoss):
-    """Teacher: its label loss; student: KD against the current teacher (detached)."""
+    """Teacher: its label loss; student: KD against the current teacher (detached) at the
+    loss's temperature, ``softmax(z / T)`` (one teacher: the soften rules agree)."""
 
     def step(pair: OnlinePair, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         teacher_logits = pair.teacher(batch["image"])
         student_logits = pair.student(batch["image"])
-        target = teacher_logits.detach().float().softmax(1)
+        target = tempered_softmax(teacher_logits.detach(), kd.temperature)
         return label_loss(teacher_logits, batch["label"]) + kd(
             student_logits, target, batch["label"]
         )

@@ -68,6 +68,22 @@ def test_the_tiny_study_is_valid(study):
             "config key 'datasets.Heart.training.weights': 'best' needs validation",
         ),
         (
+            lambda c: c["training"].update(iterations=10**12),
+            "config key 'training.iterations': 1000000000000 is greater than the maximum",
+        ),
+        (
+            lambda c: c["training"].update(optimizer={"name": "adam", "lr": -0.1}),
+            "config key 'training.optimizer.lr': -0.1 is less than or equal to the minimum of 0",
+        ),
+        (
+            lambda c: c["training"].update(weights="best", validate_every=0),
+            "config key 'training.weights': 'best' needs validation",
+        ),
+        (
+            lambda c: c.update(data_dir="/"),
+            "config key 'data_dir': '/' is not a folder to write in",
+        ),
+        (
             lambda c: c.update(results_dir=""),
             "config key 'results_dir': '' should be non-empty",
         ),

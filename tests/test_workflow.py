@@ -359,16 +359,8 @@ def test_teachers_train_predict_evaluate_and_rerun_only_what_changed(tmp_path):
             "config key 'datasets.Heart.training.iterations': 0 is less than the minimum of 1",
         ),
         (
-            lambda c: c["training"].update(iterations=10**12),
-            "config key 'training.iterations': 1000000000000 is greater than the maximum",
-        ),
-        (
             lambda c: c["architectures"]["unet"].update(network="vnet"),
             "config key 'architectures.unet' (dataset Heart): architecture 'vnet': unknown",
-        ),
-        (
-            lambda c: c["training"].update(optimizer={"name": "adam", "lr": -0.1}),
-            "config key 'training.optimizer.lr': -0.1 is less than or equal to the minimum of 0",
         ),
         (
             lambda c: c["training"].update(device="cuda"),
@@ -377,14 +369,6 @@ def test_teachers_train_predict_evaluate_and_rerun_only_what_changed(tmp_path):
         (
             lambda c: c["datasets"]["Own"]["splits"].update(test=9),
             "config key 'datasets.Own.splits': splits.test=9 asks for 9 patients but only 5",
-        ),
-        (
-            lambda c: c["training"].update(weights="best", validate_every=0),
-            "config key 'training.weights': 'best' needs validation",
-        ),
-        (
-            lambda c: c.update(data_dir="/"),
-            "config key 'data_dir': '/' is not a folder to write in",
         ),
     ],
 )

@@ -6,6 +6,8 @@ STAMP := $(VENV)/.installed-kdseg
 CORES ?= all
 SNAKEMAKE_ARGS ?=
 REPORT ?= results/demo/report.html
+# test processes: the CLI tests spend much of their time waiting (job start-up, SLURM polling)
+TEST_WORKERS ?= 2
 
 .PHONY: setup demo test lint dryrun clean-venv
 
@@ -21,7 +23,7 @@ demo: setup
 	$(VENV)/bin/snakemake --cores 1 $(SNAKEMAKE_ARGS) --report $(REPORT)
 
 test: setup
-	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+	$(VENV)/bin/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 dryrun: setup
 	$(VENV)/bin/snakemake --dry-run --cores 1

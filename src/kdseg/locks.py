@@ -20,13 +20,18 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
+import inspect
 import logging
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any, TypeVar
 
 from kdseg.errors import KdsegError
+
+T = TypeVar("T")
 
 log = logging.getLogger("kdseg")
 _held = threading.local()  # lock path -> list of modes (True: exclusive) held by this thread
@@ -142,3 +147,21 @@ def reading(target: str | os.PathLike) -> contextlib.AbstractContextManager[bool
 def writing(target: str | os.PathLike) -> contextlib.AbstractContextManager[bool]:
     """Write ``target`` while no other run reads or writes it."""
     return locked(target, exclusive=True)
+
+
+def reads(argument: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
+    """Decorate a function to run under the shared lock of its path argument ``argument``
+    (e.g. a raw dataset that may live in a ``data_dir`` shared with other studies)."""
+
+    def decorate(func: Callable[..., T]) -> Callable[..., T]:
+        signature = inspect.signature(func)
+
+        @functools.wraps(func)
+        def locked_call(*args: Any, **kwargs: Any) -> T:
+            path = signature.bind(*args, **kwargs).arguments[argument]
+            with reading(path):
+                return func(*args, **kwargs)
+
+        return locked_call
+
+    return decorate

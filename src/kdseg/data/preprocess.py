@@ -26,7 +26,7 @@ from kdseg.data.normalize import CTStats, ct_stats, modality_of, normalize_ct, n
 from kdseg.data.raw_dataset import discover_cases, read_dataset_json
 from kdseg.data.resample import resample_to_shape, shape_for_spacing
 from kdseg.errors import KdsegError
-from kdseg.locks import reading
+from kdseg.locks import reads
 from kdseg.provenance import provenance
 
 log = logging.getLogger("kdseg")
@@ -150,7 +150,8 @@ def preprocess_case(
     }
 
 
-def _preprocess_dataset(
+@reads("raw_root")
+def preprocess_dataset(
     raw_root: str | Path,
     validation_report: str | Path,
     splits: str | Path,
@@ -159,7 +160,8 @@ def _preprocess_dataset(
     name: str = "",
     threads: int = 1,
 ) -> dict[str, Any]:
-    """Preprocess every case of a validated dataset into ``out_dir`` (appears when complete)."""
+    """Preprocess every case of a validated dataset into ``out_dir`` (appears when complete),
+    reading ``raw_root`` under its shared lock (it may be shared through ``data_dir``)."""
     cfg = PreprocessSettings.from_config(settings)
     raw_root = Path(raw_root)
     report = json.loads(Path(validation_report).read_text())
@@ -229,20 +231,3 @@ def open_case(preprocessed_dir: str | Path, case: str) -> tuple[np.ndarray, np.n
         np.load(root / f"{case}_image.npy", mmap_mode="r"),
         np.load(root / f"{case}_label.npy", mmap_mode="r"),
     )
-
-
-def preprocess_dataset(
-    raw_root: str | Path,
-    validation_report: str | Path,
-    splits: str | Path,
-    out_dir: str | Path,
-    settings: dict[str, Any],
-    name: str = "",
-    threads: int = 1,
-) -> dict[str, Any]:
-    """Preprocess the dataset at ``raw_root`` under its shared read lock (it may live in a
-    ``data_dir`` shared with other studies); see :func:`_preprocess_dataset`."""
-    with reading(raw_root):
-        return _preprocess_dataset(
-            raw_root, validation_report, splits, out_dir, settings, name, threads
-        )

@@ -19,7 +19,7 @@ from kdseg.atomic import write_json
 from kdseg.data.nifti import Volume, read_volume
 from kdseg.data.raw_dataset import CaseFiles, DatasetInfo, discover_cases, read_dataset_json
 from kdseg.errors import KdsegError, RawDataError
-from kdseg.locks import reading
+from kdseg.locks import reads
 
 log = logging.getLogger("kdseg")
 
@@ -112,13 +112,15 @@ def check_case(files: CaseFiles, info: DatasetInfo) -> tuple[list[str], dict[str
     return problems, summary
 
 
-def _validate_raw_dataset(
+@reads("root")
+def validate_raw_dataset(
     root: str | Path,
     report: str | Path | None = None,
     name: str = "",
     allow_absent_labels: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """Validate every case of the raw dataset at ``root``; raise RawDataError listing all problems.
+    """Validate every case of the raw dataset at ``root`` (under its shared read lock: it may
+    live in a ``data_dir`` shared with other studies); raise RawDataError listing all problems.
 
     A label of ``dataset.json`` that no case contains is a problem (under the both-empty rule
     it would score Dice 1 in every case) unless it is named in ``allow_absent_labels``. On
@@ -147,18 +149,6 @@ def _validate_raw_dataset(
         write_json(report, result)
     log.info("%s: %d cases valid", name or root, len(cases))
     return result
-
-
-def validate_raw_dataset(
-    root: str | Path,
-    report: str | Path | None = None,
-    name: str = "",
-    allow_absent_labels: Sequence[str] = (),
-) -> dict[str, Any]:
-    """Validate the raw dataset at ``root`` under its shared read lock (it may live in a
-    ``data_dir`` shared with other studies); see :func:`_validate_raw_dataset`."""
-    with reading(root):
-        return _validate_raw_dataset(root, report, name, allow_absent_labels)
 
 
 def _root_of(files: CaseFiles) -> Path:

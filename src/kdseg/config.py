@@ -8,6 +8,7 @@ violation into a one-line message naming the key, and checks what a schema canno
 from __future__ import annotations
 
 import functools
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -15,9 +16,9 @@ from typing import Any
 import jsonschema
 import yaml
 
-from kdseg.data.raw_dataset import list_raw_files
+from kdseg.data.raw_dataset import discover_cases, list_raw_files, read_dataset_json
 from kdseg.data.sources.study import check_sources, is_converted, marker_of, raw_dir
-from kdseg.errors import ConfigError
+from kdseg.errors import ConfigError, KdsegError
 
 
 def _key(path: Any) -> str:
@@ -140,8 +141,6 @@ def _check_training(training: dict[str, Any], dataset: dict[str, Any], name: str
 @functools.cache
 def _network_error(network: str, kwargs_json: str) -> str | None:
     """Why a network cannot be built with these keyword arguments (None: it can)."""
-    import json
-
     from kdseg.nets.registry import build_network
 
     try:
@@ -155,15 +154,15 @@ def _network_error(network: str, kwargs_json: str) -> str | None:
 
 def _check_network(arch: dict[str, Any], key: str, dataset: str) -> None:
     """The network exists and accepts its keyword arguments (built once, on the CPU)."""
-    import json
-
     error = _network_error(arch["network"], json.dumps(arch.get("kwargs", {}), sort_keys=True))
     if error is not None:
         raise ConfigError(f"config key '{key}' (dataset {dataset}): {error}")
 
 
 def _dataset_cases(config: dict[str, Any], name: str) -> tuple[list[str], dict[str, Any]] | None:
-    """Case ids and case metadata of a dataset, where they are known before any job."""
+    """Case ids and case metadata of a dataset, where they are known before any job (the same
+    reading of the raw folder as the validation job's; a folder it cannot read is left to
+    that job's errors)."""
     ds = config["datasets"][name]
     if ds["source"] == "phantom":
         from kdseg.data.phantoms.registry import phantom_case_ids
@@ -171,14 +170,11 @@ def _dataset_cases(config: dict[str, Any], name: str) -> tuple[list[str], dict[s
         section = ds.get("phantom", {})
         return phantom_case_ids(section.get("kind", "thorax"), section.get("cases", 0)), {}
     root = raw_root(config, name)
-    if not (Path(root) / "dataset.json").is_file():
+    try:
+        info = read_dataset_json(root)
+        return [c.case for c in discover_cases(root, info)], info.case_metadata
+    except KdsegError:
         return None
-    import json
-
-    meta = json.loads((Path(root) / "dataset.json").read_text())
-    suffix = meta.get("file_ending", ".nii.gz")
-    cases = sorted(p.name[: -len(suffix)] for p in (Path(root) / "labelsTr").glob(f"*{suffix}"))
-    return cases, meta.get("case_metadata", {})
 
 
 def _check_splits(config: dict[str, Any], name: str) -> None:

@@ -53,6 +53,7 @@ wildcard_constraints:
     arch="|".join(config["architectures"]) or "(?!)",
     loss="|".join(config["losses"]) or "(?!)",
     seed=r"\d+",
+    budget=r"[2-9]|[1-9]\d+",
     ensemble="|".join(config["ensembles"]) or "(?!)",
     student="|".join(config["students"]) or "(?!)",
     teacher="|".join(STUDENT_TEACHERS) or "(?!)",
@@ -112,7 +113,11 @@ def conversion_source_marker(wildcards):
 def all_targets():
     """The targets of the default rule; each stage of the study adds its own."""
     return (
-        data_targets() + teacher_targets() + study_targets() + student_table_targets()
+        data_targets()
+        + teacher_targets()
+        + training_table_targets()
+        + study_targets()
+        + student_table_targets()
     )
 
 
@@ -201,6 +206,16 @@ def student_teacher_files(wildcards):
     return files
 
 
+def baseline_inputs(wildcards):
+    """A baseline's preprocessed data and, when a teacher is the same network, its model."""
+    inputs = {"preprocessed": f"{STUDY}/{wildcards.dataset}/preprocessed"}
+    baseline = f"baselines/{wildcards.arch}-{wildcards.loss}/seed{wildcards.seed}"
+    teacher = kdcfg.teacher_equal_to_baseline(VIEWS[wildcards.dataset], baseline)
+    if teacher is not None:
+        inputs["teacher"] = f"{STUDY}/{wildcards.dataset}/{teacher}/model.pt"
+    return inputs
+
+
 def model_inference(wildcards):
     """The config inference settings of the model being predicted."""
     return kdcfg.inference_settings(config, wildcards.dataset, wildcards.model)
@@ -229,6 +244,29 @@ def all_models(dataset):
         + kdcfg.online_models(view)
         + kdcfg.baseline_models(view)
     )
+
+
+def trained_histories(dataset):
+    """{model id: training.csv} of every network trained for a dataset (an online pair's
+    two networks share one history, listed once under the pair)."""
+    view = VIEWS[dataset]
+    models = (
+        teacher_models(dataset)
+        + kdcfg.student_models(view)
+        + sorted({m.rsplit("/", 1)[0] for m in kdcfg.online_models(view)})
+        + kdcfg.baseline_models(view)
+    )
+    return {m: f"{STUDY}/{dataset}/{m}/training.csv" for m in models}
+
+
+def training_table_targets():
+    """Per-dataset tables of training curves."""
+    return [
+        f"{STUDY}/tables/training_{ds}.{ext}"
+        for ds in DATASETS
+        if trained_histories(ds)
+        for ext in ("csv", "md")
+    ]
 
 
 def model_files(wildcards, pattern):

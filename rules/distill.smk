@@ -70,9 +70,10 @@ rule train_online:
         "../workflow/scripts/train_online.py"
 
 
+# a baseline that equals a teacher (same architecture, loss, seed) reuses its model file
 rule train_baseline:
     input:
-        f"{STUDY}/{{dataset}}/preprocessed",
+        unpack(baseline_inputs),
     output:
         model=f"{STUDY}/{{dataset}}/baselines/{{arch}}-{{loss}}/seed{{seed}}/model.pt",
         history=f"{STUDY}/{{dataset}}/baselines/{{arch}}-{{loss}}/seed{{seed}}/training.csv",
@@ -97,3 +98,26 @@ rule train_baseline:
         ),
     script:
         "../workflow/scripts/train_teacher.py"
+
+
+# a baseline trained for a multiple of the iterations (baselines.budgets; online KD's budget)
+use rule train_baseline as train_budget_baseline with:
+    input:
+        preprocessed=f"{STUDY}/{{dataset}}/preprocessed",
+    output:
+        model=f"{STUDY}/{{dataset}}/baselines/{{arch}}-{{loss}}/x{{budget}}/seed{{seed}}/model.pt",
+        history=f"{STUDY}/{{dataset}}/baselines/{{arch}}-{{loss}}/x{{budget}}/seed{{seed}}/training.csv",
+        curves=f"{STUDY}/{{dataset}}/baselines/{{arch}}-{{loss}}/x{{budget}}/seed{{seed}}/training.png",
+    log:
+        f"{STUDY}/logs/train/{{dataset}}/baselines/{{arch}}-{{loss}}/x{{budget}}/seed{{seed}}.log",
+    benchmark:
+        f"{STUDY}/benchmarks/train/{{dataset}}/baselines/{{arch}}-{{loss}}/x{{budget}}/seed{{seed}}.tsv"
+    params:
+        architecture=lambda wc: kdcfg.trained_architecture(config, wc.dataset, wc.arch),
+        loss=lambda wc: config["losses"][wc.loss],
+        training=lambda wc: kdcfg.scaled_training(
+            kdcfg.training_settings(config, wc.dataset), int(wc.budget)
+        ),
+        checkpoint=lambda wc, output: os.path.join(
+            os.path.dirname(output.model), "checkpoint.pt"
+        ),

@@ -62,3 +62,23 @@ rule teacher_table:
         ENV
     script:
         "../workflow/scripts/teacher_table.py"
+
+
+rule training_table:
+    input:
+        lambda wc: list(trained_histories(wc.dataset).values()),
+    output:
+        csv=f"{STUDY}/tables/training_{{dataset}}.csv",
+        md=report(
+            f"{STUDY}/tables/training_{{dataset}}.md",
+            category="Tables",
+            caption="../report/training_table.rst",
+        ),
+    log:
+        f"{STUDY}/logs/training_table/{{dataset}}.log",
+    conda:
+        ENV
+    params:
+        models=lambda wc: list(trained_histories(wc.dataset)),
+    script:
+        "../workflow/scripts/training_table.py"

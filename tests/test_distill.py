@@ -106,3 +106,35 @@ def test_ensemble_mean_std_and_soft_labels(tiny_preprocessed, tmp_path):
     case = sorted(expected)[0]
     q = np.load(tmp_path / "soft" / f"{case}.npy", mmap_mode="r")
     assert q.dtype == np.uint8 and q.shape[0] == 5
+
+
+def test_soft_dice_term_is_monai_dice_of_probabilities_and_lifts_small_structures():
+    g = torch.Generator().manual_seed(2)
+    logits = torch.randn(2, 3, 6, 6, generator=g)
+    target = torch.randn(2, 3, 6, 6, generator=g).softmax(1)
+    base = KDLoss("kl", 1.0, 0.0)(logits, target)
+    with_dice = KDLoss("kl", 1.0, 0.0, soft_dice_weight=0.5)(logits, target)
+    p = logits.softmax(1)[:, 1:]
+    q = target[:, 1:]  # background excluded, sums pooled over the batch
+    dims = (0, 2, 3)
+    dice = 1 - (2 * (p * q).sum(dims) + 1e-5) / (p.sum(dims) + q.sum(dims) + 1e-5)
+    assert (with_dice - base).item() == pytest.approx(0.5 * dice.mean().item(), rel=1e-5)
+    assert KDLoss("kl", soft_dice_weight=0).soft_dice is None
+    with pytest.raises(ConfigError, match="soft_dice_weight"):
+        KDLoss("kl", soft_dice_weight=-1)
+
+    # a structure of 2 voxels in 400 that the student misses: the voxel-averaged soft terms
+    # barely move its logits; the soft Dice term pushes them as hard as a large structure's
+    logits = torch.zeros(1, 2, 20, 20)
+    logits[:, 0] = 4.0  # the student is sure it is all background
+    target = torch.zeros(1, 2, 20, 20)
+    target[:, 0] = 1.0
+    target[0, :, 0, :2] = torch.tensor([[0.2, 0.2], [0.8, 0.8]])  # the ensemble sees it
+    grads = {}
+    for name, loss in {"mse": KDLoss("mse", 1.0, 0.0), "kl": KDLoss("kl", 1.0, 0.0),
+                       "kl+dice": KDLoss("kl", 1.0, 0.0, soft_dice_weight=1.0)}.items():  # fmt: skip
+        z = logits.clone().requires_grad_(True)
+        loss(z, target).backward()
+        grads[name] = -z.grad[0, 1, 0, :2].mean().item()  # push towards the structure
+    assert 0 < grads["mse"] < grads["kl"] < grads["kl+dice"]
+    assert grads["kl+dice"] > 2 * grads["kl"] and grads["kl"] > 10 * grads["mse"]

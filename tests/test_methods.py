@@ -90,7 +90,7 @@ def test_what_each_student_needs_from_its_teachers():
     )
     assert kdcfg.student_settings(config, "adaptive") == {
         "method": "adaptive", "soft_loss": "mse", "temperature": 1.0, "hard_weight": 0.1,
-        "tau": 1.0,
+        "tau": 1.0, "soft_dice_weight": 0.0,
     }  # fmt: skip
     assert "tau" not in kdcfg.student_settings(config, "kd")
 
@@ -120,6 +120,46 @@ def test_comparisons_cover_baseline_teacher_and_other_students():
     assert models == [*finals, "baselines/small-ce/seed1"]
     assert methods["students/online/large-ce/small/seed1"] == "online"
     assert set(baselines.values()) == {"baselines/small-ce/seed1"}
+
+
+def test_online_students_are_compared_with_a_baseline_of_their_budget():
+    """Online KD's student trains phase 1 + phase 2: twice the iterations. With
+    ``baselines.budgets: [1, 2]`` it is compared with the baseline of twice the iterations,
+    every other student with the baseline of the study's iterations."""
+    config = validated(lambda c: c["baselines"].update(budgets=[1, 2]))
+    assert kdcfg.baseline_models(config) == ["baselines/small-ce/seed1",
+                                             "baselines/small-ce/x2/seed1"]  # fmt: skip
+    _, _, baseline_of = kdcfg.compared_students(config)
+    assert baseline_of["students/online/large-ce/small/seed1"] == "baselines/small-ce/x2/seed1"
+    assert baseline_of["students/kd/big/small/seed1"] == "baselines/small-ce/seed1"
+    pairs = kdcfg.paper_comparisons(config)
+    assert ("student vs baseline", "students/online/large-ce/small/seed1",
+            "baselines/small-ce/x2/seed1", "methods") in pairs  # fmt: skip
+    assert kdcfg.model_architecture(config, "baselines/small-ce/x2/seed1") == "small"
+    assert kdcfg.scaled_training({"iterations": 400, "validate_every": 100}, 2) == {
+        "iterations": 800, "validate_every": 100}  # fmt: skip
+    # from scratch, phase 2 alone: the budget of the baseline
+    config["students"]["online"]["init"] = "scratch"
+    _, _, baseline_of = kdcfg.compared_students(config)
+    assert baseline_of["students/online/large-ce/small/seed1"] == "baselines/small-ce/seed1"
+    # without a baseline of its budget, the student keeps the study's (the difference is stated)
+    _, _, baseline_of = kdcfg.compared_students(validated())
+    assert baseline_of["students/online/large-ce/small/seed1"] == "baselines/small-ce/seed1"
+
+
+def test_a_baseline_equal_to_a_teacher_reuses_it():
+    config = validated(lambda c: c["baselines"].update(budgets=[1, 2], seeds=[1, 3]))
+    # teachers small-ce seed 1 and 2 (ensemble pair): the seed-1 baseline is that teacher
+    assert kdcfg.teacher_equal_to_baseline(config, "baselines/small-ce/seed1") == (
+        "teachers/small-ce/seed1"
+    )
+    assert kdcfg.teacher_equal_to_baseline(config, "baselines/small-ce/seed3") is None
+    assert kdcfg.teacher_equal_to_baseline(config, "baselines/small-ce/x2/seed1") is None
+    # a subset teacher (limit) trained on a third of the cases is not the same network
+    config = validated(lambda c: c["ensembles"].pop("pair") and c["students"]["kd"].update(
+        ensembles=["big"]))  # fmt: skip
+    assert "teachers/small-ce/subset1of3/seed1" in kdcfg.teacher_models(config)
+    assert kdcfg.teacher_equal_to_baseline(config, "baselines/small-ce/seed1") is None
 
 
 @pytest.mark.parametrize(

@@ -56,3 +56,29 @@ def test_unknown_architecture_or_arguments_are_config_errors():
         build_network("monai:NoSuchNet", 1, 2)
     with pytest.raises(ConfigError, match="bad arguments"):
         build_network("unet3d", 1, 2, widht=3)
+
+
+@pytest.mark.parametrize(
+    ("name", "kwargs"),
+    [("unet3d", {"features": [4, 8]}), ("resnet3d", {"features": 4, "blocks": 1})],
+)
+def test_instance_normalisation_replaces_every_batch_norm(name, kwargs):
+    batch = build_network(name, 1, 3, **kwargs)
+    instance = build_network(name, 1, 3, norm="instance", **kwargs)
+    count = lambda net, kind: sum(isinstance(m, kind) for m in net.modules())  # noqa: E731
+    assert count(batch, torch.nn.BatchNorm3d) > 0 and count(batch, torch.nn.InstanceNorm3d) == 0
+    assert count(instance, torch.nn.BatchNorm3d) == 0
+    assert count(instance, torch.nn.InstanceNorm3d) == count(batch, torch.nn.BatchNorm3d)
+    assert count_parameters(instance) == count_parameters(batch)  # affine: same weights
+    # each patch is normalised by its own statistics: a patch's output does not depend on the
+    # other patches of its batch, in training as in inference
+    x = torch.randn(2, 1, 8, 8, 8)
+    instance.train()
+    torch.manual_seed(0)
+    alone = instance(x[:1])
+    torch.manual_seed(0)
+    together = instance(x)[:1]
+    if name == "unet3d":  # no dropout: identical
+        torch.testing.assert_close(alone, together)
+    with pytest.raises(ConfigError, match="norm must be one of"):
+        build_network(name, 1, 3, norm="group", **kwargs)

@@ -1,5 +1,6 @@
 """Training: determinism, SIGKILL-and-resume, model file, curves."""
 
+import csv
 import logging
 import os
 import shutil
@@ -56,7 +57,15 @@ def test_same_seed_same_weights_other_seed_other_weights(tiny_preprocessed, tmp_
     assert not _same(a, c)
     assert not (tmp_path / "a" / "ckpt.pt").exists()  # removed once the model file exists
     history = (tmp_path / "a" / "training.csv").read_text().splitlines()
-    assert history[0] == "iteration,loss,lr,validation_dice" and len(history) == 25
+    structures = [f"validation_dice_{s}" for s in ("esophagus", "heart", "trachea", "aorta")]
+    assert history[0].split(",") == ["iteration", "loss", "lr", "validation_dice", *structures]
+    assert len(history) == 25
+    rows = list(csv.DictReader(history))
+    validated = [r for r in rows if r["validation_dice"]]
+    assert validated, "validation rows expected"
+    for row in validated:  # the mean is the mean of the structures' Dice
+        per_structure = [float(row[c]) for c in structures]
+        assert float(row["validation_dice"]) == pytest.approx(sum(per_structure) / 4)
     assert (tmp_path / "a" / "training.png").stat().st_size > 1000
 
 

@@ -264,6 +264,24 @@ def test_teachers_train_predict_evaluate_and_rerun_only_what_changed(tmp_path):
         "ensembles/diverse", "ensembles/uniform", "students/kd/diverse/unet/seed1",
         "students/kd/uniform/unet/seed1", "baselines/unet-ce/seed1",
     ]  # fmt: skip
+    # the baseline is the same network as teacher unet-ce seed 1: reused, not trained again
+    baseline = study / "Own" / "baselines" / "unet-ce" / "seed1"
+    teacher = study / "Own" / "teachers" / "unet-ce" / "seed1"
+    assert (baseline / "model.pt").read_bytes() == (teacher / "model.pt").read_bytes()
+    assert (baseline / "training.csv").read_text() == (teacher / "training.csv").read_text()
+    log = (study / "logs" / "train" / "Own" / "baselines" / "unet-ce" / "seed1.log").read_text()
+    assert "reused" in log and "iter " not in log
+    # every trained network's curve, judged by the curve rule
+    training = pd.read_csv(study / "tables" / "training_Own.csv")
+    assert sorted(training["model"]) == sorted(
+        [f"teachers/{t}" for t in teachers] + ["students/kd/diverse/unet/seed1",
+         "students/kd/uniform/unet/seed1", "baselines/unet-ce/seed1"]
+    )  # fmt: skip
+    assert {"validation_dice", "validation_dice_heart", "last_quarter_gain", "settled"} <= set(
+        training.columns
+    )
+    assert training["last_quarter_gain"].notna().all()  # validated at 4 and 8 of 8 iterations
+    assert "settled" in (study / "tables" / "training_Own.md").read_text()
     statistics = pd.read_csv(study / "tables" / "statistics_Own.csv")
     assert {"student vs baseline", "ensemble diverse vs member"} <= set(statistics["comparison"])
     assert set(statistics["unit"]) == {"patient"} and set(statistics["n"]) == {1}

@@ -470,7 +470,7 @@ def model_architecture(config: dict[str, Any], model_id: str) -> str:
         if parts[4] == "student":
             return parts[2]
         tag = parts[1]
-    elif kind in ("teachers", "baselines") and len(parts) in (2, 3):
+    elif kind in ("teachers", "baselines") and len(parts) in (2, 3):  # subset<k>of<K>/, x<b>/
         tag = parts[0]
     for arch in config["architectures"] if tag else ():
         if tag.startswith(f"{arch}-") and tag[len(arch) + 1 :] in config["losses"]:
@@ -489,9 +489,25 @@ def training_settings(config: dict[str, Any], dataset: str) -> dict[str, Any]:
     return deep_merge(config["training"], config["datasets"][dataset].get("training", {}))
 
 
+def scaled_training(training: dict[str, Any], budget: int) -> dict[str, Any]:
+    """Training settings for ``budget`` times the iterations (validation, checkpoints and
+    progress lines at the same intervals)."""
+    return {**training, "iterations": int(training["iterations"]) * budget}
+
+
 def teacher_models(config: dict[str, Any]) -> list[str]:
     """Model ids of every teacher some ensemble names, each once, sorted."""
     return sorted({m for ens in config["ensembles"] for m in ensemble_members(config, ens)})
+
+
+def teacher_equal_to_baseline(config: dict[str, Any], baseline: str) -> str | None:
+    """The teacher a baseline ``baselines/<arch>-<loss>/seed<k>`` equals, or None.
+
+    A teacher of the same architecture, loss and seed trained on all training cases of the
+    same dataset view is the same network (same settings, data and seed): the baseline reuses
+    its model file instead of training it again."""
+    teacher = "teachers/" + baseline.removeprefix("baselines/")  # x<budget>/: never a teacher
+    return teacher if teacher in teacher_models(config) else None
 
 
 def parse_teacher(model_id: str) -> tuple[str, int, int, int]:
@@ -576,13 +592,12 @@ def compared_students(
 
     students = student_models(config, final=True)
     baselines = baseline_models(config)
-    loss = config["baselines"]["loss"]
     methods, baseline_of = {}, {}
     for model in students:
         run = StudentRun.parse(model)
         methods[model] = method_of(config["students"][run.name]).name
-        baseline = f"baselines/{run.arch}-{loss}/seed{run.seed}"
-        if baseline in baselines:
+        baseline = baseline_of_student(config, run)
+        if baseline is not None:
             baseline_of[model] = baseline
     return students + baselines, methods, baseline_of
 
@@ -628,7 +643,35 @@ def soft_label_sources(config: dict[str, Any], model_id: str) -> list[str]:
 def baseline_models(config: dict[str, Any]) -> list[str]:
     """Model ids of every baseline: ``baselines/<arch>-<loss>/seed<k>``."""
     b = config["baselines"]
-    return [f"baselines/{a}-{b['loss']}/seed{s}" for a in b["architectures"] for s in b["seeds"]]
+    return [
+        baseline_id(a, b["loss"], s, budget)
+        for budget in b.get("budgets", [1])
+        for a in b["architectures"]
+        for s in b["seeds"]
+    ]
+
+
+def baseline_id(arch: str, loss: str, seed: int, budget: int = 1) -> str:
+    """``baselines/<arch>-<loss>/seed<k>``; a baseline trained ``budget`` > 1 times the
+    iterations: ``baselines/<arch>-<loss>/x<budget>/seed<k>``."""
+    scale = f"x{budget}/" if budget != 1 else ""
+    return f"baselines/{arch}-{loss}/{scale}seed{seed}"
+
+
+def baseline_of_student(config: dict[str, Any], run: Any) -> str | None:
+    """The baseline a student is compared with: same architecture and seed, trained for the
+    student's budget (online KD's students: twice the iterations) when the study has such a
+    baseline (``baselines.budgets``), else the one of ``training.iterations``."""
+    from kdseg.distill.methods import method_of
+
+    baselines = baseline_models(config)
+    loss = config["baselines"]["loss"]
+    budget = method_of(config["students"][run.name]).budget(config, run)
+    for candidate in (baseline_id(run.arch, loss, run.seed, budget),
+                      baseline_id(run.arch, loss, run.seed)):  # fmt: skip
+        if candidate in baselines:
+            return candidate
+    return None
 
 
 def paper_comparisons(config: dict[str, Any]) -> list[tuple[str, str, str, str]]:
@@ -649,8 +692,6 @@ def paper_comparisons(config: dict[str, Any]) -> list[tuple[str, str, str, str]]
     for ens in names:
         for member in ensemble_members(config, ens):
             pairs.append((f"ensemble {ens} vs member", f"ensembles/{ens}", member, "paper"))
-    baselines = set(baseline_models(config))
-    loss = config["baselines"]["loss"]
     finals = []
     for name, entry in config["students"].items():
         method = method_of(entry)
@@ -665,8 +706,8 @@ def paper_comparisons(config: dict[str, Any]) -> list[tuple[str, str, str, str]]
             pairs.append((label, run.model_id, teacher, family(run)))
         own = method.final_runs(config, name)
         for run in own:
-            baseline = f"baselines/{run.arch}-{loss}/seed{run.seed}"
-            if baseline in baselines:
+            baseline = baseline_of_student(config, run)
+            if baseline is not None:
                 pairs.append(("student vs baseline", run.model_id, baseline, family(run)))
         for i, a in enumerate(own):
             for b in own[i + 1 :]:

@@ -16,6 +16,12 @@ Soft terms (``soft_loss``), all with the student's softmax at the same temperatu
 - ``soft_ce``: cross-entropy of ``softmax(s / T)`` against the target, times T^2;
 - ``kl``: KL(target || softmax(s / T)) times T^2 (Hinton et al.).
 
+``soft_dice_weight`` (ours, default 0) adds that weight times a soft Dice term: MONAI's
+:class:`~monai.losses.DiceLoss` between ``softmax(s / T)`` and the target itself (a Dice of
+probabilities; background excluded, sums pooled over the batch, as our ``dice`` label loss). It
+weighs every structure equally, where the voxel-averaged soft terms are dominated by background
+voxels and barely move the probabilities of a structure a few voxels wide.
+
 Cross-entropy is always applied to the logits at T = 1 (the authors' code applied it to the
 softmax output at T, ``src/training_network.py:500``: a known bug, fixed on purpose).
 """
@@ -27,13 +33,19 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from monai.losses import DiceLoss
 from torch import nn
 
 from kdseg.errors import ConfigError
 
 SOFT_LOSSES = ("mse", "soft_ce", "kl")
 SOFTEN_RULES = ("members", "average")
-LOSS_SETTINGS = ("soft_loss", "temperature", "hard_weight")  # the arguments of KDLoss
+LOSS_SETTINGS = (
+    "soft_loss",
+    "temperature",
+    "hard_weight",
+    "soft_dice_weight",
+)  # the arguments of KDLoss
 SETTINGS = (*LOSS_SETTINGS, "soften")  # config keys of a student entry
 # the floor of probabilities before a logarithm: float32's smallest normal number, so that
 # nothing a float32 softmax can tell apart from 0 is raised by the floor, at any temperature
@@ -81,13 +93,25 @@ def tempered_softmax(logits: torch.Tensor, temperature: float = 1.0) -> torch.Te
 class KDLoss(nn.Module):
     """Soft term against a target at temperature T + ``hard_weight`` x CE against labels."""
 
-    def __init__(self, soft_loss: str = "mse", temperature: float = 1.0, hard_weight: float = 0.1):
+    def __init__(
+        self,
+        soft_loss: str = "mse",
+        temperature: float = 1.0,
+        hard_weight: float = 0.1,
+        soft_dice_weight: float = 0.0,
+    ):
         super().__init__()
         if soft_loss not in SOFT_LOSSES:
             raise ConfigError(f"soft_loss {soft_loss!r}: unknown (known: {', '.join(SOFT_LOSSES)})")
         if temperature <= 0:
             raise ConfigError(f"temperature {temperature}: must be > 0")
+        if soft_dice_weight < 0:
+            raise ConfigError(f"soft_dice_weight {soft_dice_weight}: must be >= 0")
         self.soft_loss, self.temperature, self.hard_weight = soft_loss, temperature, hard_weight
+        self.soft_dice_weight = soft_dice_weight
+        self.soft_dice = (
+            DiceLoss(include_background=False, batch=True) if soft_dice_weight else None
+        )
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> KDLoss:
@@ -115,6 +139,9 @@ class KDLoss(nn.Module):
     ) -> torch.Tensor:
         logits = logits.float()
         loss = self.soft(logits, target.float())
+        if self.soft_dice is not None:
+            student = tempered_softmax(logits, self.temperature)
+            loss = loss + self.soft_dice_weight * self.soft_dice(student, target.float())
         if self.hard_weight and labels is not None:
             loss = loss + self.hard_weight * F.cross_entropy(logits, labels.long())
         return loss

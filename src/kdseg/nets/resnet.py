@@ -24,17 +24,22 @@ Input sizes must be divisible by 4 (two stride-2 convolutions); outputs have the
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
+
+from kdseg.nets.norm import norm_layer
 
 LAYOUTS = ("authors", "kdseg")
 
 
-def _layers(dims: int) -> tuple[type[nn.Module], type[nn.Module], type[nn.Module], type[nn.Module]]:
-    """(conv, transposed conv, batch norm, channel dropout) of ``dims`` dimensions."""
+def _layers(dims: int, kind: str = "batch") -> tuple[Any, Any, Any, Any]:
+    """(conv, transposed conv, normalisation of ``kind``, channel dropout) of ``dims``
+    dimensions."""
     if dims == 3:
-        return nn.Conv3d, nn.ConvTranspose3d, nn.BatchNorm3d, nn.Dropout3d
-    return nn.Conv2d, nn.ConvTranspose2d, nn.BatchNorm2d, nn.Dropout2d
+        return nn.Conv3d, nn.ConvTranspose3d, norm_layer(3, kind), nn.Dropout3d
+    return nn.Conv2d, nn.ConvTranspose2d, norm_layer(2, kind), nn.Dropout2d
 
 
 class PreActBlock(nn.Module):
@@ -44,9 +49,11 @@ class PreActBlock(nn.Module):
     ``kdseg``: BN-ReLU-conv-BN-ReLU-Dropout(channels)-conv.
     """
 
-    def __init__(self, channels: int, dims: int, dropout: float, layout: str = "authors") -> None:
+    def __init__(
+        self, channels: int, dims: int, dropout: float, layout: str = "authors", norm: str = "batch"
+    ) -> None:
         super().__init__()
-        conv, _, norm, drop = _layers(dims)
+        conv, _, norm, drop = _layers(dims, norm)
         c = channels
         if layout == "authors":
             self.body = nn.Sequential(
@@ -69,7 +76,8 @@ class ResNet(nn.Module):
 
     ``dropout``: rate of the blocks' dropout (and, in the authors' layout, of the head's two
     Dropout3d/2d); default 0.5 (authors) or 0.2 (kdseg). ``head_relu``: the ReLU after the
-    head's 1x1 C->C layer (authors' layout only).
+    head's 1x1 C->C layer (authors' layout only). ``norm``: ``batch`` (the authors') or
+    ``instance`` (:mod:`kdseg.nets.norm`).
     """
 
     def __init__(
@@ -82,6 +90,7 @@ class ResNet(nn.Module):
         spatial_dims: int = 3,
         layout: str = "authors",
         head_relu: bool = True,
+        norm: str = "batch",
     ) -> None:
         super().__init__()
         if layout not in LAYOUTS:
@@ -91,28 +100,28 @@ class ResNet(nn.Module):
         authors = layout == "authors"
         if dropout is None:
             dropout = 0.5 if authors else 0.2
-        conv, up, norm, drop = _layers(spatial_dims)
+        conv, up, norm_of, drop = _layers(spatial_dims, norm)
         f1, f2, f3 = features, 2 * features, 4 * features
         self.layout = layout
         if authors:
             self.encoder = nn.Sequential(
-                conv(in_channels, f1, 3, padding=1), norm(f1), nn.ReLU(),
-                conv(f1, f2, 3, stride=2, padding=1), norm(f2), nn.ReLU(),
-                conv(f2, f3, 3, stride=2, padding=1), norm(f3), nn.ReLU(),
+                conv(in_channels, f1, 3, padding=1), norm_of(f1), nn.ReLU(),
+                conv(f1, f2, 3, stride=2, padding=1), norm_of(f2), nn.ReLU(),
+                conv(f2, f3, 3, stride=2, padding=1), norm_of(f3), nn.ReLU(),
             )  # fmt: skip
         else:
             self.encoder = nn.Sequential(
-                conv(in_channels, f1, 3, padding=1), norm(f1), nn.ReLU(),
-                conv(f1, f2, 3, stride=2, padding=1), norm(f2), nn.ReLU(),
+                conv(in_channels, f1, 3, padding=1), norm_of(f1), nn.ReLU(),
+                conv(f1, f2, 3, stride=2, padding=1), norm_of(f2), nn.ReLU(),
                 conv(f2, f3, 3, stride=2, padding=1),
             )  # fmt: skip
         self.blocks = nn.Sequential(
-            *(PreActBlock(f3, spatial_dims, dropout, layout) for _ in range(blocks))
+            *(PreActBlock(f3, spatial_dims, dropout, layout, norm) for _ in range(blocks))
         )
         if authors:
             self.decoder = nn.Sequential(
-                up(f3, f2, 3, stride=2, padding=1, output_padding=1), norm(f2), nn.ReLU(),
-                up(f2, f1, 3, stride=2, padding=1, output_padding=1), norm(f1), nn.ReLU(),
+                up(f3, f2, 3, stride=2, padding=1, output_padding=1), norm_of(f2), nn.ReLU(),
+                up(f2, f1, 3, stride=2, padding=1, output_padding=1), norm_of(f1), nn.ReLU(),
             )  # fmt: skip
             self.head: nn.Module = nn.Sequential(
                 drop(dropout), conv(f1, f1, 1), *([nn.ReLU()] if head_relu else []),
@@ -120,9 +129,9 @@ class ResNet(nn.Module):
             )  # fmt: skip
         else:
             self.decoder = nn.Sequential(
-                norm(f3), nn.ReLU(), up(f3, f2, 2, stride=2),
-                norm(f2), nn.ReLU(), up(f2, f1, 2, stride=2),
-                norm(f1), nn.ReLU(), conv(f1, out_channels, 1),
+                norm_of(f3), nn.ReLU(), up(f3, f2, 2, stride=2),
+                norm_of(f2), nn.ReLU(), up(f2, f1, 2, stride=2),
+                norm_of(f1), nn.ReLU(), conv(f1, out_channels, 1),
             )  # fmt: skip
             self.head = nn.Identity()  # keeps the earlier module names (and checkpoints)
         self.valid_margin = 0

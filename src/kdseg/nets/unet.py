@@ -1,5 +1,7 @@
 """The paper's U-Net: levels of two conv-BN-ReLU blocks, max-pool down, transposed conv up.
 
+``norm: instance`` (ours, :mod:`kdseg.nets.norm`) replaces batch by instance normalisation.
+
 At the paper's setting (3D, 4 levels, 32-64-128-256 features) it has about 5.6M parameters.
 ``spatial_dims=2`` gives the 2D variant.
 """
@@ -11,13 +13,15 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from kdseg.nets.norm import norm_layer
+
 
 def _conv(dims: int):
     return nn.Conv3d if dims == 3 else nn.Conv2d
 
 
-def _block(dims: int, cin: int, cout: int) -> nn.Sequential:
-    conv, norm = _conv(dims), nn.BatchNorm3d if dims == 3 else nn.BatchNorm2d
+def _block(dims: int, cin: int, cout: int, kind: str = "batch") -> nn.Sequential:
+    conv, norm = _conv(dims), norm_layer(dims, kind)
     return nn.Sequential(
         conv(cin, cout, 3, padding=1), norm(cout), nn.ReLU(inplace=True),
         conv(cout, cout, 3, padding=1), norm(cout), nn.ReLU(inplace=True),
@@ -33,6 +37,7 @@ class UNet(nn.Module):
         out_channels: int,
         features: Sequence[int] = (32, 64, 128, 256),
         spatial_dims: int = 3,
+        norm: str = "batch",
     ) -> None:
         super().__init__()
         d = spatial_dims
@@ -40,14 +45,14 @@ class UNet(nn.Module):
         self.down = nn.ModuleList()
         ch = in_channels
         for f in features:
-            self.down.append(_block(d, ch, f))
+            self.down.append(_block(d, ch, f, norm))
             ch = f
         self.pool = nn.MaxPool3d(2) if d == 3 else nn.MaxPool2d(2)
         self.up = nn.ModuleList()
         self.merge = nn.ModuleList()
         for f in reversed(features[:-1]):
             self.up.append(up(ch, f, 2, stride=2))
-            self.merge.append(_block(d, 2 * f, f))
+            self.merge.append(_block(d, 2 * f, f, norm))
             ch = f
         self.head = _conv(d)(ch, out_channels, 1)
         self.valid_margin = 0

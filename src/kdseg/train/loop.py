@@ -56,7 +56,10 @@ class BatchSource(Protocol):
 
 
 StepLoss = Callable[[nn.Module, dict[str, torch.Tensor]], torch.Tensor]
-Validator = Callable[[nn.Module], float]
+Validator = Callable[[nn.Module], "float | Mapping[str, float]"]
+"""``validate(model)`` -> the mean validation Dice, or a mapping of scores whose
+``validation_dice`` entry is the mean (other entries, e.g. per structure, are recorded in the
+history beside it)."""
 
 
 @dataclass
@@ -333,8 +336,10 @@ def train(
                 tmp,
             )
 
-    def run_validation(iteration: int) -> float:
-        score = float(validate(model))  # type: ignore[misc]
+    def run_validation(iteration: int) -> dict[str, float]:
+        scores = validate(model)  # type: ignore[misc]
+        scores = dict(scores) if isinstance(scores, Mapping) else {"validation_dice": scores}
+        score = float(scores["validation_dice"])
         model.train()
         if best["score"] is None or score > best["score"]:
             best.update(
@@ -344,7 +349,7 @@ def train(
             )
         log.info("%s: iteration %d validation Dice %.4f (best %.4f at %d)",
                  name, iteration, score, best["score"], best["iteration"])  # fmt: skip
-        return score
+        return {k: float(v) for k, v in scores.items()}
 
     def stop(iteration: int, saved: bool) -> TrainingStopped:
         if iteration > 0 and not saved:
@@ -388,7 +393,7 @@ def train(
                     and settings.validate_every
                     and (it % settings.validate_every == 0 or it == total)
                 ):
-                    row["validation_dice"] = run_validation(it)
+                    row.update(run_validation(it))
                 history.append(row)
                 if it % settings.log_every == 0 or it == total:
                     elapsed = time.perf_counter() - t0

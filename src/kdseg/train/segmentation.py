@@ -49,14 +49,26 @@ def cases_of_split(manifest: Mapping[str, Any], split: str) -> list[str]:
     return [c["case"] for c in manifest["cases"] if c["split"] == split]
 
 
-def mean_dice(prediction: np.ndarray, reference: np.ndarray, num_classes: int) -> float:
-    """Mean Dice over the foreground classes (both empty: 1; one empty: 0)."""
+def class_dice(prediction: np.ndarray, reference: np.ndarray, num_classes: int) -> list[float]:
+    """Dice of each foreground class 1..K-1 (both empty: 1; one empty: 0)."""
     scores = []
     for c in range(1, num_classes):
         p, r = prediction == c, reference == c
         denom = int(p.sum()) + int(r.sum())
         scores.append(1.0 if denom == 0 else 2.0 * int((p & r).sum()) / denom)
-    return float(np.mean(scores))
+    return scores
+
+
+def mean_dice(prediction: np.ndarray, reference: np.ndarray, num_classes: int) -> float:
+    """Mean Dice over the foreground classes (both empty: 1; one empty: 0)."""
+    return float(np.mean(class_dice(prediction, reference, num_classes)))
+
+
+def structure_columns(labels: Mapping[str, Any]) -> list[str]:
+    """History columns of the per-structure validation Dice, in label-value order
+    (``validation_dice_<structure>``)."""
+    ordered = sorted(labels, key=lambda name: int(labels[name]))
+    return [f"validation_dice_{name}" for name in ordered[1:]]
 
 
 def inference_spec(architecture: Mapping[str, Any]) -> InferenceSpec:
@@ -138,23 +150,29 @@ def make_validator(
     names = cases_of_split(manifest, "validation")[:max_cases]
     if not names:
         return None
-    num_classes = len(manifest["dataset"]["labels"])
+    labels = manifest["dataset"]["labels"]
+    num_classes, columns = len(labels), structure_columns(labels)
 
-    def validate(model: nn.Module) -> float:
-        scores = []
+    def validate(model: nn.Module) -> dict[str, float]:
+        per_case = []
         for name in names:
             image, label = open_case(preprocessed, name)
             probs = predict_probabilities(model, image, spec, device=device, amp=False)
-            scores.append(mean_dice(probs.argmax(0), np.asarray(label), num_classes))
-        return float(np.mean(scores))
+            per_case.append(class_dice(probs.argmax(0), np.asarray(label), num_classes))
+        per_structure = np.mean(per_case, axis=0)
+        return {"validation_dice": float(per_structure.mean()),
+                **{c: float(v) for c, v in zip(columns, per_structure, strict=True)}}  # fmt: skip
 
     return validate
 
 
 def write_history(path: str | Path, history: list[dict[str, float]]) -> None:
-    """The per-iteration loss (and validation Dice where measured) as CSV."""
+    """The per-iteration loss (and validation Dice, mean and per structure, where measured)
+    as CSV."""
+    first = ("iteration", "loss", "lr", "validation_dice")
+    fields = list(dict.fromkeys([*first, *(key for row in history for key in row)]))
     with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=["iteration", "loss", "lr", "validation_dice"])
+        writer = csv.DictWriter(fh, fieldnames=fields)
         writer.writeheader()
         writer.writerows(history)
 

@@ -120,6 +120,12 @@ class StudentMethod:
         model, or its only member)."""
         return teacher_model(config, run.teacher)
 
+    def budget(self, config: Mapping[str, Any], run: StudentRun) -> int:
+        """The iterations a student has trained, in multiples of ``training.iterations``: its
+        baseline is the one of the same budget when the study trains it
+        (``baselines.budgets``)."""
+        return 1
+
     def train(
         self, settings: Mapping[str, Any], teachers: TeacherFiles, **common: Any
     ) -> dict[str, Any]:

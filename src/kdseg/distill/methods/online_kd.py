@@ -203,5 +203,9 @@ class OnlineKD(EnsembleKD):
     def teacher_of(self, config: Mapping[str, Any], run: StudentRun) -> str:
         return online_id(run, "teacher")
 
+    def budget(self, config: Mapping[str, Any], run: StudentRun) -> int:
+        """Phase 1 + phase 2 from the phase-1 student (``init: online``): twice the iterations."""
+        return 2 if config["students"][run.name].get("init", "online") == "online" else 1
+
 
 METHOD = OnlineKD()

@@ -1,0 +1,146 @@
+"""Learning curves: validation Dice per structure against the training budget, beside the
+ensemble's, for a label-trained network (the baseline, also an ensemble member) and the
+ensemble's student, on a finished study.
+
+For each dataset and budget B (iterations), both networks are trained afresh for B iterations
+with the study's settings (the schedule decays over B, as a study of that budget would) and
+validated every B/4 iterations; the table prints the final per-structure validation Dice, the
+mean, what the last quarter gained (the curve rule: settled when < 0.01) and, once per dataset,
+the ensemble's validation Dice (its members as the study trained them) as the reference line.
+With ``--seeds`` several seeds are trained per budget, which measures the spread of a result
+over training seeds (what another machine's floating point changes, too).
+
+    python benchmarks/learning_curves.py --study results/demo [--configfile config/config.yaml]
+        [--datasets Thorax,Brain,Cardiac] [--budgets 200,400,800,1600] [--seeds 1]
+        [--ensemble diverse] [--student kd] [--models baseline,student] [--out curves.csv]
+
+Needs the study's preprocessed data, ensemble members and soft labels (run the study first).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import yaml
+
+from kdseg import config as kdcfg
+from kdseg.data.preprocess import load_manifest, open_case
+from kdseg.distill.students import train_from_soft_labels
+from kdseg.ensemble import Ensemble
+from kdseg.train.curve_rule import last_quarter_gain, read_history
+from kdseg.train.segmentation import (
+    cases_of_split,
+    class_dice,
+    structure_columns,
+    train_segmentation_model,
+)
+
+
+def ensemble_reference(config: dict, study: Path, dataset: str, ensemble: str) -> dict:
+    """The ensemble's mean and per-structure Dice on the validation cases the runs use."""
+    pre = study / dataset / "preprocessed"
+    manifest = load_manifest(pre)
+    view = kdcfg.dataset_view(config, dataset)
+    members = [study / dataset / m / "model.pt" for m in kdcfg.ensemble_members(view, ensemble)]
+    labels = manifest["dataset"]["labels"]
+    cases = cases_of_split(manifest, "validation")[: int(view["training"]["validation_cases"])]
+    model = Ensemble(members, torch.device("cpu"))
+    scores = []
+    for name in cases:
+        image, label = open_case(pre, name)
+        scores.append(class_dice(model(image)[0].argmax(0), np.asarray(label), len(labels)))
+    per_structure = np.mean(scores, axis=0)
+    return {"validation_dice": float(per_structure.mean()),
+            **dict(zip(structure_columns(labels), map(float, per_structure), strict=True))}  # fmt: skip
+
+
+def train_one(kind: str, config: dict, study: Path, dataset: str, budget: int, seed: int,
+              ensemble: str, student: str, out: Path) -> dict:  # fmt: skip
+    """Train the baseline or the student for ``budget`` iterations; its final scores."""
+    view = kdcfg.dataset_view(config, dataset)
+    training = kdcfg.training_settings(view, dataset)
+    training.update(iterations=budget, validate_every=max(1, budget // 4),
+                    checkpoint_every=budget, log_every=max(1, budget // 4))  # fmt: skip
+    common = {
+        "preprocessed": study / dataset / "preprocessed",
+        "model_out": out / "model.pt", "history_out": out / "training.csv",
+        "curves_out": out / "training.png", "checkpoint": out / "checkpoint.pt",
+        "training": training, "seed": seed, "name": f"{dataset}/{kind}/{budget}/seed{seed}",
+    }  # fmt: skip
+    if kind == "baseline":
+        arch = view["baselines"]["architectures"][0]
+        loss = view["losses"][view["baselines"]["loss"]]
+        train_segmentation_model(
+            architecture=kdcfg.trained_architecture(view, dataset, arch), loss=loss, **common
+        )
+    else:
+        settings = kdcfg.student_settings(view, student)
+        settings.pop("method")
+        soft = study / dataset / "ensembles" / ensemble / "soft_labels"
+        arch = view["students"][student]["architecture"]
+        train_from_soft_labels(
+            soft, settings, architecture=kdcfg.trained_architecture(view, dataset, arch), **common
+        )
+    history = read_history(out / "training.csv")
+    final = next(r for r in reversed(history) if r.get("validation_dice"))
+    return {**{k: float(v) for k, v in final.items() if k.startswith("validation_dice")},
+            "last_quarter_gain": last_quarter_gain(history)}  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--study", default="results/demo")
+    parser.add_argument("--configfile", default="config/config.yaml")
+    parser.add_argument("--datasets", default=None, help="comma-separated (default: all)")
+    parser.add_argument("--budgets", default="200,400,800,1600")
+    parser.add_argument("--seeds", default="1")
+    parser.add_argument("--ensemble", default="diverse")
+    parser.add_argument("--student", default="kd")
+    parser.add_argument("--models", default="baseline,student")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--out", default=None, help="also write the rows as CSV")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    torch.set_num_threads(args.threads)
+    config = yaml.safe_load(Path(args.configfile).read_text())
+    study = Path(args.study)
+    datasets = args.datasets.split(",") if args.datasets else list(config["datasets"])
+    budgets = [int(b) for b in args.budgets.split(",")]
+    seeds = [int(s) for s in args.seeds.split(",")]
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for dataset in datasets:
+            ref = ensemble_reference(config, study, dataset, args.ensemble)
+            rows.append({"dataset": dataset, "model": f"ensemble {args.ensemble}", **ref})
+            print(pd.DataFrame([rows[-1]]).to_string(index=False), flush=True)
+            for budget in budgets:
+                for seed in seeds:
+                    for kind in args.models.split(","):
+                        t0 = time.perf_counter()
+                        out = Path(tmp) / f"{dataset}-{kind}-{budget}-{seed}"
+                        out.mkdir()
+                        scores = train_one(kind, config, study, dataset, budget, seed,
+                                           args.ensemble, args.student, out)  # fmt: skip
+                        rows.append({"dataset": dataset, "model": kind, "iterations": budget,
+                                     "seed": seed, **scores,
+                                     "seconds": round(time.perf_counter() - t0, 1)})  # fmt: skip
+                        print(pd.DataFrame([rows[-1]]).round(3).to_string(index=False),
+                              flush=True)  # fmt: skip
+    table = pd.DataFrame(rows)
+    table.columns = [c.replace("validation_dice_", "") for c in table.columns]
+    print(f"\nvalidation Dice (mean, per structure) on {' '.join(sys.argv[1:]) or 'defaults'}")
+    print(table.round(3).to_string(index=False))
+    if args.out:
+        table.to_csv(args.out, index=False)
+
+
+if __name__ == "__main__":
+    main()

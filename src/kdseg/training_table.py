@@ -1,0 +1,65 @@
+"""Per-dataset table of training curves: each trained network's final validation Dice (mean
+and per structure), what its last quarter of training gained, and whether it settled
+(:mod:`kdseg.train.curve_rule`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from kdseg.atomic import atomic_path
+from kdseg.train.curve_rule import SETTLED_GAIN, is_settled, last_quarter_gain, read_history
+
+
+def curve_summary(model: str, history_csv: str | Path) -> dict[str, object]:
+    """One row: the model, its iterations, final validation scores, last-quarter gain."""
+    history = read_history(history_csv)
+    final = next((r for r in reversed(history) if r.get("validation_dice")), {})
+    gain = last_quarter_gain(history)
+    row: dict[str, object] = {
+        "model": model,
+        "iterations": int(float(history[-1]["iteration"])) if history else 0,
+    }
+    row.update({k: float(v) for k, v in final.items() if k.startswith("validation_dice") and v})
+    row["last_quarter_gain"] = gain
+    row["settled"] = is_settled(history)
+    return row
+
+
+def write_training_table(
+    models: Sequence[str],
+    histories: Sequence[str | Path],
+    dataset: str,
+    out_csv: str | Path,
+    out_md: str | Path,
+) -> pd.DataFrame:
+    """The table of ``models`` (paired with their ``training.csv``) as CSV and Markdown."""
+    table = pd.DataFrame([curve_summary(m, h) for m, h in zip(models, histories, strict=True)])
+    table.insert(0, "dataset", dataset)
+    with atomic_path(out_csv) as tmp:
+        table.to_csv(tmp, index=False)
+    unsettled = int((~table["settled"]).sum()) if len(table) else 0
+    lines = [
+        f"### {dataset}: training curves ({len(table)} networks, {unsettled} not settled: "
+        f"a network is settled when its mean validation Dice gained less than "
+        f"{SETTLED_GAIN:.2f} over the last quarter of training)",
+        "",
+    ]
+    shown = [c for c in table.columns if c != "dataset"]
+    lines.append("| " + " | ".join(c.replace("validation_dice_", "") for c in shown) + " |")
+    lines.append("|" + "---|" * len(shown))
+    for _, row in table[shown].iterrows():
+        lines.append("| " + " | ".join(_fmt(row[c]) for c in shown) + " |")
+    with atomic_path(out_md) as tmp:
+        tmp.write_text("\n".join(lines) + "\n")
+    return table
+
+
+def _fmt(value: object) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "**no**"
+    if isinstance(value, float):
+        return "n/a" if value != value else f"{value:.3f}"
+    return str(value)

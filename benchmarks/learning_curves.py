@@ -13,6 +13,11 @@ over training seeds (what another machine's floating point changes, too).
     python benchmarks/learning_curves.py --study results/demo [--configfile config/config.yaml]
         [--datasets Thorax,Brain,Cardiac] [--budgets 200,400,800,1600] [--seeds 1]
         [--ensemble diverse] [--student kd] [--models baseline,student] [--out curves.csv]
+        [--variant NAME=JSON ...]
+
+``--variant authors='{"soft_loss": "mse", "soft_dice_weight": 0}'`` adds a student whose
+settings are the study's with those changes (an ablation of the distillation loss); repeat it
+for several.
 
 Needs the study's preprocessed data, ensemble members and soft labels (run the study first).
 """
@@ -20,6 +25,7 @@ Needs the study's preprocessed data, ensemble members and soft labels (run the s
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 import tempfile
@@ -58,15 +64,29 @@ def ensemble_reference(config: dict, study: Path, dataset: str, ensemble: str) -
         image, label = open_case(pre, name)
         scores.append(class_dice(model(image)[0].argmax(0), np.asarray(label), len(labels)))
     per_structure = np.mean(scores, axis=0)
+    columns = structure_columns(labels)
     return {"validation_dice": float(per_structure.mean()),
-            **dict(zip(structure_columns(labels), map(float, per_structure), strict=True))}  # fmt: skip
+            **dict(zip(columns, map(float, per_structure), strict=True))}  # fmt: skip
 
 
-def train_one(kind: str, config: dict, study: Path, dataset: str, budget: int, seed: int,
-              ensemble: str, student: str, out: Path) -> dict:  # fmt: skip
-    """Train the baseline or the student for ``budget`` iterations; its final scores."""
+def train_one(
+    kind: str,
+    config: dict,
+    study: Path,
+    dataset: str,
+    budget: int,
+    seed: int,
+    ensemble: str,
+    student: str,
+    out: Path,
+    changes: dict | None = None,
+) -> dict:
+    """Train the baseline or the student (with ``changes`` to its settings) for ``budget``
+    iterations; its final scores."""
     view = kdcfg.dataset_view(config, dataset)
-    training = kdcfg.training_settings(view, dataset)
+    arch = (view["baselines"]["architectures"][0] if kind == "baseline"
+            else view["students"][student]["architecture"])  # fmt: skip
+    training = kdcfg.training_settings(view, dataset, arch)
     training.update(iterations=budget, validate_every=max(1, budget // 4),
                     checkpoint_every=budget, log_every=max(1, budget // 4))  # fmt: skip
     common = {
@@ -76,16 +96,14 @@ def train_one(kind: str, config: dict, study: Path, dataset: str, budget: int, s
         "training": training, "seed": seed, "name": f"{dataset}/{kind}/{budget}/seed{seed}",
     }  # fmt: skip
     if kind == "baseline":
-        arch = view["baselines"]["architectures"][0]
         loss = view["losses"][view["baselines"]["loss"]]
         train_segmentation_model(
             architecture=kdcfg.trained_architecture(view, dataset, arch), loss=loss, **common
         )
     else:
-        settings = kdcfg.student_settings(view, student)
+        settings = {**kdcfg.student_settings(view, student), **(changes or {})}
         settings.pop("method")
         soft = study / dataset / "ensembles" / ensemble / "soft_labels"
-        arch = view["students"][student]["architecture"]
         train_from_soft_labels(
             soft, settings, architecture=kdcfg.trained_architecture(view, dataset, arch), **common
         )
@@ -104,7 +122,13 @@ def main() -> None:
     parser.add_argument("--seeds", default="1")
     parser.add_argument("--ensemble", default="diverse")
     parser.add_argument("--student", default="kd")
-    parser.add_argument("--models", default="baseline,student")
+    parser.add_argument("--models", default="baseline,student", help="baseline, student")
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        help="NAME=JSON: a student with these changes to its settings",
+    )
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", default=None, help="also write the rows as CSV")
     args = parser.parse_args()
@@ -115,6 +139,10 @@ def main() -> None:
     datasets = args.datasets.split(",") if args.datasets else list(config["datasets"])
     budgets = [int(b) for b in args.budgets.split(",")]
     seeds = [int(s) for s in args.seeds.split(",")]
+    kinds = [(kind, None) for kind in args.models.split(",") if kind]
+    for variant in args.variant:
+        name, _, changes = variant.partition("=")
+        kinds.append((name, json.loads(changes)))
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for dataset in datasets:
@@ -123,12 +151,13 @@ def main() -> None:
             print(pd.DataFrame([rows[-1]]).to_string(index=False), flush=True)
             for budget in budgets:
                 for seed in seeds:
-                    for kind in args.models.split(","):
+                    for kind, changes in kinds:
                         t0 = time.perf_counter()
                         out = Path(tmp) / f"{dataset}-{kind}-{budget}-{seed}"
                         out.mkdir()
-                        scores = train_one(kind, config, study, dataset, budget, seed,
-                                           args.ensemble, args.student, out)  # fmt: skip
+                        scores = train_one("baseline" if kind == "baseline" else "student",
+                                           config, study, dataset, budget, seed, args.ensemble,
+                                           args.student, out, changes)  # fmt: skip
                         rows.append({"dataset": dataset, "model": kind, "iterations": budget,
                                      "seed": seed, **scores,
                                      "seconds": round(time.perf_counter() - t0, 1)})  # fmt: skip

@@ -14,6 +14,8 @@ rule train_student:
         f"{STUDY}/logs/train/{{dataset}}/students/{{student}}/{{teacher}}/{{arch}}/seed{{seed}}.log",
     benchmark:
         f"{STUDY}/benchmarks/train/{{dataset}}/students/{{student}}/{{teacher}}/{{arch}}/seed{{seed}}.tsv"
+    # the chain teachers -> soft labels -> students -> tables is the study's critical path
+    priority: 1
     conda:
         ENV
     threads: config["resources"]["train"]["threads"]
@@ -24,7 +26,7 @@ rule train_student:
     params:
         architecture=lambda wc: kdcfg.trained_architecture(config, wc.dataset, wc.arch),
         kd=lambda wc: kdcfg.student_settings(config, wc.student),
-        training=lambda wc: kdcfg.training_settings(config, wc.dataset),
+        training=lambda wc: kdcfg.training_settings(config, wc.dataset, wc.arch),
         checkpoint=lambda wc, output: os.path.join(
             os.path.dirname(output.model), "checkpoint.pt"
         ),
@@ -62,7 +64,7 @@ rule train_online:
         ],
         architecture=lambda wc: kdcfg.trained_architecture(config, wc.dataset, wc.arch),
         kd=online_settings,
-        training=lambda wc: kdcfg.training_settings(config, wc.dataset),
+        training=lambda wc: kdcfg.training_settings(config, wc.dataset, wc.arch),
         checkpoint=lambda wc, output: os.path.join(
             os.path.dirname(output.history), "checkpoint.pt"
         ),
@@ -92,7 +94,7 @@ rule train_baseline:
     params:
         architecture=lambda wc: kdcfg.trained_architecture(config, wc.dataset, wc.arch),
         loss=lambda wc: config["losses"][wc.loss],
-        training=lambda wc: kdcfg.training_settings(config, wc.dataset),
+        training=lambda wc: kdcfg.training_settings(config, wc.dataset, wc.arch),
         checkpoint=lambda wc, output: os.path.join(
             os.path.dirname(output.model), "checkpoint.pt"
         ),
@@ -116,7 +118,7 @@ use rule train_baseline as train_budget_baseline with:
         architecture=lambda wc: kdcfg.trained_architecture(config, wc.dataset, wc.arch),
         loss=lambda wc: config["losses"][wc.loss],
         training=lambda wc: kdcfg.scaled_training(
-            kdcfg.training_settings(config, wc.dataset), int(wc.budget)
+            kdcfg.training_settings(config, wc.dataset, wc.arch), int(wc.budget)
         ),
         checkpoint=lambda wc, output: os.path.join(
             os.path.dirname(output.model), "checkpoint.pt"

@@ -39,6 +39,8 @@ rule soft_labels:
         f"{STUDY}/logs/soft_labels/{{dataset}}/{{model}}.log",
     benchmark:
         f"{STUDY}/benchmarks/soft_labels/{{dataset}}/{{model}}.tsv"
+    # the chain teachers -> soft labels -> students -> tables is the study's critical path
+    priority: 1
     conda:
         ENV
     threads: config["resources"]["predict"]["threads"]

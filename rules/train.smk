@@ -27,7 +27,7 @@ rule train_teacher:
     params:
         architecture=lambda wc: kdcfg.trained_architecture(config, wc.dataset, wc.arch),
         loss=lambda wc: config["losses"][wc.loss],
-        training=lambda wc: kdcfg.training_settings(config, wc.dataset),
+        training=lambda wc: kdcfg.training_settings(config, wc.dataset, wc.arch),
         checkpoint=lambda wc, output: os.path.join(
             os.path.dirname(output.model), "checkpoint.pt"
         ),
@@ -56,7 +56,7 @@ rule train_subset_teacher:
     params:
         architecture=lambda wc: kdcfg.trained_architecture(config, wc.dataset, wc.arch),
         loss=lambda wc: config["losses"][wc.loss],
-        training=lambda wc: kdcfg.training_settings(config, wc.dataset),
+        training=lambda wc: kdcfg.training_settings(config, wc.dataset, wc.arch),
         splits=lambda wc: config["datasets"][wc.dataset]["splits"],
         checkpoint=lambda wc, output: os.path.join(
             os.path.dirname(output.model), "checkpoint.pt"

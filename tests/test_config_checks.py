@@ -96,6 +96,16 @@ def test_the_tiny_study_is_valid(study):
             "config key 'datasets.Heart.splits': splits: test (3) + validation (0) leave no "
             "training patient out of 3",
         ),
+        (
+            lambda c: c["architectures"]["unet"].update(training={"iteratons": 5}),
+            "config key 'architectures.unet.training'",
+        ),
+        (
+            lambda c: c["architectures"]["unet"].update(
+                training={"optimizer": {"name": "adam", "lr": -1.0}}
+            ),
+            "config key 'architectures.unet.training.optimizer.lr'",
+        ),
     ],
 )
 def test_bad_value_is_refused_naming_its_key(study, edit, message):
@@ -143,3 +153,18 @@ def test_canonical_sorts_every_mapping_and_keeps_lists():
     out = kdcfg.canonical(value)
     assert list(out) == [1, "a", "b"] and list(out["b"]) == ["x", "y"]
     assert list(out["b"]["x"][0]) == ["p", "q"] and out == value
+
+
+def test_an_architecture_may_train_longer_than_the_others(study):
+    config = copy.deepcopy(study)
+    config["architectures"]["dilated"]["training"] = {"iterations": 24}
+    config["datasets"]["Heart"]["architectures"]["dilated"]["training"] = {"batch_size": 3}
+    kdcfg.validate_config(config)
+    own = kdcfg.training_settings(config, "Own", "dilated")
+    assert own["iterations"] == 24 and own["batch_size"] == 2
+    heart = kdcfg.training_settings(config, "Heart", "dilated")
+    assert heart["iterations"] == 24 and heart["batch_size"] == 3
+    assert kdcfg.training_settings(config, "Own", "unet")["iterations"] == 8
+    assert kdcfg.training_settings(config, "Own") == kdcfg.training_settings(config, "Own", "unet")
+    # what a network is built from does not carry the training changes
+    assert "training" not in kdcfg.trained_architecture(config, "Own", "dilated")

@@ -100,6 +100,10 @@ def check_config(config: dict[str, Any]) -> None:
         for arch in config["architectures"]:
             settings = architecture_settings(config, name, arch)
             _check_merged(settings, "architecture", f"datasets.{name}.architectures.{arch}")
+            if settings.get("training"):
+                arch_training = training_settings(config, name, arch)
+                _check_merged(arch_training, "training", f"architectures.{arch}.training")
+                _check_training(arch_training, config["datasets"][name], name)
             _check_patch(settings, f"architectures.{arch}", name)
             _check_network(settings, f"architectures.{arch}", name)
         _check_splits(config, name)
@@ -457,6 +461,7 @@ def trained_architecture(config: dict[str, Any], dataset: str, arch: str) -> dic
     the prediction jobs apply, so changing it never re-trains a network)."""
     settings = architecture_settings(config, dataset, arch)
     settings.pop("inference", None)
+    settings.pop("training", None)  # part of the training settings (training_settings)
     return settings
 
 
@@ -484,9 +489,15 @@ def inference_settings(config: dict[str, Any], dataset: str, model_id: str) -> d
     return architecture_settings(config, dataset, arch).get("inference", {})
 
 
-def training_settings(config: dict[str, Any], dataset: str) -> dict[str, Any]:
-    """The training section with the dataset's changes applied."""
-    return deep_merge(config["training"], config["datasets"][dataset].get("training", {}))
+def training_settings(
+    config: dict[str, Any], dataset: str, arch: str | None = None
+) -> dict[str, Any]:
+    """The training section with the dataset's changes applied, then (``arch``) those of the
+    architecture (``architectures.<arch>.training``, with the dataset's changes to it)."""
+    settings = deep_merge(config["training"], config["datasets"][dataset].get("training", {}))
+    if arch is None:
+        return settings
+    return deep_merge(settings, architecture_settings(config, dataset, arch).get("training", {}))
 
 
 def scaled_training(training: dict[str, Any], budget: int) -> dict[str, Any]:

@@ -131,8 +131,12 @@ def test_soft_dice_term_is_monai_dice_of_probabilities_and_lifts_small_structure
     target[:, 0] = 1.0
     target[0, :, 0, :2] = torch.tensor([[0.2, 0.2], [0.8, 0.8]])  # the ensemble sees it
     grads = {}
-    for name, loss in {"mse": KDLoss("mse", 1.0, 0.0), "kl": KDLoss("kl", 1.0, 0.0),
-                       "kl+dice": KDLoss("kl", 1.0, 0.0, soft_dice_weight=1.0)}.items():  # fmt: skip
+    losses = {
+        "mse": KDLoss("mse", 1.0, 0.0),
+        "kl": KDLoss("kl", 1.0, 0.0),
+        "kl+dice": KDLoss("kl", 1.0, 0.0, soft_dice_weight=1.0),
+    }
+    for name, loss in losses.items():
         z = logits.clone().requires_grad_(True)
         loss(z, target).backward()
         grads[name] = -z.grad[0, 1, 0, :2].mean().item()  # push towards the structure

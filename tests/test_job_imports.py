@@ -15,7 +15,9 @@ NETWORK_JOBS = {
     "train_student.py", "train_teacher.py",
 }  # fmt: skip
 LIGHT_JOBS = sorted(
-    p.name for p in SCRIPTS.glob("*.py") if not p.name.startswith("_") and p.name not in NETWORK_JOBS
+    p.name
+    for p in SCRIPTS.glob("*.py")
+    if not p.name.startswith("_") and p.name not in NETWORK_JOBS
 )
 
 

@@ -38,7 +38,7 @@ def methods_config(own) -> dict:
                        "architecture": "small"},
             "ta": {"method": "assistant", "ensembles": ["big"], "architecture": "small"},
         },
-        "baselines": {"architectures": ["small"], "loss": "ce", "seeds": [1]},
+        "baselines": {"architectures": ["small"], "loss": "ce", "seeds": [1], "budgets": [1, 2]},
         "datasets": {"Own": {"source": "raw", "path": str(own),
                              "preprocess": {"target_spacing": [6, 6, 6]},
                              "splits": {"test": 2, "validation": 1}}},
@@ -66,7 +66,13 @@ def test_every_method_trains_end_to_end(tmp_path):
                 "teachers/small-ce/subset2of2/seed1"]  # fmt: skip
     online = ["online/online/large-ce/small/seed1/teacher",
               "online/online/large-ce/small/seed1/student"]  # fmt: skip
-    assert models == [*teachers, "ensembles/limit", *STUDENTS, *online, "baselines/small-ce/seed1"]
+    baselines = ["baselines/small-ce/seed1", "baselines/small-ce/x2/seed1"]
+    assert models == [*teachers, "ensembles/limit", *STUDENTS, *online, *baselines]
+    # the baseline of online KD's budget (phase 1 + phase 2) trained twice the iterations
+    long = torch.load(study / "Own" / baselines[1] / "model.pt", weights_only=True)
+    assert long["iterations"] == 12
+    assert torch.load(study / "Own" / baselines[0] / "model.pt", weights_only=True)[
+        "iterations"] == 6  # fmt: skip
     # limit-trained teachers: disjoint training cases that together are the training split
     splits = json.loads((study / "Own" / "splits.json").read_text())
     subsets = [
@@ -94,9 +100,12 @@ def test_every_method_trains_end_to_end(tmp_path):
     kinds = set(statistics["comparison"])
     assert {"student vs baseline", "student vs student", "student vs teacher",
             "student vs ensemble limit"} <= kinds  # fmt: skip
+    versus = statistics[statistics["comparison"] == "student vs baseline"]
+    assert set(versus[versus["model_a"] == STUDENTS[3]]["model_b"]) == {baselines[1]}
+    assert set(versus[versus["model_a"] == STUDENTS[2]]["model_b"]) == {baselines[0]}
     students = pd.read_csv(study / "tables" / "students_Own.csv")
     assert students["model"].tolist() == [*[s for s in STUDENTS if "ta_assistant" not in s],
-                                          "baselines/small-ce/seed1"]  # fmt: skip
+                                          *baselines]  # fmt: skip
     assert "adaptive" in (study / "tables" / "students_Own.md").read_text()
 
     # a method setting re-trains that student and what depends on it, nothing else

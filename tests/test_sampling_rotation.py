@@ -251,3 +251,20 @@ def test_loader_workers_give_the_same_rotated_batches():
     for i, batch in zip(range(2, 6), batches, strict=True):
         for key, value in s.batch(i).items():
             np.testing.assert_array_equal(np.asarray(batch[key]), value)
+
+
+def test_nearest_soft_target_rotation_keeps_one_hot_targets_equal_to_the_labels():
+    """``soft_target_rotation: nearest``: soft targets rotate as the labels do, so targets
+    made from the labels stay exactly the labels (linear blurs their borders)."""
+    nearest = Augmentation(soft_target_rotation="nearest")
+    s = PatchSampler(_cases(), 3, (16, 16, 16), 4, seed=3, augmentation=nearest)
+    linear = PatchSampler(_cases(), 3, (16, 16, 16), 4, seed=3, augmentation=Augmentation())
+    blurred = 0
+    for plan in s.plan(0):
+        got = s.cut(plan)
+        np.testing.assert_array_equal(got["soft"].argmax(0), got["label"])
+        assert set(np.unique(got["soft"])) <= {0.0, 1.0}
+        blurred += int(((linear.cut(plan)["soft"] > 0) & (linear.cut(plan)["soft"] < 1)).sum())
+    assert blurred > 0  # linear interpolation leaves fractional targets at borders
+    with pytest.raises(ConfigError, match="soft_target_rotation"):
+        Augmentation(soft_target_rotation="cubic")

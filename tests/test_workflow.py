@@ -11,6 +11,7 @@ import nibabel as nib
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 import yaml
 from conftest import REPO, TINY, make_tiny
 
@@ -227,7 +228,9 @@ def teacher_config(own: Path) -> dict:
         "diverse": {"architectures": ["dilated", "unet"], "losses": ["ce", "dice"], "seeds": [1]},
         "uniform": {"architectures": ["unet"], "losses": ["ce"], "seeds": [1, 2]},
     }
-    config["students"] = {"kd": {"ensembles": ["diverse", "uniform"], "architecture": "unet"}}
+    config["architectures"]["dilated"]["training"] = {"iterations": 12}  # per architecture
+    config["students"] = {"kd": {"ensembles": ["diverse", "uniform"], "architecture": "unet",
+                                 "soft_loss": "kl", "soft_dice_weight": 1.0}}  # fmt: skip
     config["baselines"] = {"architectures": ["unet"], "loss": "ce", "seeds": [1]}
     return config
 
@@ -282,6 +285,13 @@ def test_teachers_train_predict_evaluate_and_rerun_only_what_changed(tmp_path):
     )
     assert training["last_quarter_gain"].notna().all()  # validated at 4 and 8 of 8 iterations
     assert "settled" in (study / "tables" / "training_Own.md").read_text()
+    iterations = training.set_index("model")["iterations"]
+    assert iterations["teachers/dilated-ce/seed1"] == 12
+    assert iterations["teachers/unet-ce/seed1"] == 8
+    student = torch.load(study / "Own" / "students/kd/diverse/unet/seed1/model.pt",
+                         weights_only=True)  # fmt: skip
+    assert student["distillation"]["soft_dice_weight"] == 1.0
+    assert student["distillation"]["soft_loss"] == "kl"
     statistics = pd.read_csv(study / "tables" / "statistics_Own.csv")
     assert {"student vs baseline", "ensemble diverse vs member"} <= set(statistics["comparison"])
     assert set(statistics["unit"]) == {"patient"} and set(statistics["n"]) == {1}

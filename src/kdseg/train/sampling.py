@@ -50,6 +50,8 @@ SAMPLING_RULES = ("authors", "balanced")
 ROTATIONS = ("authors", "uniform")
 PLANES = ((0, 1), (0, 2), (1, 2))
 """The three rotation planes of a 3D patch (spatial axes); (0, 1) is the axial plane."""
+SOFT_TARGET_ORDERS = {"linear": 1, "nearest": 0}
+"""Spline order of soft targets in the authors' rotation (``soft_target_rotation``)."""
 ROTATION_ORDER = {"image": 3, "label": 0}
 """Spline order of the authors' rotation per key: cubic for images (scipy's default, as the
 authors' ``scipy.ndimage.rotate`` calls), nearest for labels (their order 0); other keys (soft
@@ -86,7 +88,9 @@ class Augmentation:
     of the three planes chosen at random (``rotate_axes`` null: ``random_plane``; ``axial``:
     the axial plane only). Images: cubic spline, reflect padding, as the authors'
     ``scipy.ndimage.rotate`` (their data_augmentation.py:57, :73-79); labels: nearest;
-    soft targets: linear (:data:`ROTATION_ORDER`). Every key is padded by reflection, so
+    soft targets: linear (:data:`ROTATION_ORDER`; ``soft_target_rotation: nearest``, ours:
+    nearest like the labels, which keeps thin structures' targets as sharp as their labels:
+    docs/distillation.md). Every key is padded by reflection, so
     labels stay aligned with the reflected image (the authors pad labels with background,
     data_augmentation.py:61-63, and soft targets with zeros, utils.py:1035-1036); labels and
     soft targets rotate with their context (the whole patch) before they are cut to the
@@ -108,8 +112,14 @@ class Augmentation:
     intensity_prob: float = 0.0
     noise_std: float = 0.0
     noise_prob: float = 0.0
+    soft_target_rotation: str = "linear"
 
     def __post_init__(self) -> None:
+        if self.soft_target_rotation not in SOFT_TARGET_ORDERS:
+            raise ConfigError(
+                f"augmentation.soft_target_rotation: {self.soft_target_rotation!r}; choose one "
+                f"of {list(SOFT_TARGET_ORDERS)}"
+            )
         if self.rotation not in ROTATIONS:
             raise ConfigError(
                 f"augmentation.rotation: {self.rotation!r}; choose one of {list(ROTATIONS)}"
@@ -284,7 +294,11 @@ def rotate_plane(
 
 
 def rotate_patch(
-    sample: Mapping[str, np.ndarray], angle: float, plane: tuple[int, int], margin: int = 0
+    sample: Mapping[str, np.ndarray],
+    angle: float,
+    plane: tuple[int, int],
+    margin: int = 0,
+    soft_order: int = 1,
 ) -> dict[str, np.ndarray]:
     """Rotate every array of a patch (channels first) by ``angle`` degrees in ``plane``
     (spatial axes) as :func:`rotate_plane`, with the spline order of
@@ -293,7 +307,7 @@ def rotate_patch(
     out = {}
     for key, value in sample.items():
         crop = 0 if key == "image" else margin
-        rotated = rotate_plane(value, angle, plane, ROTATION_ORDER.get(key, 1), crop)
+        rotated = rotate_plane(value, angle, plane, ROTATION_ORDER.get(key, soft_order), crop)
         if crop:  # the axis outside the plane: cut too
             spatial = value.ndim - 1
             inner = tuple(slice(None) if a in plane else slice(crop, -crop) for a in range(spatial))
@@ -713,7 +727,8 @@ class PatchSampler:
             sample = {key: np.take(v, 0, axis=plan.orientation + 1) for key, v in sample.items()}
         m = self.margin
         if plan.rotation is not None:  # cuts the targets to the output region
-            sample = rotate_patch(sample, *plan.rotation, margin=m)
+            order = SOFT_TARGET_ORDERS[self.augmentation.soft_target_rotation]
+            sample = rotate_patch(sample, *plan.rotation, margin=m, soft_order=order)
         if self.transform is not None and plan.transform_seed is not None:
             self.transform.set_random_state(seed=plan.transform_seed)
             sample = {key: np.asarray(v) for key, v in self.transform(sample).items()}

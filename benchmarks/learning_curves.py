@@ -41,13 +41,13 @@ from kdseg import config as kdcfg
 from kdseg.data.preprocess import load_manifest, open_case
 from kdseg.distill.students import train_from_soft_labels
 from kdseg.ensemble import Ensemble
-from kdseg.train.curve_rule import last_quarter_gain, read_history
 from kdseg.train.segmentation import (
     cases_of_split,
     class_dice,
-    structure_columns,
     train_segmentation_model,
+    validation_scores,
 )
+from kdseg.training_table import curve_summary
 
 
 def ensemble_reference(config: dict, study: Path, dataset: str, ensemble: str) -> dict:
@@ -63,10 +63,7 @@ def ensemble_reference(config: dict, study: Path, dataset: str, ensemble: str) -
     for name in cases:
         image, label = open_case(pre, name)
         scores.append(class_dice(model(image)[0].argmax(0), np.asarray(label), len(labels)))
-    per_structure = np.mean(scores, axis=0)
-    columns = structure_columns(labels)
-    return {"validation_dice": float(per_structure.mean()),
-            **dict(zip(columns, map(float, per_structure), strict=True))}  # fmt: skip
+    return validation_scores(scores, labels)
 
 
 def train_one(
@@ -107,10 +104,10 @@ def train_one(
         train_from_soft_labels(
             soft, settings, architecture=kdcfg.trained_architecture(view, dataset, arch), **common
         )
-    history = read_history(out / "training.csv")
-    final = next(r for r in reversed(history) if r.get("validation_dice"))
-    return {**{k: float(v) for k, v in final.items() if k.startswith("validation_dice")},
-            "last_quarter_gain": last_quarter_gain(history)}  # fmt: skip
+    summary = curve_summary(kind, out / "training.csv")
+    return {k: v for k, v in summary.items() if k.startswith("validation_dice")} | {
+        "last_quarter_gain": summary["last_quarter_gain"]
+    }
 
 
 def main() -> None:

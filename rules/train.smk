@@ -3,7 +3,7 @@
 
 rule train_teacher:
     input:
-        f"{STUDY}/{{dataset}}/preprocessed",
+        preprocessed=f"{STUDY}/{{dataset}}/preprocessed",
     output:
         model=f"{STUDY}/{{dataset}}/teachers/{{arch}}-{{loss}}/seed{{seed}}/model.pt",
         history=f"{STUDY}/{{dataset}}/teachers/{{arch}}-{{loss}}/seed{{seed}}/training.csv",
@@ -37,7 +37,7 @@ rule train_teacher:
 
 rule train_subset_teacher:
     input:
-        f"{STUDY}/{{dataset}}/preprocessed",
+        preprocessed=f"{STUDY}/{{dataset}}/preprocessed",
     output:
         model=f"{STUDY}/{{dataset}}/teachers/{{arch}}-{{loss}}/{{subset}}/seed{{seed}}/model.pt",
         history=f"{STUDY}/{{dataset}}/teachers/{{arch}}-{{loss}}/{{subset}}/seed{{seed}}/training.csv",

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from kdseg.atomic import atomic_path
-from kdseg.train.curve_rule import SETTLED_GAIN, is_settled, last_quarter_gain, read_history
+from kdseg.train.curve_rule import SETTLED_GAIN, last_quarter_gain, read_history, settles
 
 
 def curve_summary(model: str, history_csv: str | Path) -> dict[str, object]:
@@ -24,7 +24,7 @@ def curve_summary(model: str, history_csv: str | Path) -> dict[str, object]:
     }
     row.update({k: float(v) for k, v in final.items() if k.startswith("validation_dice") and v})
     row["last_quarter_gain"] = gain
-    row["settled"] = is_settled(history)
+    row["settled"] = settles(gain)
     return row
 
 

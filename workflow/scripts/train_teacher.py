@@ -20,7 +20,7 @@ outputs = {
 if snakemake.input.get("teacher"):
     run_step(snakemake.log[0], reuse_trained_model, model=snakemake.input.teacher, **outputs)
 else:
-    preprocessed = snakemake.input.get("preprocessed", snakemake.input[0])
+    preprocessed = snakemake.input.preprocessed
     run_step(
         snakemake.log[0],
         train_segmentation_model,

@@ -44,10 +44,14 @@ def last_quarter_gain(history: Iterable[Mapping[str, Any]]) -> float | None:
     return end_value - before[-1]
 
 
+def settles(gain: float | None, threshold: float = SETTLED_GAIN) -> bool:
+    """True when a last-quarter gain (None: cannot be judged) is below ``threshold``."""
+    return gain is not None and gain < threshold
+
+
 def is_settled(history: Iterable[Mapping[str, Any]], threshold: float = SETTLED_GAIN) -> bool:
     """True when the last quarter gained less than ``threshold`` mean validation Dice."""
-    gain = last_quarter_gain(history)
-    return gain is not None and gain < threshold
+    return settles(last_quarter_gain(history), threshold)
 
 
 def read_history(path: str | Path) -> list[dict[str, str]]:

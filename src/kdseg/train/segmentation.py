@@ -71,6 +71,17 @@ def structure_columns(labels: Mapping[str, Any]) -> list[str]:
     return [f"validation_dice_{name}" for name in ordered[1:]]
 
 
+def validation_scores(
+    per_case: Sequence[Sequence[float]], labels: Mapping[str, Any]
+) -> dict[str, float]:
+    """``validation_dice`` (mean over structures of the mean over cases) and one
+    :func:`structure_columns` entry per structure, from each case's :func:`class_dice`."""
+    per_structure = np.mean(per_case, axis=0)
+    columns = structure_columns(labels)
+    return {"validation_dice": float(per_structure.mean()),
+            **{c: float(v) for c, v in zip(columns, per_structure, strict=True)}}  # fmt: skip
+
+
 def inference_spec(architecture: Mapping[str, Any]) -> InferenceSpec:
     """The inference settings of an architecture config section."""
     patch = tuple(architecture["patch"])
@@ -151,17 +162,14 @@ def make_validator(
     if not names:
         return None
     labels = manifest["dataset"]["labels"]
-    num_classes, columns = len(labels), structure_columns(labels)
 
     def validate(model: nn.Module) -> dict[str, float]:
         per_case = []
         for name in names:
             image, label = open_case(preprocessed, name)
             probs = predict_probabilities(model, image, spec, device=device, amp=False)
-            per_case.append(class_dice(probs.argmax(0), np.asarray(label), num_classes))
-        per_structure = np.mean(per_case, axis=0)
-        return {"validation_dice": float(per_structure.mean()),
-                **{c: float(v) for c, v in zip(columns, per_structure, strict=True)}}  # fmt: skip
+            per_case.append(class_dice(probs.argmax(0), np.asarray(label), len(labels)))
+        return validation_scores(per_case, labels)
 
     return validate
 

@@ -22,32 +22,29 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 import numpy as np
 import torch
 
 from kdseg import config as kdcfg
 from kdseg.data.preprocess import load_manifest, open_case
+from kdseg.device import choose_device
 from kdseg.distill.soft_labels import open_soft_labels
-from kdseg.distill.students import kd_step_loss
+from kdseg.distill.trainers.kd import kd_step_loss
 from kdseg.ensemble import Ensemble
 from kdseg.errors import KdsegError
 from kdseg.infer import predict_probabilities
+from kdseg.metrics import mean_dice
 from kdseg.model_file import load_model
 from kdseg.nets import build_network, count_parameters
 from kdseg.train.loop import TrainSettings, train
 from kdseg.train.segmentation import (
     build_sampler,
     cases_of_split,
-    choose_device,
     label_step_loss,
-    mean_dice,
 )
 
 

@@ -39,11 +39,11 @@ import yaml
 
 from kdseg import config as kdcfg
 from kdseg.data.preprocess import load_manifest, open_case
-from kdseg.distill.students import train_from_soft_labels
+from kdseg.distill.trainers.kd import train_from_soft_labels
 from kdseg.ensemble import Ensemble
+from kdseg.metrics import class_dice
 from kdseg.train.segmentation import (
     cases_of_split,
-    class_dice,
     train_segmentation_model,
     validation_scores,
 )

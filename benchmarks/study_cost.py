@@ -16,17 +16,13 @@ from __future__ import annotations
 
 import argparse
 import collections
-import sys
 import time
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 import torch
 
 from kdseg import config as kdcfg
+from kdseg.device import choose_device
 from kdseg.nets import build_network, count_parameters
-from kdseg.train.segmentation import choose_device
 
 
 def training_jobs(config: dict) -> collections.Counter:

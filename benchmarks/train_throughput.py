@@ -15,12 +15,9 @@ Without ``--preprocessed`` a thorax phantom is generated and preprocessed in a t
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 import torch
 

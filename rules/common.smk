@@ -2,18 +2,12 @@
 
 import os
 import re
-import sys
 
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version
 
-# kdseg is imported from this checkout's src/, here and in every job's script (see
-# workflow/scripts/_kdseg_src.py), so workflow and library can never be of different versions,
-# whether jobs run in the venv, a conda env or on a cluster node.
-_SRC = os.path.join(workflow.basedir, "src")
-if _SRC not in sys.path:
-    sys.path.insert(0, _SRC)
-
+# kdseg is an installed package (`pip install -e .`, which `make setup` does; conda jobs:
+# envs/kdseg.post-deploy.sh), imported like any other
 from kdseg import config as kdcfg
 from kdseg.data.sources import study as kdsrc
 from kdseg.errors import ConfigError
@@ -24,6 +18,9 @@ try:
     # duplicate keys, which Snakemake's YAML reading would silently merge, are refused
     for _study_file in workflow.configfiles:
         kdcfg.read_study_file(_study_file)
+    # --config values typed as in a study file (Snakemake leaves nested ones strings)
+    kdcfg.apply_overrides(config, dict(workflow.config_settings.config))
+    kdcfg.default_study_name(config, list(workflow.overwrite_configfiles or []))
     kdcfg.validate_config(config)
     kdcfg.check_device(config, local=workflow.local_exec and not workflow.remote_exec)
 except ConfigError as err:
@@ -35,7 +32,11 @@ config.clear()
 config.update(_canonical)
 
 STUDY = kdcfg.study_dir(config)
+if (_why := kdcfg.trained_nothing(config)) is not None:
+    logger.warning(f"study {config['study']!r} trains no network: {_why}")
 ENV = "../envs/kdseg.yaml"
+# the conda environment's post-deploy script installs kdseg from this workflow's folder
+os.environ.update(KDSEG_WORKFLOW_DIR=workflow.basedir)
 DATASETS = list(config["datasets"])
 # the teacher slot of student paths: an ensemble, or an online entry's <arch>-<loss>
 STUDENT_TEACHERS = kdcfg.student_teachers(config)
@@ -140,7 +141,7 @@ def teacher_targets():
         f"{STUDY}/tables/teachers_{ds}.{ext}"
         for ds in DATASETS
         if teacher_models(ds)
-        for ext in ("csv", "md")
+        for ext in ("csv", "md", "html")
     ]
 
 
@@ -265,7 +266,7 @@ def training_table_targets():
         f"{STUDY}/tables/training_{ds}.{ext}"
         for ds in DATASETS
         if trained_histories(ds)
-        for ext in ("csv", "md")
+        for ext in ("csv", "md", "html")
     ]
 
 
@@ -291,7 +292,7 @@ def student_table_targets():
         f"{STUDY}/tables/students_{ds}.{ext}"
         for ds in DATASETS
         if kdcfg.student_models(VIEWS[ds], final=True)
-        for ext in ("csv", "md")
+        for ext in ("csv", "md", "html")
     ]
 
 
@@ -299,9 +300,11 @@ def study_targets():
     """Per-dataset statistics and results tables of all models."""
     patterns = [
         "tables/statistics_{ds}.csv",
+        "tables/findings_{ds}.html",
         "tables/study_{ds}.csv",
         "tables/study_{ds}.md",
         "tables/study_{ds}.tex",
+        "tables/study_{ds}.html",
         "figures/dice_boxplots_{ds}.png",
         "figures/footprint_{ds}.png",
         "figures/qualitative_{ds}.png",

@@ -1,7 +1,7 @@
 """Ensembles: predictions of the members combined; soft labels (of an ensemble or of one
 model) for distillation."""
 
-from kdseg.distill.soft_labels import soft_label_storage
+from kdseg.config.students import soft_label_storage
 
 
 rule predict_ensemble:

@@ -221,7 +221,7 @@ def test_bad_specs_are_config_errors(kwargs):
 
 
 def test_inference_window_can_differ_from_training_patch():
-    from kdseg.config import _check_patch
+    from kdseg.config.validation import _check_patch
     from kdseg.errors import ConfigError
     from kdseg.train.segmentation import inference_spec
 

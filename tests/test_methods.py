@@ -9,13 +9,13 @@ import torch
 import torch.nn.functional as F
 
 from kdseg import config as kdcfg
+from kdseg.config.methods.assistant import geometric_mean_width
 from kdseg.data.splits import training_subset
 from kdseg.distill.features import FeatureKDLoss, feature_channels
 from kdseg.distill.kd_loss import KDLoss
-from kdseg.distill.methods.adaptive_kd import adaptive_step_loss
-from kdseg.distill.methods.assistant_kd import geometric_mean_width
-from kdseg.distill.methods.feature_kd import FeatureStep, default_layers
-from kdseg.distill.methods.online_kd import OnlinePair, online_step_loss
+from kdseg.distill.trainers.adaptive import adaptive_step_loss
+from kdseg.distill.trainers.feature import FeatureStep, default_layers
+from kdseg.distill.trainers.online import OnlinePair, online_step_loss
 from kdseg.errors import ConfigError
 from kdseg.nets import build_network
 

@@ -18,7 +18,7 @@ import torch
 import yaml
 from torch import nn
 
-from kdseg.config import _DIMS
+from kdseg.config.specs import network_dims
 from kdseg.distill.features import feature_channels
 from kdseg.errors import ConfigError
 from kdseg.nets import ARCHITECTURES, build_network, count_parameters, input_geometry
@@ -227,8 +227,8 @@ def test_layout_arguments_are_checked():
 
 
 def test_every_registry_name_has_its_dimensions_for_the_config_check():
-    assert set(ARCHITECTURES) <= set(_DIMS)
+    assert all(network_dims(name) is not None for name in ARCHITECTURES)
     for name in ARCHITECTURES:
         net = build_network(name, 1, 2)
         convs = [m for m in net.modules() if isinstance(m, (nn.Conv2d, nn.Conv3d))]
-        assert isinstance(convs[0], nn.Conv3d if _DIMS[name] == 3 else nn.Conv2d), name
+        assert isinstance(convs[0], nn.Conv3d if network_dims(name) == 3 else nn.Conv2d), name

@@ -17,10 +17,11 @@ from test_methods import BASE
 from test_temperature import authors_target, averaged_target
 
 from kdseg import config as kdcfg
+from kdseg.config.students import soft_label_storage
 from kdseg.data.preprocess import load_manifest
 from kdseg.distill import soft_labels as sl
-from kdseg.distill.soft_labels import SoftLabelLayout, quantise, soft_label_storage
-from kdseg.distill.students import train_from_soft_labels
+from kdseg.distill.soft_labels import SoftLabelLayout, quantise
+from kdseg.distill.trainers.kd import train_from_soft_labels
 from kdseg.errors import KdsegError
 
 MEMBERS = 3

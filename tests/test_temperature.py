@@ -20,9 +20,9 @@ from test_methods import BASE
 from kdseg import config as kdcfg
 from kdseg.distill.features import FeatureKDLoss
 from kdseg.distill.kd_loss import KDLoss, tempered_target
-from kdseg.distill.methods.online_kd import OnlinePair, online_step_loss
 from kdseg.distill.soft_labels import SoftLabelLayout
-from kdseg.distill.students import kd_step_loss
+from kdseg.distill.trainers.kd import kd_step_loss
+from kdseg.distill.trainers.online import OnlinePair, online_step_loss
 from kdseg.errors import ConfigError
 from kdseg.nets import build_network
 
@@ -153,7 +153,7 @@ def test_soften_is_a_student_setting_that_matters_only_above_t1():
 def test_adaptive_step_softens_its_teachers_at_t():
     """Adaptive KD on float16 log-probabilities: with agreeing teachers the target is their
     softmax(z / T), by either rule."""
-    from kdseg.distill.methods.adaptive_kd import adaptive_step_loss
+    from kdseg.distill.trainers.adaptive import adaptive_step_loss
 
     torch.manual_seed(2)
     z = torch.randn(2, 3, 8, 8, 8) * 4

@@ -14,12 +14,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from kdseg.device import choose_device
 from kdseg.errors import KdsegError
 from kdseg.infer import InferenceSpec, predict_probabilities
 from kdseg.model_file import load_model
 from kdseg.nets import count_parameters
 from kdseg.predict import predict_split
-from kdseg.train.segmentation import choose_device
 
 
 class Ensemble:

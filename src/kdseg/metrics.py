@@ -197,3 +197,18 @@ def overall_metrics(
     ) / (n * n)
     kappa = 1.0 if chance >= 1.0 else (observed - chance) / (1.0 - chance)
     return {"accuracy": observed, "kappa": kappa}
+
+
+def class_dice(prediction: np.ndarray, reference: np.ndarray, num_classes: int) -> list[float]:
+    """Dice of each foreground class 1..K-1 (both empty: 1; one empty: 0)."""
+    scores = []
+    for c in range(1, num_classes):
+        p, r = prediction == c, reference == c
+        denom = int(p.sum()) + int(r.sum())
+        scores.append(1.0 if denom == 0 else 2.0 * int((p & r).sum()) / denom)
+    return scores
+
+
+def mean_dice(prediction: np.ndarray, reference: np.ndarray, num_classes: int) -> float:
+    """Mean Dice over the foreground classes (both empty: 1; one empty: 0)."""
+    return float(np.mean(class_dice(prediction, reference, num_classes)))

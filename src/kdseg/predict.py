@@ -24,11 +24,11 @@ import torch
 from kdseg.atomic import atomic_dir
 from kdseg.data.nifti import write_volume
 from kdseg.data.preprocess import load_manifest, open_case
+from kdseg.device import choose_device
 from kdseg.infer import labels_in_original_geometry, predict_probabilities
 from kdseg.model_file import load_model
 from kdseg.nets import count_parameters
 from kdseg.provenance import provenance
-from kdseg.train.segmentation import choose_device
 
 log = logging.getLogger("kdseg")
 

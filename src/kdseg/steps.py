@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from kdseg.errors import KdsegError
-from kdseg.gpu_slots import CLAIMED
+from kdseg.gpu_slots import CLAIMED, claim_for_job
 
 log = logging.getLogger("kdseg")
 
@@ -30,6 +30,14 @@ def setup_logging(log_file: str | Path | None = None, level: int = logging.INFO)
         root.addHandler(handler)
     root.setLevel(level)
     root.propagate = False
+
+
+def run_job(job: Any, func: Callable[..., Any], **kwargs: Any) -> Any:
+    """The harness of every workflow script: claim the job's GPUs (``resources.gpu``, outside
+    SLURM), log to the job's log file, then :func:`run_step`. ``job``: Snakemake's
+    ``snakemake`` object of the script."""
+    claim_for_job(int(getattr(job.resources, "gpu", 0) or 0))
+    return run_step(job.log[0] if job.log else None, func, **kwargs)
 
 
 def run_step(log_file: str | Path | None, func: Callable[..., Any], **kwargs: Any) -> Any:

@@ -1,12 +1,10 @@
 """Snakemake entry point: convert an obtained data source into an nnU-Net v2 raw dataset."""
 
-import _kdseg_src  # noqa: F401  (first: makes src/ importable)
-
 from kdseg.data.sources.obtain import convert_source
-from kdseg.steps import run_step
+from kdseg.steps import run_job
 
-run_step(
-    snakemake.log[0],
+run_job(
+    snakemake,
     convert_source,
     source=snakemake.params.source,
     source_dir=snakemake.params.source_dir,

@@ -1,12 +1,10 @@
 """Snakemake entry point: metrics of one model's test predictions."""
 
-import _kdseg_src  # noqa: F401  (first: makes src/ importable)
-
 from kdseg.evaluate import evaluate_predictions
-from kdseg.steps import run_step
+from kdseg.steps import run_job
 
-run_step(
-    snakemake.log[0],
+run_job(
+    snakemake,
     evaluate_predictions,
     predictions=snakemake.input.predictions,
     raw_root=snakemake.params.root,

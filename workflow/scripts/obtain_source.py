@@ -1,12 +1,10 @@
 """Snakemake entry point: extract a data source's files (downloaded or put there by the user)."""
 
-import _kdseg_src  # noqa: F401  (first: makes src/ importable)
-
 from kdseg.data.sources.obtain import obtain_source
-from kdseg.steps import run_step
+from kdseg.steps import run_job
 
-run_step(
-    snakemake.log[0],
+run_job(
+    snakemake,
     obtain_source,
     source=snakemake.wildcards.source,
     out_dir=snakemake.params.folder,

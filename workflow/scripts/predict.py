@@ -1,12 +1,10 @@
 """Snakemake entry point: predict the test cases with one model file."""
 
-import _kdseg_src  # noqa: F401  (first: makes src/ importable)
-
 from kdseg.predict import predict_with_model
-from kdseg.steps import run_step
+from kdseg.steps import run_job
 
-run_step(
-    snakemake.log[0],
+run_job(
+    snakemake,
     predict_with_model,
     model_file=snakemake.input.model,
     preprocessed=snakemake.input.preprocessed,

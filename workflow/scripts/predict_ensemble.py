@@ -1,12 +1,10 @@
 """Snakemake entry point: predict the test cases with an ensemble."""
 
-import _kdseg_src  # noqa: F401  (first: makes src/ importable)
-
 from kdseg.ensemble import predict_with_ensemble
-from kdseg.steps import run_step
+from kdseg.steps import run_job
 
-run_step(
-    snakemake.log[0],
+run_job(
+    snakemake,
     predict_with_ensemble,
     model_files=list(snakemake.input.models),
     preprocessed=snakemake.input.preprocessed,

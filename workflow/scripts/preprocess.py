@@ -1,12 +1,10 @@
 """Snakemake entry point: preprocess a validated dataset."""
 
-import _kdseg_src  # noqa: F401  (first: makes src/ importable)
-
 from kdseg.data.preprocess import preprocess_dataset
-from kdseg.steps import run_step
+from kdseg.steps import run_job
 
-run_step(
-    snakemake.log[0],
+run_job(
+    snakemake,
     preprocess_dataset,
     raw_root=snakemake.params.root,
     validation_report=snakemake.input.report,

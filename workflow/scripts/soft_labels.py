@@ -1,13 +1,11 @@
 """Snakemake entry point: an ensemble's soft labels for the training/validation cases (8-bit
 or float16 log-probabilities: the rule's ``storage`` param)."""
 
-import _kdseg_src  # noqa: F401  (first: makes src/ importable)
-
 from kdseg.distill.soft_labels import write_soft_labels
-from kdseg.steps import run_step
+from kdseg.steps import run_job
 
-run_step(
-    snakemake.log[0],
+run_job(
+    snakemake,
     write_soft_labels,
     model_files=list(snakemake.input.models),
     preprocessed=snakemake.input.preprocessed,

@@ -1,16 +1,17 @@
-"""Snakemake entry point: Wilcoxon/Holm statistics of the paper's comparisons."""
+"""Snakemake entry point: Wilcoxon/Holm statistics of the paper's comparisons and their
+findings (HTML, for the report)."""
 
-import _kdseg_src  # noqa: F401  (first: makes src/ importable)
-
-from kdseg.steps import run_step
+from kdseg.steps import run_job
 from kdseg.study_table import write_statistics
 
-run_step(
-    snakemake.log[0],
+run_job(
+    snakemake,
     write_statistics,
     metrics=list(snakemake.input.metrics),
     comparisons=snakemake.params.comparisons,
-    out_csv=snakemake.output[0],
+    out_csv=snakemake.output.csv,
     splits=snakemake.input.splits,
     unit=snakemake.params.unit,
+    dataset=snakemake.wildcards.dataset,
+    out_findings_html=snakemake.output.findings,
 )

@@ -1,12 +1,10 @@
 """Snakemake entry point: all students of a dataset against the baseline and each other."""
 
-import _kdseg_src  # noqa: F401  (first: makes src/ importable)
-
-from kdseg.steps import run_step
+from kdseg.steps import run_job
 from kdseg.student_table import write_student_table
 
-run_step(
-    snakemake.log[0],
+run_job(
+    snakemake,
     write_student_table,
     models=snakemake.params.models,
     methods=snakemake.params.methods,
@@ -17,4 +15,5 @@ run_step(
     dataset=snakemake.wildcards.dataset,
     out_csv=snakemake.output.csv,
     out_md=snakemake.output.md,
+    out_html=snakemake.output.html,
 )

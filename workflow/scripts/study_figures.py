@@ -1,13 +1,11 @@
 """Snakemake entry point: the per-dataset figures of the study."""
 
-import _kdseg_src  # noqa: F401  (first: makes src/ importable)
-
 from kdseg.figures.study import plot_study_figures
-from kdseg.steps import run_step
+from kdseg.steps import run_job
 
 out = snakemake.output
-run_step(
-    snakemake.log[0],
+run_job(
+    snakemake,
     plot_study_figures,
     models=snakemake.params.models,
     metrics=list(snakemake.input.metrics),

@@ -1,12 +1,10 @@
 """Snakemake entry point: the per-dataset results table (CSV, Markdown, LaTeX)."""
 
-import _kdseg_src  # noqa: F401  (first: makes src/ importable)
-
-from kdseg.steps import run_step
+from kdseg.steps import run_job
 from kdseg.study_table import write_study_table
 
-run_step(
-    snakemake.log[0],
+run_job(
+    snakemake,
     write_study_table,
     models=snakemake.params.models,
     metrics=list(snakemake.input.metrics),
@@ -16,4 +14,5 @@ run_step(
     out_csv=snakemake.output.csv,
     out_md=snakemake.output.md,
     out_tex=snakemake.output.tex,
+    out_html=snakemake.output.html,
 )

@@ -1,15 +1,13 @@
 """Snakemake entry point: online KD's first phase (teacher and student trained together)."""
 
-import _kdseg_src  # noqa: F401  (first: makes src/ importable)
-
-from kdseg.distill.methods.online_kd import train_online_pair
-from kdseg.steps import run_step
+from kdseg.distill.trainers.online import train_online_pair
+from kdseg.steps import run_job
 from kdseg.train.loop import exit_on_sigterm
 
 exit_on_sigterm()  # temporaries are removed; the loop writes a last checkpoint
 w = snakemake.wildcards
-run_step(
-    snakemake.log[0],
+run_job(
+    snakemake,
     train_online_pair,
     preprocessed=snakemake.input[0],
     teacher_out=snakemake.output.teacher,

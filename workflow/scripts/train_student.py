@@ -1,16 +1,14 @@
 """Snakemake entry point: train one student with its entry's method."""
 
-import _kdseg_src  # noqa: F401  (first: makes src/ importable)
-
-from kdseg.distill.students import train_student
-from kdseg.steps import run_step
+from kdseg.distill.trainers import train_student
+from kdseg.steps import run_job
 from kdseg.train.loop import exit_on_sigterm
 
 exit_on_sigterm()  # temporaries are removed; the loop writes a last checkpoint
 w = snakemake.wildcards
 inputs = snakemake.input
-run_step(
-    snakemake.log[0],
+run_job(
+    snakemake,
     train_student,
     method=snakemake.params.kd["method"],
     settings=snakemake.params.kd,

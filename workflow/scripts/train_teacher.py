@@ -2,9 +2,7 @@
 one of K disjoint subsets of the training cases) or baseline (a baseline that is the same
 network as a teacher reuses the teacher's model file)."""
 
-import _kdseg_src  # noqa: F401  (first: makes src/ importable)
-
-from kdseg.steps import run_step
+from kdseg.steps import run_job
 from kdseg.train.loop import exit_on_sigterm
 from kdseg.train.reuse import reuse_trained_model
 from kdseg.train.segmentation import subset_training_cases, train_segmentation_model
@@ -18,11 +16,11 @@ outputs = {
     "curves_out": snakemake.output.curves,
 }
 if snakemake.input.get("teacher"):
-    run_step(snakemake.log[0], reuse_trained_model, model=snakemake.input.teacher, **outputs)
+    run_job(snakemake, reuse_trained_model, model=snakemake.input.teacher, **outputs)
 else:
     preprocessed = snakemake.input.preprocessed
-    run_step(
-        snakemake.log[0],
+    run_job(
+        snakemake,
         train_segmentation_model,
         preprocessed=preprocessed,
         **outputs,

@@ -1,16 +1,15 @@
 """Snakemake entry point: the per-dataset table of training curves (the curve rule)."""
 
-import _kdseg_src  # noqa: F401  (first: makes src/ importable)
-
-from kdseg.steps import run_step
+from kdseg.steps import run_job
 from kdseg.training_table import write_training_table
 
-run_step(
-    snakemake.log[0],
+run_job(
+    snakemake,
     write_training_table,
     models=list(snakemake.params.models),
     histories=list(snakemake.input),
     dataset=snakemake.wildcards.dataset,
     out_csv=snakemake.output.csv,
     out_md=snakemake.output.md,
+    out_html=snakemake.output.html,
 )

@@ -1,12 +1,10 @@
 """Snakemake entry point: validate a raw dataset before preprocessing."""
 
-import _kdseg_src  # noqa: F401  (first: makes src/ importable)
-
 from kdseg.data.validate import validate_raw_dataset
-from kdseg.steps import run_step
+from kdseg.steps import run_job
 
-run_step(
-    snakemake.log[0],
+run_job(
+    snakemake,
     validate_raw_dataset,
     root=snakemake.params.root,
     report=snakemake.output[0],

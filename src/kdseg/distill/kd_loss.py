@@ -36,6 +36,7 @@ import torch.nn.functional as F
 from monai.losses import DiceLoss
 from torch import nn
 
+from kdseg.config.methods.base import KD_LOSS_KEYS
 from kdseg.errors import ConfigError
 
 SOFT_LOSSES = ("mse", "soft_ce", "kl")
@@ -46,7 +47,7 @@ LOSS_SETTINGS = (
     "hard_weight",
     "soft_dice_weight",
 )  # the arguments of KDLoss
-SETTINGS = (*LOSS_SETTINGS, "soften")  # config keys of a student entry
+SETTINGS = KD_LOSS_KEYS  # config keys of a student entry (LOSS_SETTINGS and soften)
 # the floor of probabilities before a logarithm: float32's smallest normal number, so that
 # nothing a float32 softmax can tell apart from 0 is raised by the floor, at any temperature
 TINY = float(torch.finfo(torch.float32).tiny)

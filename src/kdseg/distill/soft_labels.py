@@ -1,6 +1,7 @@
 """An ensemble's (or one model's) soft labels for the training and validation cases.
 
-What is stored depends on what the students reading them need (:func:`soft_label_storage`):
+What is stored depends on what the students reading them need
+(:func:`kdseg.config.students.soft_label_storage`):
 
 - ``uint8`` (every reader at temperature T = 1): the mean probabilities quantised to
   ``round(255 p)``, a quarter of float32's size, scaled by 1/255 when read;
@@ -39,11 +40,12 @@ import torch
 
 from kdseg.atomic import atomic_dir
 from kdseg.data.preprocess import load_manifest, open_case
+from kdseg.device import choose_device
 from kdseg.distill.kd_loss import SOFTEN_RULES, TINY, soften, tempered_target
 from kdseg.ensemble import Ensemble
 from kdseg.errors import ConfigError, KdsegError
+from kdseg.metrics import mean_dice
 from kdseg.provenance import provenance
-from kdseg.train.segmentation import choose_device, mean_dice
 
 log = logging.getLogger("kdseg")
 
@@ -61,32 +63,6 @@ def quantise(probabilities: np.ndarray) -> np.ndarray:
 def log_probabilities(probabilities: np.ndarray) -> np.ndarray:
     """``log(max(p, tiny))`` in float32 (tiny: float32's smallest normal number)."""
     return np.log(np.maximum(np.asarray(probabilities, dtype=np.float32), np.float32(TINY)))
-
-
-def soft_label_storage(config: Mapping[str, Any], model_id: str) -> str:
-    """The stored form of ``<model_id>/soft_labels`` that every student reading them needs.
-
-    ``float16_log_members`` if a reader softens members (``soften: members``) at T != 1 and the
-    soft labels are of several models; otherwise ``float16_log_mean`` if any reader has
-    T != 1; otherwise ``uint8``. ``config``: the study config as one dataset sees it."""
-    from kdseg.config import soft_label_sources
-    from kdseg.distill.methods import method_of
-
-    members = len(soft_label_sources(config, model_id))
-    storage = "uint8"
-    for name, entry in config.get("students", {}).items():
-        temperature = float(entry.get("temperature", 1.0))
-        if temperature == 1:
-            continue
-        method = method_of(entry)
-        if not any(
-            model_id in method.needs(config, run).soft_labels for run in method.runs(config, name)
-        ):
-            continue
-        if entry.get("soften", "members") == "members" and members > 1:
-            return "float16_log_members"
-        storage = "float16_log_mean"
-    return storage
 
 
 @dataclass(frozen=True)

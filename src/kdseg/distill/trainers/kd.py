@@ -1,5 +1,6 @@
-"""Students: the entry point that trains any student method, and the soft-label KD step
-that several methods share (the paper's students, teacher assistants, online KD's phase 2)."""
+"""The paper's students: KD from one soft-label source (an ensemble's or one model's mean
+probabilities) plus the weighted hard labels. Also the training of teacher assistants (every
+link of the chain) and of online KD's phase 2."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from kdseg.config.methods import TeacherFiles
 from kdseg.data.preprocess import load_manifest
 from kdseg.distill.kd_loss import KDLoss
 from kdseg.distill.soft_labels import SoftLabelLayout, open_soft_labels
@@ -22,25 +24,9 @@ from kdseg.train.segmentation import (
 )
 
 
-def train_student(
-    method: str,
-    settings: Mapping[str, Any],
-    teachers: Mapping[str, Any],
-    **common: Any,
-) -> dict[str, Any]:
-    """Train one student with a registered method (``kdseg.distill.methods``).
-
-    ``teachers``: the files the method declared it needs (``soft_labels``, ``models``,
-    ``init``); ``common``: :func:`train_network`'s shared arguments (paths, architecture,
-    training, seed, name, threads)."""
-    from kdseg.distill.methods import METHODS, TeacherFiles
-
-    files = TeacherFiles(
-        soft_labels=list(teachers.get("soft_labels", [])),
-        models=list(teachers.get("models", [])),
-        init=teachers.get("init"),
-    )
-    return METHODS[method].train(dict(settings), files, **common)
+def train(settings: Mapping[str, Any], teachers: TeacherFiles, **common: Any) -> dict[str, Any]:
+    """KD from the one soft-label source, from random or ``init`` weights."""
+    return train_from_soft_labels(teachers.soft_labels[0], settings, init=teachers.init, **common)
 
 
 def train_from_soft_labels(

@@ -11,6 +11,9 @@ feature     feature distillation: live teacher, KL + Lovász + Dice + adapted fe
 online      teacher and student trained together, then KD from the best teacher
 assistant   teacher -> assistant(s) -> student, each link a KD step
 =========== ==================================================================================
+
+These modules declare; they import no torch. The training of each method is in
+:mod:`kdseg.distill.trainers` (imported only by training jobs).
 """
 
 from __future__ import annotations
@@ -18,21 +21,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from kdseg.distill.methods import adaptive_kd, assistant_kd, feature_kd, kd, online_kd
-from kdseg.distill.methods.base import (
+from kdseg.config.methods import adaptive, assistant, feature, kd, online
+from kdseg.config.methods.base import (
     COMMON_KEYS,
+    KD_LOSS_KEYS,
     StudentMethod,
-    StudentRun,
     TeacherFiles,
     TeacherNeeds,
-    teacher_model,
 )
 
 METHODS: dict[str, StudentMethod] = {
-    m.name: m
-    for m in (kd.METHOD, adaptive_kd.METHOD, feature_kd.METHOD, online_kd.METHOD,
-              assistant_kd.METHOD)
-}  # fmt: skip
+    m.name: m for m in (kd.METHOD, adaptive.METHOD, feature.METHOD, online.METHOD, assistant.METHOD)
+}
 
 
 def method_of(entry: Mapping[str, Any]) -> StudentMethod:
@@ -42,11 +42,10 @@ def method_of(entry: Mapping[str, Any]) -> StudentMethod:
 
 __all__ = [
     "COMMON_KEYS",
+    "KD_LOSS_KEYS",
     "METHODS",
     "StudentMethod",
-    "StudentRun",
     "TeacherFiles",
     "TeacherNeeds",
     "method_of",
-    "teacher_model",
 ]

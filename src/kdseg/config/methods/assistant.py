@@ -17,14 +17,14 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from kdseg.config import ensemble_members, model_architecture
-from kdseg.distill.methods.base import (
-    KD_LOSS_KEYS,
+from kdseg.config.methods.base import KD_LOSS_KEYS, TeacherNeeds
+from kdseg.config.methods.kd import EnsembleKD
+from kdseg.config.model_ids import (
     StudentRun,
-    TeacherNeeds,
+    ensemble_members,
+    model_architecture,
     teacher_model,
 )
-from kdseg.distill.methods.kd import EnsembleKD
 from kdseg.errors import ConfigError
 
 

@@ -10,15 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from kdseg.distill.methods.base import (
-    KD_LOSS_KEYS,
-    StudentMethod,
-    StudentRun,
-    TeacherFiles,
-    TeacherNeeds,
-    teacher_model,
-)
-from kdseg.distill.students import train_from_soft_labels
+from kdseg.config.methods.base import KD_LOSS_KEYS, StudentMethod, TeacherNeeds
+from kdseg.config.model_ids import StudentRun, teacher_model
 
 
 class EnsembleKD(StudentMethod):
@@ -29,15 +22,6 @@ class EnsembleKD(StudentMethod):
 
     def needs(self, config: Mapping[str, Any], run: StudentRun) -> TeacherNeeds:
         return TeacherNeeds(soft_labels=(teacher_model(config, run.teacher),))
-
-    def train(
-        self, settings: Mapping[str, Any], teachers: TeacherFiles, **common: Any
-    ) -> dict[str, Any]:
-        """KD from the one soft-label source, from random or ``init`` weights (the methods
-        built on this one: teacher assistants, online KD's phase 2)."""
-        return train_from_soft_labels(
-            teachers.soft_labels[0], settings, init=teachers.init, **common
-        )
 
 
 METHOD = EnsembleKD()

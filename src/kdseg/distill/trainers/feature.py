@@ -1,13 +1,5 @@
-"""Feature distillation with KL, Lovász and Dice (METHODS 2a; Ben Loussaief et al. 2023).
-
-One (larger) teacher, run live on every training batch: its probabilities and the feature
-maps of named layers are the targets of :class:`kdseg.distill.features.FeatureKDLoss`, whose
-1x1 adapters train with the student (and are checkpointed with it) but are not part of the
-student's model file. The teacher is frozen (eval mode, no gradients) and must take the
-student's patches (same input geometry). ``layers``: ``{student: [...], teacher: [...]}``
-submodule paths; when not given (our default) the bottleneck and the last decoder block of
-kdseg's U-Nets are used. ``weights`` of the four terms and ``temperature``: all 1 by default.
-"""
+"""Feature distillation: one teacher run live on every batch, KL + Lovász + Dice + adapted
+feature MSE (:mod:`kdseg.config.methods.feature`)."""
 
 from __future__ import annotations
 
@@ -17,9 +9,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from kdseg.config import ensemble_members
+from kdseg.config.methods import TeacherFiles
 from kdseg.distill.features import FeatureKDLoss, FeatureTap, feature_channels
-from kdseg.distill.methods.base import StudentMethod, StudentRun, TeacherFiles, TeacherNeeds
 from kdseg.errors import ConfigError
 from kdseg.model_file import load_model
 from kdseg.nets import input_geometry
@@ -102,37 +93,15 @@ def feature_step_loss(
     return make_step_loss
 
 
-class FeatureKD(StudentMethod):
-    name = "feature"
-    keys = ("ensembles", "temperature", "layers", "weights")
-    loss_keys = ("temperature", "layers", "weights")
-    summary = "one teacher live: KL + Lovász + Dice + adapted feature MSE (Ben Loussaief et al.)"
-
-    def check(self, config: Mapping[str, Any], student: str) -> None:
-        super().check(config, student)
-        for ens in config["students"][student]["ensembles"]:
-            if len(ensemble_members(config, ens)) != 1:
-                raise ConfigError(
-                    f"config key 'students.{student}.ensembles': method 'feature' needs one "
-                    f"teacher, ensemble {ens!r} has {len(ensemble_members(config, ens))}"
-                )
-
-    def needs(self, config: Mapping[str, Any], run: StudentRun) -> TeacherNeeds:
-        return TeacherNeeds(models=tuple(ensemble_members(config, run.teacher)))
-
-    def train(
-        self, settings: Mapping[str, Any], teachers: TeacherFiles, **common: Any
-    ) -> dict[str, Any]:
-        return train_network(
-            make_step_loss=feature_step_loss(
-                settings, teachers.models[0], common["architecture"]["patch"]
-            ),
-            meta={"distillation": {"method": self.name, **dict(settings),
-                                   "teacher": teachers.models[0]}},
-            fingerprint={"distillation": {"method": self.name, **dict(settings)},
-                         "teachers": [input_identity(teachers.models[0])]},
-            **common,
-        )  # fmt: skip
-
-
-METHOD = FeatureKD()
+def train(settings: Mapping[str, Any], teachers: TeacherFiles, **common: Any) -> dict[str, Any]:
+    """The student against its one live teacher's probabilities and features."""
+    return train_network(
+        make_step_loss=feature_step_loss(
+            settings, teachers.models[0], common["architecture"]["patch"]
+        ),
+        meta={"distillation": {"method": "feature", **dict(settings),
+                               "teacher": teachers.models[0]}},
+        fingerprint={"distillation": {"method": "feature", **dict(settings)},
+                     "teachers": [input_identity(teachers.models[0])]},
+        **common,
+    )  # fmt: skip

@@ -1,42 +1,20 @@
-"""What every student method declares: its config keys, the students it trains, the teacher
-outputs it needs, and how it trains (always through :func:`kdseg.train.segmentation.train_network`
-or the shared loop, so sampler, checkpoints, model files and evaluation are common)."""
+"""What every student method declares: its config keys, the students it trains and the teacher
+outputs each student needs. Declarations only (no torch): the workflow reads them to build its
+DAG; how a method trains lives in :mod:`kdseg.distill.trainers`."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from kdseg.distill import kd_loss
+from kdseg.config.model_ids import StudentRun, teacher_model
 from kdseg.errors import ConfigError
 
 COMMON_KEYS = ("method", "architecture", "seeds", "datasets")
-KD_LOSS_KEYS = kd_loss.SETTINGS  # the paper's KD loss settings, read by several methods
-_STUDENT_ID = re.compile(r"^students/([^/]+)/([^/]+)/([^/]+)/seed(\d+)$")
-
-
-@dataclass(frozen=True)
-class StudentRun:
-    """One trained student: config entry, teacher (slot of its path), architecture, seed."""
-
-    name: str
-    teacher: str
-    arch: str
-    seed: int
-
-    @property
-    def model_id(self) -> str:
-        return f"students/{self.name}/{self.teacher}/{self.arch}/seed{self.seed}"
-
-    @classmethod
-    def parse(cls, model_id: str) -> StudentRun:
-        match = _STUDENT_ID.match(model_id)
-        if match is None:
-            raise ConfigError(f"model {model_id!r}: not a student id")
-        name, teacher, arch, seed = match.groups()
-        return cls(name, teacher, arch, int(seed))
+# the paper's KD loss settings (kdseg.distill.kd_loss.KDLoss and the soften rule), read by
+# several methods
+KD_LOSS_KEYS = ("soft_loss", "temperature", "hard_weight", "soft_dice_weight", "soften")
 
 
 @dataclass(frozen=True)
@@ -125,18 +103,3 @@ class StudentMethod:
         baseline is the one of the same budget when the study trains it
         (``baselines.budgets``)."""
         return 1
-
-    def train(
-        self, settings: Mapping[str, Any], teachers: TeacherFiles, **common: Any
-    ) -> dict[str, Any]:
-        """Train one student; ``common`` are :func:`train_network`'s shared arguments."""
-        raise NotImplementedError
-
-
-def teacher_model(config: Mapping[str, Any], ensemble: str) -> str:
-    """The model id an ensemble stands for in tables and soft labels: its only member, or
-    ``ensembles/<name>``."""
-    from kdseg.config import ensemble_members
-
-    members = ensemble_members(config, ensemble)
-    return members[0] if len(members) == 1 else f"ensembles/{ensemble}"

@@ -1,14 +1,5 @@
-"""Online distillation with the best teacher (METHODS 2c; Liu et al. 2023).
-
-Phase 1 (:func:`train_online_pair`, its own rule): a deeper teacher and a light student train
-together in one run of the shared loop; the teacher learns from the labels, the student with
-the paper's KD loss against the *current* teacher's (detached) probabilities; the teacher's
-weights with the best validation Dice are kept (the final ones when the config validates
-never). Both phase-1 networks are evaluated: ``online/<entry>/<teacher>/<arch>/seed<k>/teacher``
-and ``.../student``. Phase 2: the student is distilled from the best teacher's soft labels; by
-default (``init: online``, our choice) it continues from the phase-1 student's weights, so it
-has seen twice the iterations of a baseline; ``init: scratch`` starts from random weights.
-"""
+"""Online KD's phase 1: teacher and student trained together (:mod:`kdseg.config.methods.online`);
+its phase 2 is :mod:`kdseg.distill.trainers.kd`'s training."""
 
 from __future__ import annotations
 
@@ -21,13 +12,8 @@ import torch
 from torch import nn
 
 from kdseg.data.preprocess import load_manifest
+from kdseg.device import choose_device
 from kdseg.distill.kd_loss import KDLoss, tempered_softmax
-from kdseg.distill.methods.base import (
-    KD_LOSS_KEYS,
-    StudentRun,
-    TeacherNeeds,
-)
-from kdseg.distill.methods.kd import EnsembleKD
 from kdseg.errors import ConfigError
 from kdseg.figures.curves import plot_training_curves
 from kdseg.losses import build_loss
@@ -38,9 +24,9 @@ from kdseg.train.loop import TrainSettings, train
 from kdseg.train.segmentation import (
     LOOP_KEYS,
     build_sampler,
-    choose_device,
     inference_spec,
     input_identity,
+    live_progress,
     make_validator,
     model_metadata,
     network_state,
@@ -136,6 +122,7 @@ def train_online_pair(
     result = train(
         pair, sampler, step, loop, seed, checkpoint, device,
         None if validate is None else (lambda _pair: validate(pair.teacher)), name, recorded,
+        progress=live_progress(history_out, curves_out, f"{name} (validation: teacher)"),
     )  # fmt: skip
     best = result.best_state if result.best_state is not None else result.final_state
     recorded = {
@@ -161,51 +148,3 @@ def train_online_pair(
     save_model(student_out, network_state(result.final_state, "student."), student_info)
     Path(checkpoint).unlink(missing_ok=True)
     return {"teacher": teacher_info, "student": student_info}
-
-
-def online_id(run: StudentRun, role: str) -> str:
-    """Model id of a phase-1 network (``role``: teacher or student)."""
-    return f"online/{run.name}/{run.teacher}/{run.arch}/seed{run.seed}/{role}"
-
-
-class OnlineKD(EnsembleKD):
-    """Phase 2 is the paper's KD from the best teacher (training: :class:`EnsembleKD`'s)."""
-
-    name = "online"
-    keys = ("teacher", "init", *KD_LOSS_KEYS)
-    loss_keys = (*KD_LOSS_KEYS, "init")
-    summary = "teacher and student trained together; then KD from the best teacher (Liu et al.)"
-
-    def check(self, config: Mapping[str, Any], student: str) -> None:
-        teacher = config["students"][student].get("teacher")
-        key = f"students.{student}.teacher"
-        if not teacher:
-            raise ConfigError(f"config key '{key}': required by method 'online'")
-        if teacher["architecture"] not in config["architectures"]:
-            raise ConfigError(f"config key '{key}.architecture': {teacher['architecture']!r} "
-                              "is not defined in 'architectures'")  # fmt: skip
-        if teacher["loss"] not in config["losses"]:
-            raise ConfigError(f"config key '{key}.loss': {teacher['loss']!r} is not defined in "
-                              "'losses'")  # fmt: skip
-
-    def runs(self, config: Mapping[str, Any], student: str) -> list[StudentRun]:
-        entry = config["students"][student]
-        tag = f"{entry['teacher']['architecture']}-{entry['teacher']['loss']}"
-        return [StudentRun(student, tag, entry["architecture"], s) for s in entry["seeds"]]
-
-    def needs(self, config: Mapping[str, Any], run: StudentRun) -> TeacherNeeds:
-        init = config["students"][run.name].get("init", "online")
-        return TeacherNeeds(
-            soft_labels=(online_id(run, "teacher"),),
-            init=online_id(run, "student") if init == "online" else None,
-        )
-
-    def teacher_of(self, config: Mapping[str, Any], run: StudentRun) -> str:
-        return online_id(run, "teacher")
-
-    def budget(self, config: Mapping[str, Any], run: StudentRun) -> int:
-        """Phase 1 + phase 2 from the phase-1 student (``init: online``): twice the iterations."""
-        return 2 if config["students"][run.name].get("init", "online") == "online" else 1
-
-
-METHOD = OnlineKD()

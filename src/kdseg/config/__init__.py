@@ -1,0 +1,113 @@
+"""A study's configuration, in floors (each module imports only those listed before it):
+
+============== =====================================================================
+messages       one-line messages for schema violations
+study_file     reading a study file (no duplicate keys), canonical key order
+model_ids      the model-id grammar: teachers, ensembles, students, baselines, online
+settings       the config per dataset, architecture and training budget
+paths          where a study's files live
+specs          what networks, optimisers and schedules accept (declared, no torch)
+methods        what each student method declares: keys, runs, teacher outputs
+students       the students and baselines the entries' methods train
+comparisons    which models each table and statistics family compares
+validation     the schema with its defaults, then the checks a schema cannot express
+============== =====================================================================
+
+Nothing here imports torch or Snakemake: the workflow reads its config on every call.
+"""
+
+from kdseg.config.comparisons import compared_students, paper_comparisons
+from kdseg.config.messages import config_error_message, describe_validation_error
+from kdseg.config.model_ids import (
+    StudentRun,
+    baseline_id,
+    baseline_models,
+    ensemble_members,
+    model_architecture,
+    online_id,
+    parse_teacher,
+    soft_label_sources,
+    teacher_equal_to_baseline,
+    teacher_model,
+    teacher_models,
+)
+from kdseg.config.paths import raw_inputs, raw_root, study_dir
+from kdseg.config.settings import (
+    architecture_settings,
+    dataset_view,
+    deep_merge,
+    inference_settings,
+    runs_on,
+    scaled_training,
+    trained_architecture,
+    training_settings,
+)
+from kdseg.config.students import (
+    baseline_of_student,
+    online_models,
+    student_models,
+    student_needs,
+    student_settings,
+    student_teachers,
+    trained_nothing,
+)
+from kdseg.config.study_file import (
+    apply_overrides,
+    canonical,
+    default_study_name,
+    read_study_file,
+    typed_override,
+)
+from kdseg.config.validation import (
+    SCHEMA,
+    check_config,
+    check_device,
+    load_config,
+    validate_config,
+)
+
+__all__ = [
+    "SCHEMA",
+    "StudentRun",
+    "apply_overrides",
+    "architecture_settings",
+    "baseline_id",
+    "baseline_models",
+    "baseline_of_student",
+    "canonical",
+    "check_config",
+    "check_device",
+    "compared_students",
+    "config_error_message",
+    "dataset_view",
+    "deep_merge",
+    "default_study_name",
+    "describe_validation_error",
+    "ensemble_members",
+    "inference_settings",
+    "load_config",
+    "model_architecture",
+    "online_id",
+    "online_models",
+    "paper_comparisons",
+    "parse_teacher",
+    "raw_inputs",
+    "raw_root",
+    "read_study_file",
+    "runs_on",
+    "scaled_training",
+    "soft_label_sources",
+    "student_models",
+    "student_needs",
+    "student_settings",
+    "student_teachers",
+    "study_dir",
+    "teacher_equal_to_baseline",
+    "teacher_model",
+    "teacher_models",
+    "trained_architecture",
+    "trained_nothing",
+    "training_settings",
+    "typed_override",
+    "validate_config",
+]

@@ -1,0 +1,109 @@
+"""Students and their baselines, as the entries' methods declare them (the workflow's targets)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from kdseg.config.methods import method_of
+from kdseg.config.model_ids import (
+    StudentRun,
+    baseline_id,
+    baseline_models,
+    online_id,
+    soft_label_sources,
+    teacher_models,
+)
+
+
+def student_models(config: dict[str, Any], final: bool = False) -> list[str]:
+    """Model ids of every student (``students/<entry>/<teacher>/<arch>/seed<k>``) that the
+    entries' methods train (``final``: only the students methods are compared by, e.g. not
+    the teacher assistants)."""
+
+    return [
+        run.model_id
+        for name, entry in config["students"].items()
+        for run in (method_of(entry).final_runs if final else method_of(entry).runs)(config, name)
+    ]
+
+
+def student_teachers(config: dict[str, Any]) -> list[str]:
+    """Names in the teacher slot of student ids: ensembles, online entries' <arch>-<loss>."""
+
+    runs = [StudentRun.parse(m).teacher for m in student_models(config)]
+    return sorted(set(runs) | set(config["ensembles"]))
+
+
+def online_models(config: dict[str, Any]) -> list[str]:
+    """Model ids of the networks of online KD's phase 1 (``online/.../teacher|student``)."""
+
+    return [
+        online_id(run, role)
+        for name, entry in config["students"].items()
+        if entry.get("method") == "online"
+        for run in method_of(entry).runs(config, name)
+        for role in ("teacher", "student")
+    ]
+
+
+def student_needs(config: dict[str, Any], model_id: str):
+    """The teacher outputs (:class:`~kdseg.config.methods.TeacherNeeds`) a student reads."""
+
+    run = StudentRun.parse(model_id)
+    return method_of(config["students"][run.name]).needs(config, run)
+
+
+def student_settings(config: dict[str, Any], name: str) -> dict[str, Any]:
+    """What training a student entry depends on: its method and that method's settings."""
+
+    entry = config["students"][name]
+    method = method_of(entry)
+    return {"method": method.name, **method.settings(entry)}
+
+
+def baseline_of_student(config: dict[str, Any], run: Any) -> str | None:
+    """The baseline a student is compared with: same architecture and seed, trained for the
+    student's budget (online KD's students: twice the iterations) when the study has such a
+    baseline (``baselines.budgets``), else the one of ``training.iterations``."""
+
+    baselines = baseline_models(config)
+    loss = config["baselines"]["loss"]
+    budget = method_of(config["students"][run.name]).budget(config, run)
+    for candidate in (baseline_id(run.arch, loss, run.seed, budget),
+                      baseline_id(run.arch, loss, run.seed)):  # fmt: skip
+        if candidate in baselines:
+            return candidate
+    return None
+
+
+def soft_label_storage(config: Mapping[str, Any], model_id: str) -> str:
+    """The stored form of ``<model_id>/soft_labels`` that every student reading them needs.
+
+    ``float16_log_members`` if a reader softens members (``soften: members``) at T != 1 and the
+    soft labels are of several models; otherwise ``float16_log_mean`` if any reader has
+    T != 1; otherwise ``uint8``. ``config``: the study config as one dataset sees it."""
+    members = len(soft_label_sources(config, model_id))
+    storage = "uint8"
+    for name, entry in config.get("students", {}).items():
+        temperature = float(entry.get("temperature", 1.0))
+        if temperature == 1:
+            continue
+        method = method_of(entry)
+        if not any(
+            model_id in method.needs(config, run).soft_labels for run in method.runs(config, name)
+        ):
+            continue
+        if entry.get("soften", "members") == "members" and members > 1:
+            return "float16_log_members"
+        storage = "float16_log_mean"
+    return storage
+
+
+def trained_nothing(config: Mapping[str, Any]) -> str | None:
+    """Why a study trains no network (no teacher, student or baseline), or None."""
+    if teacher_models(config) or student_models(config) or baseline_models(config):
+        return None
+    if not config.get("ensembles"):
+        return "it defines no 'ensembles' (nor students or baselines)"
+    return "its ensembles, students and baselines name no network"

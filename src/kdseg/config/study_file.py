@@ -1,0 +1,98 @@
+"""Reading a study file (refusing duplicate keys) and putting a config in canonical order."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from kdseg.errors import ConfigError
+
+
+def canonical(value: Any) -> Any:
+    """``value`` with every mapping's keys in sorted order (recursively; lists keep theirs).
+
+    The workflow applies it to the whole config, so that the ``params`` Snakemake records
+    (dicts compared by their ``repr``) do not depend on the order of keys in a study file.
+    """
+    if isinstance(value, dict):
+        items = sorted(value.items(), key=lambda kv: (type(kv[0]).__name__, str(kv[0])))
+        return {k: canonical(v) for k, v in items}
+    if isinstance(value, list):
+        return [canonical(v) for v in value]
+    return value
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """A YAML loader that refuses a key given twice in one mapping."""
+
+
+def _mapping_without_duplicates(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict:
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if key in seen:
+            raise ConfigError(
+                f"config key {key!r} given twice in one mapping (lines {seen[key]} and "
+                f"{key_node.start_mark.line + 1} of {loader.name})"
+            )
+        seen[key] = key_node.start_mark.line + 1
+    return loader.construct_mapping(node, deep=True)
+
+
+_StrictLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_without_duplicates
+)
+
+
+def read_study_file(path: str | Path) -> Any:
+    """A study file's YAML (or JSON), refusing duplicate keys with a one-line ConfigError."""
+    path = Path(path)
+    try:
+        with open(path) as fh:
+            loader = _StrictLoader(fh)
+            loader.name = str(path)
+            try:
+                return loader.get_single_data()
+            finally:
+                loader.dispose()
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML ({' '.join(str(err).split())})") from None
+
+
+def typed_override(value: Any) -> Any:
+    """A ``--config`` value with the scalars inside mappings and lists typed as YAML types them.
+
+    Snakemake reads ``--config key=<YAML>`` with YAML's base loader, which leaves every nested
+    scalar a string (``training={"iterations": 10}`` gives ``"10"``); top-level values it
+    already types. Strings that YAML reads as a number, boolean or null become one."""
+    if isinstance(value, dict):
+        return {k: typed_override(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [typed_override(v) for v in value]
+    if isinstance(value, str):
+        try:
+            typed = yaml.safe_load(value)
+        except yaml.YAMLError:
+            return value
+        return typed if isinstance(typed, (int, float, bool)) or typed is None else value
+    return value
+
+
+def apply_overrides(config: dict[str, Any], overrides: dict[str, Any]) -> None:
+    """Apply ``--config`` values (typed by :func:`typed_override`) over ``config``, key by key
+    into nested mappings, as Snakemake merges them."""
+    for key, value in overrides.items():
+        value = typed_override(value)
+        if isinstance(value, dict) and isinstance(config.get(key), dict):
+            apply_overrides(config[key], value)
+        else:
+            config[key] = value
+
+
+def default_study_name(config: dict[str, Any], study_files: list[str]) -> None:
+    """A study file without ``study:`` names the study after itself (``my-study.yaml`` ->
+    ``my-study``), so that two such files never write into one folder."""
+    if "study" not in config and study_files:
+        config["study"] = Path(study_files[-1]).stem

@@ -17,6 +17,13 @@ from kdseg.atomic import atomic_dir, atomic_path, save_npy, write_json
 
 FORK = mp.get_context("fork")
 FILES = 12
+HANG_S = 600  # bounds waits on a real hang (e.g. of a lock); no machine is that slow
+
+
+def _wait_for(event, proc) -> None:
+    """Wait for ``event`` as long as ``proc`` that sets it runs (no time limit)."""
+    while not event.wait(0.1):
+        assert proc.is_alive(), f"process ended with {proc.exitcode} before setting its event"
 
 
 def _write_version(tmp: Path, version: int) -> None:
@@ -111,7 +118,7 @@ def test_the_target_never_disappears_while_it_is_replaced(tmp_path):
         _replace_repeatedly(str(target), 40, 1)
     finally:
         stop.set()
-        watcher.join(30)
+        watcher.join(HANG_S)
     assert missing.value == 0
 
 
@@ -123,7 +130,7 @@ def _killed_while_writing(target: str, kind: str, ready) -> None:
         else:
             tmp.write_bytes(b"\0" * 100_000)
         ready.set()
-        time.sleep(60)
+        time.sleep(HANG_S)  # killed by the test
 
 
 @pytest.mark.parametrize("kind", ["dir", "file"])
@@ -132,9 +139,9 @@ def test_the_next_write_removes_temporaries_of_a_killed_run(tmp_path, kind):
     ready = FORK.Event()
     victim = FORK.Process(target=_killed_while_writing, args=(str(target), kind, ready))
     victim.start()
-    assert ready.wait(30)
+    _wait_for(ready, victim)
     os.kill(victim.pid, signal.SIGKILL)
-    victim.join(10)
+    victim.join(HANG_S)
     stale = [p.name for p in tmp_path.iterdir() if ".tmp" in p.name]
     assert len(stale) == 1  # what a killed job leaves behind
     if kind == "dir":
@@ -167,7 +174,7 @@ def _slow_writer(target: str, started, release) -> None:
     with atomic_dir(target) as tmp:
         (tmp / "who.txt").write_text("first")
         started.set()
-        release.wait(60)
+        release.wait(HANG_S)
 
 
 def _second_writer(target: str) -> None:
@@ -181,17 +188,20 @@ def test_a_live_writers_temporary_is_kept(tmp_path):
     started, release = FORK.Event(), FORK.Event()
     first = FORK.Process(target=_slow_writer, args=(str(target), started, release))
     first.start()
-    assert started.wait(30)
-    live = [p for p in tmp_path.iterdir() if ".tmp" in p.name]
     second = FORK.Process(target=_second_writer, args=(str(target),))
-    second.start()
-    time.sleep(1.0)
-    assert [p for p in tmp_path.iterdir() if ".tmp" in p.name] == live
-    assert (live[0] / "who.txt").read_text() == "first"
-    assert not target.exists()
-    release.set()
-    first.join(30)
-    second.join(30)
+    try:
+        _wait_for(started, first)
+        live = [p for p in tmp_path.iterdir() if ".tmp" in p.name]
+        second.start()
+        time.sleep(1.0)
+        assert [p for p in tmp_path.iterdir() if ".tmp" in p.name] == live
+        assert (live[0] / "who.txt").read_text() == "first"
+        assert not target.exists()
+    finally:
+        release.set()  # also when an assertion failed: the writers end
+    first.join(HANG_S)
+    if second.pid is not None:
+        second.join(HANG_S)
     assert (first.exitcode, second.exitcode) == (0, 0)
     assert (target / "who.txt").read_text() == "second"
     assert _leftovers(tmp_path) == []

@@ -30,20 +30,26 @@ def _holder(tmp_path: Path, timeout: float, hold: float) -> subprocess.Popen:
     )
 
 
+HOLD_S = 3600  # holders are killed by the test: a slow machine never sees a claim expire
+
+
 def test_concurrent_jobs_get_different_gpus_and_a_killed_job_frees_its_gpu(tmp_path):
-    first = _holder(tmp_path, 5, 60)
-    assert first.stdout.readline().strip() == "7"
-    second = _holder(tmp_path, 5, 60)
-    assert second.stdout.readline().strip() == "9"
-    with pytest.raises(KdsegError, match=r"no free GPU among \['7', '9'\]"):
-        claim_gpus(1, ["7", "9"], tmp_path / "locks", timeout_s=0.3, poll_s=0.05)
-    first.kill()  # as SLURM or a user would: no clean-up code runs
-    first.wait()
-    third = _holder(tmp_path, 5, 0)
-    assert third.stdout.readline().strip() == "7"
-    second.kill()
-    for proc in (second, third):
-        proc.wait()
+    # claims wait up to 60 s for a free GPU: each of these finds one at once
+    holders = [_holder(tmp_path, 60, HOLD_S)]
+    try:
+        assert holders[0].stdout.readline().strip() == "7"
+        holders.append(_holder(tmp_path, 60, HOLD_S))
+        assert holders[1].stdout.readline().strip() == "9"
+        with pytest.raises(KdsegError, match=r"no free GPU among \['7', '9'\]"):
+            claim_gpus(1, ["7", "9"], tmp_path / "locks", timeout_s=0.3, poll_s=0.05)
+        holders[0].kill()  # as SLURM or a user would: no clean-up code runs
+        holders[0].wait()
+        holders.append(_holder(tmp_path, 60, 0))
+        assert holders[2].stdout.readline().strip() == "7"
+    finally:
+        for proc in holders:
+            proc.kill()
+            proc.wait()
 
 
 def test_claim_sets_cuda_visible_devices(tmp_path, monkeypatch):

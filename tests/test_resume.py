@@ -32,7 +32,8 @@ class RandomBatches:
         if self.gate and iteration >= self.gate_at:  # wait until the test lets batches pass
             import time
 
-            for _ in range(6000):
+            # 10 minutes: not reached under load; ends a run that a crashed test left behind
+            for _ in range(60_000):
                 if os.path.exists(self.gate):
                     break
                 time.sleep(0.01)

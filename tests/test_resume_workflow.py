@@ -53,12 +53,11 @@ def training_processes(workdir: Path) -> list[int]:
     return pids
 
 
-def wait_for(condition, what: str, proc: subprocess.Popen, limit: float = 300) -> None:
-    """Poll ``condition`` (a generous safety limit, not a timing assertion)."""
-    deadline = time.monotonic() + limit
+def wait_for(condition, what: str, proc: subprocess.Popen) -> None:
+    """Poll ``condition`` until it holds or snakemake ends (no time limit: a busy machine may
+    take long to start the job)."""
     while not condition():
         assert proc.poll() is None, f"snakemake ended before {what}"
-        assert time.monotonic() < deadline, f"no {what} after {limit} s"
         time.sleep(0.2)
 
 

@@ -69,6 +69,36 @@ def test_same_seed_same_weights_other_seed_other_weights(tiny_preprocessed, tmp_
     assert (tmp_path / "a" / "training.png").stat().st_size > 1000
 
 
+def test_history_and_curves_are_written_at_every_validation(
+    tiny_preprocessed, tmp_path, monkeypatch
+):
+    """A running job can be watched: at each validation, the files hold the rows up to the
+    previous validation (read from inside the validator, i.e. while training runs)."""
+    seen = []
+    make_validator = segmentation.make_validator
+
+    def watching(*args, **kwargs):
+        validate = make_validator(*args, **kwargs)
+
+        def watched(model):
+            history, curves = tmp_path / "training.csv", tmp_path / "training.png"
+            if history.exists():
+                rows = list(csv.DictReader(history.read_text().splitlines()))
+                validated = [r["iteration"] for r in rows if r["validation_dice"]]
+                seen.append((len(rows), validated, curves.stat().st_size > 1000))
+            else:
+                seen.append(None)
+            return validate(model)
+
+        return watched
+
+    monkeypatch.setattr(segmentation, "make_validator", watching)
+    _train(tiny_preprocessed, tmp_path, iterations=18, validate_every=6)
+    assert seen == [None, (6, ["6"], True), (12, ["6", "12"], True)]
+    assert not (tmp_path / "model.pt").with_name("ckpt.pt").exists()
+    assert len((tmp_path / "training.csv").read_text().splitlines()) == 19
+
+
 def test_model_file_rebuilds_the_model(tiny_preprocessed, tmp_path):
     meta = _train(tiny_preprocessed, tmp_path, weights="best")
     content = torch.load(tmp_path / "model.pt", weights_only=True)
@@ -166,10 +196,8 @@ def test_sigkill_and_resume_gives_the_same_weights(tiny_preprocessed, tmp_path):
     code = _script(tiny_preprocessed, killed, killed / "log", training)
     proc = subprocess.Popen([sys.executable, "-c", code], env=env)
     ckpt = killed / "ckpt.pt"
-    deadline = time.time() + 120
-    while time.time() < deadline:  # kill once a checkpoint past iteration 20 exists
-        if ckpt.exists() and torch.load(ckpt, weights_only=True)["iteration"] >= 20:
-            break
+    # kill once a checkpoint past iteration 20 exists (no time limit: a busy machine is slow)
+    while not (ckpt.exists() and torch.load(ckpt, weights_only=True)["iteration"] >= 20):
         assert proc.poll() is None, "training ended before it could be killed"
         time.sleep(0.05)
     os.kill(proc.pid, signal.SIGKILL)

@@ -20,6 +20,11 @@ SIGTERM (what SLURM sends at the time limit, ``KillWait`` seconds before SIGKILL
 at the next step boundary: a last checkpoint of that iteration is written (so the resumed run
 is bit-identical), the loader's workers are shut down and :class:`TrainingStopped` is raised.
 The loader's workers ignore SIGTERM: the training process decides when they stop.
+
+Progress (``progress``, e.g. the live ``training.csv`` and curves of a running job) is handed
+the history at every validation (without validation: at every checkpoint), and on resuming
+from a checkpoint, so that what a killed run wrote past its checkpoint is replaced at once by
+the rows the resumed run continues from.
 """
 
 from __future__ import annotations
@@ -60,6 +65,8 @@ Validator = Callable[[nn.Module], "float | Mapping[str, float]"]
 """``validate(model)`` -> the mean validation Dice, or a mapping of scores whose
 ``validation_dice`` entry is the mean (other entries, e.g. per structure, are recorded in the
 history beside it)."""
+Progress = Callable[[list[dict[str, float]]], None]
+"""``progress(history)``: the rows so far (read only; e.g. rewrite the history files)."""
 
 
 @dataclass
@@ -279,11 +286,14 @@ def train(
     validate: Validator | None = None,
     name: str = "model",
     fingerprint: Mapping[str, Any] | None = None,
+    progress: Progress | None = None,
 ) -> TrainResult:
     """Train ``model`` for ``settings.iterations`` steps, resuming from ``checkpoint``.
 
     ``fingerprint``: what else shapes the weights (loss or method settings, network, data
     identity); a checkpoint with other settings is not resumed (see the module docstring).
+    ``progress``: called with the history at each validation (see the module docstring); an
+    ``OSError`` it raises is logged as a warning, training goes on.
     Raises :class:`TrainingStopped` after a last checkpoint when SIGTERM arrives."""
     device = torch.device(device)
     model.to(device)
@@ -317,6 +327,18 @@ def train(
                     "delete it to restart training"
                 ) from None
             log.info("%s: resuming from %s at iteration %d", name, checkpoint, start)
+
+    def report(iteration: int) -> None:
+        if progress is None:
+            return
+        try:
+            progress(history)
+        except OSError as err:  # e.g. a full disk: the final files are written at the end
+            log.warning("%s: progress files not written at iteration %d (%s)",
+                        name, iteration, first_line(err))  # fmt: skip
+
+    if start > 0:
+        report(start)
 
     def save_checkpoint(iteration: int) -> None:
         with atomic_path(checkpoint) as tmp:
@@ -362,6 +384,7 @@ def train(
 
     model.train()
     total = settings.iterations
+    validating = validate is not None and bool(settings.validate_every)
     t0, wait, window_loss, window_n = time.perf_counter(), 0.0, 0.0, 0
     done_at_start = start
     with _sigterm_noted() as sigterm:
@@ -388,11 +411,8 @@ def train(
                 window_loss, window_n = window_loss + value, window_n + 1
                 row: dict[str, float] = {"iteration": i + 1, "loss": value, "lr": lr}
                 it = i + 1
-                if (
-                    validate is not None
-                    and settings.validate_every
-                    and (it % settings.validate_every == 0 or it == total)
-                ):
+                validated = validating and (it % settings.validate_every == 0 or it == total)
+                if validated:
                     row.update(run_validation(it))
                 history.append(row)
                 if it % settings.log_every == 0 or it == total:
@@ -407,6 +427,8 @@ def train(
                 saved = it % settings.checkpoint_every == 0 and it < total
                 if saved:
                     save_checkpoint(it)
+                if validated or (saved and not validating):
+                    report(it)
                 if sigterm:  # a step boundary: the checkpoint resumes bit for bit
                     raise stop(it, saved)
         finally:

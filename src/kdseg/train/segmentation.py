@@ -21,10 +21,12 @@ from torch import nn
 from kdseg.atomic import atomic_path
 from kdseg.data.preprocess import load_manifest, open_case
 from kdseg.data.splits import training_subset
+from kdseg.device import choose_device
 from kdseg.errors import ConfigError
 from kdseg.figures.curves import plot_training_curves
 from kdseg.infer import InferenceSpec, predict_probabilities
 from kdseg.losses import build_loss
+from kdseg.metrics import class_dice
 from kdseg.model_file import load_weights, read_model_file, save_model
 from kdseg.nets import build_network, count_parameters, input_geometry
 from kdseg.provenance import provenance
@@ -37,31 +39,9 @@ LOOP_KEYS = set(TrainSettings.__dataclass_fields__)
 UNRECORDED_TRAINING = ("device",)  # where training runs, not what it learns
 
 
-def choose_device(setting: str = "auto") -> torch.device:
-    """``auto``: CUDA when present, else CPU; or an explicit torch device string."""
-    if setting == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(setting)
-
-
 def cases_of_split(manifest: Mapping[str, Any], split: str) -> list[str]:
     """Case names of one split, in manifest order."""
     return [c["case"] for c in manifest["cases"] if c["split"] == split]
-
-
-def class_dice(prediction: np.ndarray, reference: np.ndarray, num_classes: int) -> list[float]:
-    """Dice of each foreground class 1..K-1 (both empty: 1; one empty: 0)."""
-    scores = []
-    for c in range(1, num_classes):
-        p, r = prediction == c, reference == c
-        denom = int(p.sum()) + int(r.sum())
-        scores.append(1.0 if denom == 0 else 2.0 * int((p & r).sum()) / denom)
-    return scores
-
-
-def mean_dice(prediction: np.ndarray, reference: np.ndarray, num_classes: int) -> float:
-    """Mean Dice over the foreground classes (both empty: 1; one empty: 0)."""
-    return float(np.mean(class_dice(prediction, reference, num_classes)))
 
 
 def structure_columns(labels: Mapping[str, Any]) -> list[str]:
@@ -180,9 +160,23 @@ def write_history(path: str | Path, history: list[dict[str, float]]) -> None:
     first = ("iteration", "loss", "lr", "validation_dice")
     fields = list(dict.fromkeys([*first, *(key for row in history for key in row)]))
     with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=fields)
-        writer.writeheader()
-        writer.writerows(history)
+        writer = csv.writer(fh)  # as csv.DictWriter writes them (missing: ""), in less time
+        writer.writerow(fields)
+        writer.writerows([row.get(key, "") for key in fields] for row in history)
+
+
+def live_progress(
+    history_out: str | Path, curves_out: str | Path, title: str
+) -> Callable[[list[dict[str, float]]], None]:
+    """The training loop's ``progress``: rewrite the history CSV and its curves (each
+    atomically), so that a running job can be watched: about 0.1 s per call for a history of
+    1000 rows, 0.4 s for 100000 (2-core machine)."""
+
+    def write(history: list[dict[str, float]]) -> None:
+        write_history(history_out, history)
+        plot_training_curves(history, curves_out, title=title)
+
+    return write
 
 
 def model_metadata(
@@ -346,6 +340,7 @@ def train_network(
     result = train(
         trained, sampler, step_loss, settings, seed, checkpoint, device,
         None if validate is None else (lambda _trained: validate(model)), name, recorded,
+        progress=live_progress(history_out, curves_out, name),
     )  # fmt: skip
     use_best = settings.weights == "best" and result.best_state is not None
     state = network_state(result.best_state if use_best else result.final_state, prefix)

@@ -10,6 +10,10 @@ if not workflow.overwrite_configfiles:
     configfile: "config/config.yaml"
 
 
+# the report's front page: the study as configured, and where its results are
+report: "report/workflow.rst"
+
+
 include: "rules/common.smk"
 include: "rules/sources.smk"
 include: "rules/data.smk"

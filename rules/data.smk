@@ -83,6 +83,7 @@ rule data_overview:
         report(
             f"{STUDY}/figures/data_overview_{{dataset}}.png",
             category="Data",
+            labels={"dataset": "{dataset}"},
             caption="../report/data_overview.rst",
         ),
     log:

@@ -1,4 +1,4 @@
-"""Students of every method (kdseg.distill.methods), online KD's joint first phase, and
+"""Students of every method (kdseg.config.methods; trained by kdseg.distill.trainers), online KD's joint first phase, and
 baselines trained on the labels alone."""
 
 
@@ -9,7 +9,13 @@ rule train_student:
     output:
         model=f"{STUDY}/{{dataset}}/students/{{student}}/{{teacher}}/{{arch}}/seed{{seed}}/model.pt",
         history=f"{STUDY}/{{dataset}}/students/{{student}}/{{teacher}}/{{arch}}/seed{{seed}}/training.csv",
-        curves=f"{STUDY}/{{dataset}}/students/{{student}}/{{teacher}}/{{arch}}/seed{{seed}}/training.png",
+        curves=report(
+            f"{STUDY}/{{dataset}}/students/{{student}}/{{teacher}}/{{arch}}/seed{{seed}}/training.png",
+            category="Training curves",
+            subcategory="{dataset}",
+            labels={"model": "students/{student}/{teacher}/{arch}/seed{seed}"},
+            caption="../report/training_curves.rst",
+        ),
     log:
         f"{STUDY}/logs/train/{{dataset}}/students/{{student}}/{{teacher}}/{{arch}}/seed{{seed}}.log",
     benchmark:
@@ -41,7 +47,13 @@ rule train_online:
         teacher=f"{STUDY}/{{dataset}}/online/{{student}}/{{teacher}}/{{arch}}/seed{{seed}}/teacher/model.pt",
         student=f"{STUDY}/{{dataset}}/online/{{student}}/{{teacher}}/{{arch}}/seed{{seed}}/student/model.pt",
         history=f"{STUDY}/{{dataset}}/online/{{student}}/{{teacher}}/{{arch}}/seed{{seed}}/training.csv",
-        curves=f"{STUDY}/{{dataset}}/online/{{student}}/{{teacher}}/{{arch}}/seed{{seed}}/training.png",
+        curves=report(
+            f"{STUDY}/{{dataset}}/online/{{student}}/{{teacher}}/{{arch}}/seed{{seed}}/training.png",
+            category="Training curves",
+            subcategory="{dataset}",
+            labels={"model": "online/{student}/{teacher}/{arch}/seed{seed}"},
+            caption="../report/training_curves.rst",
+        ),
     log:
         f"{STUDY}/logs/train/{{dataset}}/online/{{student}}/{{teacher}}/{{arch}}/seed{{seed}}.log",
     benchmark:
@@ -79,7 +91,13 @@ rule train_baseline:
     output:
         model=f"{STUDY}/{{dataset}}/baselines/{{arch}}-{{loss}}/seed{{seed}}/model.pt",
         history=f"{STUDY}/{{dataset}}/baselines/{{arch}}-{{loss}}/seed{{seed}}/training.csv",
-        curves=f"{STUDY}/{{dataset}}/baselines/{{arch}}-{{loss}}/seed{{seed}}/training.png",
+        curves=report(
+            f"{STUDY}/{{dataset}}/baselines/{{arch}}-{{loss}}/seed{{seed}}/training.png",
+            category="Training curves",
+            subcategory="{dataset}",
+            labels={"model": "baselines/{arch}-{loss}/seed{seed}"},
+            caption="../report/training_curves.rst",
+        ),
     log:
         f"{STUDY}/logs/train/{{dataset}}/baselines/{{arch}}-{{loss}}/seed{{seed}}.log",
     benchmark:
@@ -109,7 +127,13 @@ use rule train_baseline as train_budget_baseline with:
     output:
         model=f"{STUDY}/{{dataset}}/baselines/{{arch}}-{{loss}}/x{{budget}}/seed{{seed}}/model.pt",
         history=f"{STUDY}/{{dataset}}/baselines/{{arch}}-{{loss}}/x{{budget}}/seed{{seed}}/training.csv",
-        curves=f"{STUDY}/{{dataset}}/baselines/{{arch}}-{{loss}}/x{{budget}}/seed{{seed}}/training.png",
+        curves=report(
+            f"{STUDY}/{{dataset}}/baselines/{{arch}}-{{loss}}/x{{budget}}/seed{{seed}}/training.png",
+            category="Training curves",
+            subcategory="{dataset}",
+            labels={"model": "baselines/{arch}-{loss}/x{budget}/seed{seed}"},
+            caption="../report/training_curves.rst",
+        ),
     log:
         f"{STUDY}/logs/train/{{dataset}}/baselines/{{arch}}-{{loss}}/x{{budget}}/seed{{seed}}.log",
     benchmark:

@@ -51,9 +51,12 @@ rule teacher_table:
         predictions=lambda wc: teacher_files(wc, "predictions/{model}"),
     output:
         csv=f"{STUDY}/tables/teachers_{{dataset}}.csv",
-        md=report(
-            f"{STUDY}/tables/teachers_{{dataset}}.md",
+        md=f"{STUDY}/tables/teachers_{{dataset}}.md",
+        html=report(
+            f"{STUDY}/tables/teachers_{{dataset}}.html",
             category="Tables",
+            subcategory="{dataset}",
+            labels={"table": "teachers"},
             caption="../report/teacher_table.rst",
         ),
     log:
@@ -69,9 +72,12 @@ rule training_table:
         lambda wc: list(trained_histories(wc.dataset).values()),
     output:
         csv=f"{STUDY}/tables/training_{{dataset}}.csv",
-        md=report(
-            f"{STUDY}/tables/training_{{dataset}}.md",
+        md=f"{STUDY}/tables/training_{{dataset}}.md",
+        html=report(
+            f"{STUDY}/tables/training_{{dataset}}.html",
             category="Tables",
+            subcategory="{dataset}",
+            labels={"table": "training curves"},
             caption="../report/training_table.rst",
         ),
     log:

@@ -6,7 +6,13 @@ rule statistics:
         metrics=lambda wc: model_files(wc, "metrics/{model}.csv"),
         splits=f"{STUDY}/{{dataset}}/splits.json",
     output:
-        f"{STUDY}/tables/statistics_{{dataset}}.csv",
+        csv=f"{STUDY}/tables/statistics_{{dataset}}.csv",
+        findings=report(
+            f"{STUDY}/tables/findings_{{dataset}}.html",
+            category="Findings",
+            labels={"dataset": "{dataset}"},
+            caption="../report/findings.rst",
+        ),
     log:
         f"{STUDY}/logs/statistics/{{dataset}}.log",
     conda:
@@ -27,12 +33,15 @@ rule study_table:
         statistics=f"{STUDY}/tables/statistics_{{dataset}}.csv",
     output:
         csv=f"{STUDY}/tables/study_{{dataset}}.csv",
-        md=report(
-            f"{STUDY}/tables/study_{{dataset}}.md",
+        md=f"{STUDY}/tables/study_{{dataset}}.md",
+        tex=f"{STUDY}/tables/study_{{dataset}}.tex",
+        html=report(
+            f"{STUDY}/tables/study_{{dataset}}.html",
             category="Tables",
+            subcategory="{dataset}",
+            labels={"table": "results (every model)"},
             caption="../report/study_table.rst",
         ),
-        tex=f"{STUDY}/tables/study_{{dataset}}.tex",
     log:
         f"{STUDY}/logs/study_table/{{dataset}}.log",
     conda:
@@ -50,9 +59,12 @@ rule student_table:
         statistics=f"{STUDY}/tables/statistics_{{dataset}}.csv",
     output:
         csv=f"{STUDY}/tables/students_{{dataset}}.csv",
-        md=report(
-            f"{STUDY}/tables/students_{{dataset}}.md",
+        md=f"{STUDY}/tables/students_{{dataset}}.md",
+        html=report(
+            f"{STUDY}/tables/students_{{dataset}}.html",
             category="Tables",
+            subcategory="{dataset}",
+            labels={"table": "students"},
             caption="../report/student_table.rst",
         ),
     log:
@@ -77,24 +89,28 @@ rule study_figures:
             f"{STUDY}/figures/dice_boxplots_{{dataset}}.png",
             category="Figures",
             subcategory="{dataset}",
+            labels={"figure": "Dice per structure (boxplots)"},
             caption="../report/dice_boxplots.rst",
         ),
         footprint=report(
             f"{STUDY}/figures/footprint_{{dataset}}.png",
             category="Figures",
             subcategory="{dataset}",
+            labels={"figure": "Dice against cost"},
             caption="../report/footprint.rst",
         ),
         qualitative=report(
             f"{STUDY}/figures/qualitative_{{dataset}}.png",
             category="Figures",
             subcategory="{dataset}",
+            labels={"figure": "qualitative panel"},
             caption="../report/qualitative.rst",
         ),
         calibration=report(
             f"{STUDY}/figures/calibration_{{dataset}}.png",
             category="Figures",
             subcategory="{dataset}",
+            labels={"figure": "calibration"},
             caption="../report/calibration.rst",
         ),
         calibration_json=f"{STUDY}/tables/calibration_{{dataset}}.json",

@@ -11,6 +11,7 @@ rule train_teacher:
             f"{STUDY}/{{dataset}}/teachers/{{arch}}-{{loss}}/seed{{seed}}/training.png",
             category="Training curves",
             subcategory="{dataset}",
+            labels={"model": "teachers/{arch}-{loss}/seed{seed}"},
             caption="../report/training_curves.rst",
         ),
     log:
@@ -41,7 +42,13 @@ rule train_subset_teacher:
     output:
         model=f"{STUDY}/{{dataset}}/teachers/{{arch}}-{{loss}}/{{subset}}/seed{{seed}}/model.pt",
         history=f"{STUDY}/{{dataset}}/teachers/{{arch}}-{{loss}}/{{subset}}/seed{{seed}}/training.csv",
-        curves=f"{STUDY}/{{dataset}}/teachers/{{arch}}-{{loss}}/{{subset}}/seed{{seed}}/training.png",
+        curves=report(
+            f"{STUDY}/{{dataset}}/teachers/{{arch}}-{{loss}}/{{subset}}/seed{{seed}}/training.png",
+            category="Training curves",
+            subcategory="{dataset}",
+            labels={"model": "teachers/{arch}-{loss}/{subset}/seed{seed}"},
+            caption="../report/training_curves.rst",
+        ),
     log:
         f"{STUDY}/logs/train/{{dataset}}/teachers/{{arch}}-{{loss}}/{{subset}}/seed{{seed}}.log",
     benchmark:

@@ -1,4 +1,5 @@
-"""Per-dataset table of models: mean test metrics per structure, parameters, inference time."""
+"""Per-dataset table of models: mean test metrics per structure, parameters, inference time
+(CSV, Markdown and optionally HTML for the report)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pandas as pd
 
 from kdseg.atomic import atomic_path
 from kdseg.evaluate import model_summary
+from kdseg.html_table import write_html_tables
 
 
 def write_model_table(
@@ -17,8 +19,10 @@ def write_model_table(
     dataset: str,
     out_csv: str | Path,
     out_md: str | Path,
+    out_html: str | Path | None = None,
 ) -> pd.DataFrame:
-    """Summaries of models (paired lists of metrics CSVs and inference.json) as CSV + Markdown."""
+    """Summaries of models (paired lists of metrics CSVs and inference.json) as CSV, Markdown
+    and optionally HTML."""
     rows = [model_summary(m, t) for m, t in zip(metrics, inference, strict=True)]
     table = pd.DataFrame(rows)
     table.insert(0, "dataset", dataset)
@@ -26,12 +30,13 @@ def write_model_table(
         table.to_csv(tmp, index=False)
     shown = ["model"] + [c for c in table.columns if c.startswith("dice_")]
     shown += ["mean_dice", "mean_hd95", "mean_assd", "parameters", "seconds_per_case"]
-    lines = [f"### {dataset}: mean over {int(table['cases'].max())} test cases", ""]
-    lines.append("| " + " | ".join(c.replace("dice_", "Dice ") for c in shown) + " |")
-    lines.append("|" + "---|" * len(shown))
-    for _, row in table[shown].iterrows():
-        cells = [_fmt(row[c]) for c in shown]
-        lines.append("| " + " | ".join(cells) + " |")
+    title = f"{dataset}: mean over {int(table['cases'].max())} test cases"
+    header = [c.replace("dice_", "Dice ") for c in shown]
+    body = [[_fmt(row[c]) for c in shown] for _, row in table[shown].iterrows()]
+    lines = [f"### {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(shown)]
+    lines += ["| " + " | ".join(cells) + " |" for cells in body]
+    if out_html is not None:
+        write_html_tables(out_html, title, [("", header, body)])
     with atomic_path(out_md) as tmp:
         tmp.write_text("\n".join(lines) + "\n")
     return table

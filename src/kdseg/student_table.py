@@ -5,7 +5,7 @@ method, parameters, mean ± sd over test cases of Dice, IoU and HD95 (mean over 
 pixel accuracy and Cohen's kappa (whole label map), and against the baseline of the student's
 architecture and seed: the mean Dice difference and the Holm-corrected Wilcoxon p-value of the
 study's statistics. A second table gives every pair of students (row minus column: mean Dice
-difference, Holm p).
+difference, Holm p). Written as CSV, Markdown and optionally HTML (for the report).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from kdseg.atomic import atomic_path
+from kdseg.html_table import write_html_tables
 from kdseg.stats import describe_unit
 from kdseg.study_table import read_metrics
 
@@ -60,6 +61,7 @@ def write_student_table(
     dataset: str,
     out_csv: str | Path,
     out_md: str | Path,
+    out_html: str | Path | None = None,
 ) -> pd.DataFrame:
     """The comparison table (``models`` and ``predictions`` in the same order; ``methods``:
     model -> method name; ``baselines``: student -> its baseline model id)."""
@@ -86,51 +88,62 @@ def write_student_table(
     out = pd.DataFrame(rows)
     with atomic_path(out_csv) as tmp:
         out.to_csv(tmp, index=False)
-    _write_markdown(out, per_case, statistics, dataset, int(table["case"].nunique()), out_md)
+    _write_text_tables(out, per_case, statistics, dataset, int(table["case"].nunique()),
+                       out_md, out_html)  # fmt: skip
     return out
 
 
-def _write_markdown(
+def _write_text_tables(
     out: pd.DataFrame,
     per_case: Mapping[str, pd.DataFrame],
     statistics: pd.DataFrame,
     dataset: str,
     cases: int,
     out_md: str | Path,
+    out_html: str | Path | None,
 ) -> None:
     cell = lambda r, m, d: f"{r[f'{m}_mean']:.{d}f} ± {r[f'{m}_sd']:.{d}f}"  # noqa: E731
     header = ["model", "method", "parameters", "Dice", "IoU", "HD95 (mm)", "accuracy", "kappa",
               "Dice − baseline", "Holm p vs baseline"]  # fmt: skip
-    md = [f"### {dataset}: students of every method, {cases} test cases, mean ± sd", "",
-          "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]  # fmt: skip
+    title = f"{dataset}: students of every method, {cases} test cases, mean ± sd"
+    body = []
     for _, r in out.iterrows():
         has_baseline = isinstance(r.get("baseline"), str)
         p = r.get("p_holm_vs_baseline")
         significant = bool(r.get("significant_vs_baseline"))
         p_cell = "n/a" if not has_baseline or pd.isna(p) else f"{p:.3g}{'*' if significant else ''}"
-        md.append("| " + " | ".join([
+        body.append([
             r["model"], r["method"], f"{int(r['parameters']):,}", cell(r, "dice", 3),
             cell(r, "iou", 3), cell(r, "hd95", 1), cell(r, "accuracy", 4), cell(r, "kappa", 3),
             f"{r['dice_vs_baseline']:+.3f}" if has_baseline else "–", p_cell,
-        ]) + " |")  # fmt: skip
+        ])  # fmt: skip
+    md = [f"### {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    md += ["| " + " | ".join(cells) + " |" for cells in body]
+    tables = [("", header, body)]
     students = [m for m, method in zip(out["model"], out["method"], strict=True)
                 if method != "baseline"]  # fmt: skip
     if len(students) > 1:
-        title = "Pairs of students (row − column): mean Dice difference (Holm p)"
-        md += ["", title, "", "| | " + " | ".join(students) + " |",
-               "|" + "---|" * (len(students) + 1)]  # fmt: skip
+        pair_title = "Pairs of students (row − column): mean Dice difference (Holm p)"
+        pairs = []
         for a in students:
-            cells = []
+            cells = [a]
             for b in students:
                 if a == b:
                     cells.append("")
                     continue
                 diff = (per_case[a]["dice"] - per_case[b]["dice"].reindex(per_case[a].index)).mean()
                 cells.append(f"{diff:+.3f} ({_p_text(_holm(statistics, a, b))})")
-            md.append(f"| {a} | " + " | ".join(cells) + " |")
-    md += ["", f"Wilcoxon signed-rank ({describe_unit(statistics)}) on the mean Dice over "
-           "structures, Holm-corrected over the dataset's primary family (all comparisons of the "
-           "study); * p < 0.05; n/a: no test (too few pairs or identical); –: not "
-           "compared."]  # fmt: skip
+            pairs.append(cells)
+        md += ["", pair_title, "", "| | " + " | ".join(students) + " |",
+               "|" + "---|" * (len(students) + 1)]  # fmt: skip
+        md += ["| " + " | ".join(cells) + " |" for cells in pairs]
+        tables.append((pair_title, ["", *students], pairs))
+    note = (f"Wilcoxon signed-rank ({describe_unit(statistics)}) on the mean Dice over "
+            "structures, Holm-corrected over the dataset's primary family (all comparisons of the "
+            "study); * p < 0.05; n/a: no test (too few pairs or identical); –: not "
+            "compared.")  # fmt: skip
+    md += ["", note]
+    if out_html is not None:
+        write_html_tables(out_html, title, tables, [note])
     with atomic_path(out_md) as tmp:
         tmp.write_text("\n".join(md) + "\n")

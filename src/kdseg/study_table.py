@@ -9,7 +9,11 @@ the mean over structures (primary) and the per-structure tests.
 ASSD, parameters and seconds per case; CSV (all numbers), Markdown and LaTeX (mean ± sd), with
 marks on the mean Dice of a row where a comparison involving it is significant after Holm:
 ``*`` member differs from its ensemble, ``†`` student differs from its ensemble, ``‡`` student
-differs from its baseline.
+differs from its baseline; optionally the same table as an HTML page (for the report).
+
+``findings``: one row per comparison of the mean Dice over structures: median difference,
+Holm p and what it says (which model is better, or no significant difference), and the
+structures where the per-structure tests differ; written as an HTML page for the report.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from pathlib import Path
 import pandas as pd
 
 from kdseg.atomic import atomic_path
+from kdseg.html_table import write_html_tables
 from kdseg.stats import compare_models, describe_unit
 
 METRICS = ("dice", "hd95", "assd")
@@ -39,9 +44,12 @@ def write_statistics(
     alpha: float = 0.05,
     splits: str | Path | None = None,
     unit: str = "case",
+    dataset: str = "",
+    out_findings_html: str | Path | None = None,
 ) -> pd.DataFrame:
-    """Tests of every comparison, per metric family; written as CSV. ``unit: patient`` pairs
-    the means over each patient's test cases (patients from ``splits``), ``case`` every case."""
+    """Tests of every comparison, per metric family; written as CSV (and the findings as an
+    HTML page). ``unit: patient`` pairs the means over each patient's test cases (patients
+    from ``splits``), ``case`` every case."""
     table = read_metrics(metrics)
     pairs = [tuple(c) for c in comparisons]
     units = None
@@ -53,7 +61,51 @@ def write_statistics(
     result = pd.concat(parts, ignore_index=True)
     with atomic_path(out_csv) as tmp:
         result.to_csv(tmp, index=False)
+    if out_findings_html is not None:
+        write_findings(result, dataset, out_findings_html)
     return result
+
+
+FINDINGS_HEADER = ("comparison", "model a", "model b", "n", "median Dice a − b", "Holm p",
+                   "finding (mean Dice)", "structures where Dice differs (Holm)")  # fmt: skip
+
+
+def findings(statistics: pd.DataFrame, alpha: float = 0.05) -> list[list[str]]:
+    """Per comparison: the test of the mean Dice over structures, what it says, and the
+    structures whose own test is significant (+: a higher, −: a lower)."""
+    dice = statistics[statistics["metric"] == "dice"]
+    rows = []
+    for _, test in dice[dice["structure"] == "mean"].iterrows():
+        a, b, p = test["model_a"], test["model_b"], test["p_holm"]
+        if pd.isna(p):
+            verdict = f"not tested ({test['note'] or 'too few pairs'})"
+        elif p < alpha:
+            better, worse = (a, b) if test["effect_size"] > 0 else (b, a)
+            verdict = f"{better} higher than {worse}"
+        else:
+            verdict = "no significant difference"
+        part = dice[(dice["model_a"] == a) & (dice["model_b"] == b)
+                    & (dice["structure"] != "mean") & (dice["p_holm"] < alpha)]  # fmt: skip
+        structures = ", ".join(
+            f"{r['structure']} {'+' if r['effect_size'] > 0 else '−'}" for _, r in part.iterrows()
+        )
+        rows.append([test["comparison"], a, b, str(int(test["n"])),
+                     f"{test['median_difference']:+.3f}", "n/a" if pd.isna(p) else f"{p:.3g}",
+                     verdict, structures or "none"])  # fmt: skip
+    return rows
+
+
+def write_findings(statistics: pd.DataFrame, dataset: str, out_html: str | Path) -> None:
+    """The findings of the paper's comparisons on ``dataset`` as an HTML page."""
+    note = (f"Wilcoxon signed-rank ({describe_unit(statistics)}), two-sided, Holm-corrected "
+            "per metric over the dataset's tests of the mean over structures (primary) and, "
+            "separately, over its per-structure tests; a finding needs Holm p < 0.05. "
+            "Every test of Dice, HD95 and ASSD: tables/statistics_<dataset>.csv.")  # fmt: skip
+    rows = findings(statistics)
+    if not rows:
+        note = "No comparison of the paper applies to the models of this study. " + note
+    write_html_tables(out_html, f"{dataset}: the paper's comparisons, test Dice",
+                      [("", FINDINGS_HEADER, rows)], [note])  # fmt: skip
 
 
 def _marks(statistics: pd.DataFrame, model: str) -> str:
@@ -79,9 +131,10 @@ def write_study_table(
     out_csv: str | Path,
     out_md: str | Path,
     out_tex: str | Path,
+    out_html: str | Path | None = None,
 ) -> pd.DataFrame:
-    """The per-dataset results table in CSV, Markdown and LaTeX (``models``, ``metrics`` and
-    ``predictions`` in the same order)."""
+    """The per-dataset results table in CSV, Markdown, LaTeX and optionally HTML (``models``,
+    ``metrics`` and ``predictions`` in the same order)."""
     table = read_metrics(metrics)
     statistics = pd.read_csv(statistics_csv)
     structures = list(dict.fromkeys(table["structure"]))
@@ -110,7 +163,7 @@ def write_study_table(
     with atomic_path(out_csv) as tmp:
         out.to_csv(tmp, index=False)
     _write_text_tables(out, statistics, structures, dataset, int(table["case"].nunique()),
-                       out_md, out_tex)  # fmt: skip
+                       out_md, out_tex, out_html)  # fmt: skip
     return out
 
 
@@ -127,6 +180,7 @@ def _write_text_tables(
     cases: int,
     out_md: str | Path,
     out_tex: str | Path,
+    out_html: str | Path | None = None,
 ) -> None:
     header = ["model", *[f"Dice {s}" for s in structures], "Dice mean", "HD95 mean (mm)",
               "ASSD mean (mm)", "parameters", "s/case"]  # fmt: skip
@@ -139,7 +193,10 @@ def _write_text_tables(
              f"{row['seconds_per_case']:.2f}"]
         )  # fmt: skip
     notes = _significance_note(statistics, cases)
-    md = [f"### {dataset}: {cases} test cases, mean ± sd", "",
+    title = f"{dataset}: {cases} test cases, mean ± sd"
+    if out_html is not None:
+        write_html_tables(out_html, title, [("", header, body)], [notes])
+    md = [f"### {title}", "",
           "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]  # fmt: skip
     md += ["| " + " | ".join(cells) + " |" for cells in body]
     md += ["", notes]

@@ -1,6 +1,6 @@
 """Per-dataset table of training curves: each trained network's final validation Dice (mean
 and per structure), what its last quarter of training gained, and whether it settled
-(:mod:`kdseg.train.curve_rule`)."""
+(:mod:`kdseg.train.curve_rule`); CSV, Markdown and optionally HTML (for the report)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from kdseg.atomic import atomic_path
+from kdseg.html_table import write_html_tables
 from kdseg.train.curve_rule import SETTLED_GAIN, last_quarter_gain, read_history, settles
 
 
@@ -34,24 +35,27 @@ def write_training_table(
     dataset: str,
     out_csv: str | Path,
     out_md: str | Path,
+    out_html: str | Path | None = None,
 ) -> pd.DataFrame:
-    """The table of ``models`` (paired with their ``training.csv``) as CSV and Markdown."""
+    """The table of ``models`` (paired with their ``training.csv``) as CSV, Markdown and
+    optionally HTML."""
     table = pd.DataFrame([curve_summary(m, h) for m, h in zip(models, histories, strict=True)])
     table.insert(0, "dataset", dataset)
     with atomic_path(out_csv) as tmp:
         table.to_csv(tmp, index=False)
     unsettled = int((~table["settled"]).sum()) if len(table) else 0
-    lines = [
-        f"### {dataset}: training curves ({len(table)} networks, {unsettled} not settled: "
+    title = (
+        f"{dataset}: training curves ({len(table)} networks, {unsettled} not settled: "
         f"a network is settled when its mean validation Dice gained less than "
-        f"{SETTLED_GAIN:.2f} over the last quarter of training)",
-        "",
-    ]
+        f"{SETTLED_GAIN:.2f} over the last quarter of training)"
+    )
     shown = [c for c in table.columns if c != "dataset"]
-    lines.append("| " + " | ".join(c.replace("validation_dice_", "") for c in shown) + " |")
-    lines.append("|" + "---|" * len(shown))
-    for _, row in table[shown].iterrows():
-        lines.append("| " + " | ".join(_fmt(row[c]) for c in shown) + " |")
+    header = [c.replace("validation_dice_", "") for c in shown]
+    body = [[_fmt(row[c]) for c in shown] for _, row in table[shown].iterrows()]
+    lines = [f"### {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(shown)]
+    lines += ["| " + " | ".join(cells) + " |" for cells in body]
+    if out_html is not None:
+        write_html_tables(out_html, title, [("", header, body)])
     with atomic_path(out_md) as tmp:
         tmp.write_text("\n".join(lines) + "\n")
     return table

@@ -29,6 +29,12 @@ def label_colormap(n_labels: int) -> ListedColormap:
     return ListedColormap(colours)
 
 
+def structure_handles(labels: dict[str, int], cmap: ListedColormap) -> list[Patch]:
+    """Legend entries of the structures (``labels``: name -> value; background left out), in
+    the colours of ``cmap``, transparency included (as the overlay shows them)."""
+    return [Patch(facecolor=cmap(v), edgecolor="0.3", label=k) for k, v in labels.items() if v != 0]
+
+
 def plot_data_overview(
     preprocessed_dir: str | Path, out_png: str | Path, max_cases: int = 8
 ) -> None:
@@ -73,7 +79,7 @@ def plot_data_overview(
                 ax.set_title(view)
             if col == 0:
                 ax.set_ylabel(f"{entry['case']}\n({entry.get('split', '?')})", fontsize=8)
-    handles = [Patch(color=cmap(v)[:3], label=k) for k, v in labels.items() if v != 0]
+    handles = structure_handles(labels, cmap)
     fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 6), fontsize=8)
     fig.suptitle(
         f"{manifest['name']}: preprocessed data, spacing {[round(s, 2) for s in spacing]} mm"

@@ -19,20 +19,65 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from kdseg.atomic import atomic_path
 from kdseg.data.preprocess import load_manifest, open_case
 from kdseg.evaluate import model_summary
-from kdseg.figures.overview import label_colormap
+from kdseg.figures.overview import label_colormap, structure_handles
 from kdseg.study_table import read_metrics
 
-GROUPS = ("teachers", "ensembles", "students", "baselines")
-COLOURS = {"teachers": "0.6", "ensembles": "C3", "students": "C0", "baselines": "C2"}
+GROUPS = ("teachers", "ensembles", "students", "online", "baselines")
+COLOURS = {"teachers": "0.6", "ensembles": "C3", "students": "C0", "online": "C1",
+           "baselines": "C2"}  # fmt: skip
+# per group, the colour map whose shades tell its models apart (light to dark)
+SHADES = {"teachers": "Greys", "ensembles": "Reds", "students": "Blues", "online": "Oranges",
+          "baselines": "Greens"}  # fmt: skip
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "h")
 
 
 def group_of(model: str) -> str:
-    """``teachers`` / ``ensembles`` / ``students`` / ``baselines`` from a model id."""
+    """``teachers`` / ``ensembles`` / ``students`` / ``online`` / ``baselines`` from a model
+    id."""
     return model.split("/", 1)[0]
+
+
+def model_styles(models: Sequence[str]) -> dict[str, dict[str, object]]:
+    """A distinct colour and marker per model: the group's colour for a group's only model,
+    else shades of the group's hue from light to dark, and markers in turn within a group."""
+    styles: dict[str, dict[str, object]] = {}
+    for group in dict.fromkeys(group_of(m) for m in models):
+        members = [m for m in models if group_of(m) == group]
+        if len(members) == 1:
+            colours = [matplotlib.colors.to_rgba(COLOURS.get(group, "0.5"))]
+        else:
+            cmap = plt.get_cmap(SHADES.get(group, "Purples"))
+            colours = [cmap(x) for x in np.linspace(0.45, 0.95, len(members))]
+        for i, (model, colour) in enumerate(zip(members, colours, strict=True)):
+            styles[model] = {"color": colour, "marker": MARKERS[i % len(MARKERS)]}
+    return styles
+
+
+def _group_handles(models: Sequence[str]) -> list[Patch]:
+    return [Patch(facecolor=COLOURS.get(g, "0.8"), edgecolor="k", label=g)
+            for g in GROUPS if any(group_of(m) == g for m in models)]  # fmt: skip
+
+
+def _plain_number(value: float, _pos: object = None) -> str:
+    """Tick label without exponent: 0.2, 5, 20k, 1.5M."""
+    for scale, suffix in ((1e6, "M"), (1e3, "k")):
+        if abs(value) >= scale:
+            return f"{value / scale:g}{suffix}"
+    return f"{value:g}"
+
+
+def _log_axis(axis: matplotlib.axis.Axis) -> None:
+    """Log ticks at 1, 2 and 5 times powers of ten, plainly labelled, no minor labels."""
+    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    axis.set_major_formatter(FuncFormatter(_plain_number))
+    axis.set_minor_formatter(NullFormatter())
 
 
 def _save(fig: plt.Figure, path: str | Path) -> None:
@@ -42,45 +87,70 @@ def _save(fig: plt.Figure, path: str | Path) -> None:
 
 
 def plot_dice_boxplots(metrics: pd.DataFrame, out_png: str | Path, title: str = "") -> None:
-    """One panel per structure: Dice over test cases per model, coloured by group."""
+    """One panel per structure: Dice over test cases per model, coloured by group, every case
+    drawn as a point over its box (so a model with the same Dice everywhere, e.g. 0, still
+    shows: a flat box, its median line and its points)."""
     structures = list(dict.fromkeys(metrics["structure"]))
     models = list(dict.fromkeys(metrics["model"]))
-    fig, axes = plt.subplots(1, len(structures), figsize=(2.2 + 1.9 * len(structures), 4.8),
-                             sharey=True, squeeze=False, constrained_layout=True)  # fmt: skip
+    fig, axes = plt.subplots(1, len(structures), figsize=(2.2 + 1.9 * len(structures), 5.2),
+                             sharey=True, squeeze=False, layout="constrained")  # fmt: skip
+    jitter = np.random.default_rng(0)
     for ax, structure in zip(axes[0], structures, strict=True):
         part = metrics[metrics["structure"] == structure]
-        data = [part[part["model"] == m]["dice"].to_numpy() for m in models]
-        box = ax.boxplot(data, vert=False, patch_artist=True, widths=0.6)
-        for patch, model in zip(box["boxes"], models, strict=True):
-            patch.set_facecolor(COLOURS.get(group_of(model), "0.8"))
+        data = [part[part["model"] == m]["dice"].to_numpy(dtype=float) for m in models]
+        box = ax.boxplot(data, orientation="horizontal", patch_artist=True, widths=0.6,
+                         showfliers=False, medianprops={"color": "k", "linewidth": 1.6},
+                         whiskerprops={"color": "0.3"}, capprops={"color": "0.3"})  # fmt: skip
+        for i, (patch, model, values) in enumerate(zip(box["boxes"], models, data, strict=True)):
+            colour = COLOURS.get(group_of(model), "0.8")
+            patch.set_facecolor(colour)
+            patch.set_alpha(0.75)
+            y = i + 1 + jitter.uniform(-0.18, 0.18, len(values))
+            ax.scatter(values, y, s=7, color=colour, edgecolor="k", linewidth=0.4, zorder=3,
+                       label=model)  # fmt: skip
         ax.set_title(structure, fontsize=9)
-        ax.set_xlim(0, 1)
+        ax.set_xlim(-0.04, 1.04)  # a box at 0 or 1 is not cut by the frame
         ax.set_xlabel("Dice")
+        ax.grid(axis="x", color="0.9", linewidth=0.6)
+        ax.set_axisbelow(True)
     axes[0, 0].set_yticks(range(1, len(models) + 1), models, fontsize=7)
     axes[0, 0].invert_yaxis()
+    fig.legend(handles=_group_handles(models), loc="outside lower center",
+               ncol=len(GROUPS), fontsize=8, frameon=False)  # fmt: skip
     fig.suptitle(title)
     _save(fig, out_png)
 
 
 def plot_footprint(summary: pd.DataFrame, out_png: str | Path, title: str = "") -> None:
-    """Mean Dice against inference time and against parameters, per model group."""
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4.2), constrained_layout=True)
+    """Mean Dice against inference time and against parameters: one marker per model (teachers
+    grey, one legend entry), every other model named in the legend, not next to its point."""
+    models = list(summary["model"])
+    styles = model_styles(models)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.4), layout="constrained")
     for ax, column, label in ((axes[0], "seconds_per_case", "inference time per case (s)"),
                               (axes[1], "parameters", "parameters")):  # fmt: skip
-        for group in GROUPS:
-            part = summary[summary["model"].map(group_of) == group]
-            if part.empty:
-                continue
-            ax.scatter(part[column], part["mean_dice"], label=group, color=COLOURS[group],
-                       s=40, edgecolor="k", linewidth=0.4)  # fmt: skip
-            if group != "teachers":
-                for _, row in part.iterrows():
-                    ax.annotate(row["model"].split("/", 1)[1], (row[column], row["mean_dice"]),
-                                fontsize=6, xytext=(3, 3), textcoords="offset points")  # fmt: skip
+        for _, row in summary.iterrows():
+            model = row["model"]
+            teacher = group_of(model) == "teachers"
+            style = {"color": COLOURS["teachers"], "marker": "o"} if teacher else styles[model]
+            ax.scatter(row[column], row["mean_dice"], s=34 if teacher else 52,
+                       edgecolor="k", linewidth=0.4, zorder=2 if teacher else 3,
+                       **style)  # fmt: skip
         ax.set_xscale("log")
+        _log_axis(ax.xaxis)
+        ax.margins(x=0.08, y=0.08)
         ax.set_xlabel(label)
         ax.set_ylabel("mean test Dice")
-    axes[0].legend(fontsize=8)
+        ax.grid(color="0.92", linewidth=0.6)
+    handles = []
+    teachers = [m for m in models if group_of(m) == "teachers"]
+    if teachers:
+        label = f"teachers ({len(teachers)})"
+        handles.append(Line2D([], [], linestyle="", marker="o", color=COLOURS["teachers"],
+                              markeredgecolor="k", label=label))  # fmt: skip
+    handles += [Line2D([], [], linestyle="", markeredgecolor="k", label=m, **styles[m])
+                for m in models if group_of(m) != "teachers"]  # fmt: skip
+    fig.legend(handles=handles, loc="outside right center", fontsize=7, frameon=False)
     fig.suptitle(title)
     _save(fig, out_png)
 
@@ -125,18 +195,21 @@ def plot_calibration(
     title: str = "",
 ) -> dict[str, float]:
     """Reliability diagrams and ECE of the given models (e.g. ensemble, student, baseline)."""
-    fig, ax = plt.subplots(figsize=(5, 4.5), constrained_layout=True)
-    ax.plot([0, 1], [0, 1], "k--", lw=0.8)
+    fig, ax = plt.subplots(figsize=(5.6, 5), layout="constrained")
+    ax.plot([0, 1], [0, 1], "k--", lw=0.8, label="perfect calibration")
+    styles = model_styles(list(named_predictions))
     eces = {}
     for model, folder in named_predictions.items():
         probs, labels = _test_probabilities(preprocessed, folder)
         centres, acc, _, ece = reliability(probs, labels)
         eces[model] = ece
-        ax.plot(centres, acc, "o-", ms=3, color=COLOURS.get(group_of(model)),
-                label=f"{model} (ECE {ece:.3f})")  # fmt: skip
+        ax.plot(centres, acc, "-", ms=4, lw=1.4, markeredgecolor="k", markeredgewidth=0.3,
+                label=f"{model} (ECE {ece:.3f})", **styles[model])  # fmt: skip
+    ax.set_xlim(0, 1.02)
+    ax.set_ylim(-0.02, 1.02)
     ax.set_xlabel("confidence (top-class probability)")
     ax.set_ylabel("accuracy")
-    ax.legend(fontsize=6)
+    ax.legend(fontsize=6.5, loc="lower right")
     ax.set_title(title, fontsize=9)
     _save(fig, out_png)
     with atomic_path(out_json) as tmp:
@@ -166,8 +239,8 @@ def plot_qualitative(
         probs = np.load(Path(folder) / f"{case}_probabilities.npy")
         panels.append((model, probs[..., z].argmax(0)))
     columns = len(panels) + (std_from is not None)
-    fig, axes = plt.subplots(1, columns, figsize=(2.4 * columns, 2.9), squeeze=False,
-                             constrained_layout=True)  # fmt: skip
+    fig, axes = plt.subplots(1, columns, figsize=(2.4 * columns, 3.2), squeeze=False,
+                             layout="constrained")  # fmt: skip
     axes = axes[0]
     img = np.asarray(image[0][..., z]).T
     lo, hi = np.percentile(img, [1, 99])
@@ -184,6 +257,9 @@ def plot_qualitative(
         axes[-1].set_title(f"{std_from}: member sd", fontsize=7)
         axes[-1].axis("off")
         fig.colorbar(shown, ax=axes[-1], fraction=0.046)
+    handles = structure_handles(manifest["dataset"]["labels"], cmap)
+    fig.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 8),
+               fontsize=7, frameon=False)  # fmt: skip
     fig.suptitle(f"{title} {case}, axial slice {z}", fontsize=9)
     _save(fig, out_png)
     return case

@@ -2,11 +2,13 @@
 
 - ``ce``: :class:`torch.nn.CrossEntropyLoss` on logits (never on softmax outputs: the
   authors' code applied it to probabilities, a double softmax), optional class weights.
-- ``dice``: MONAI's :class:`~monai.losses.DiceLoss` with softmax. Our choices (configurable):
-  background excluded (``include_background: false``: the background dominates every patch
-  and would pull the loss towards 0 without teaching the structures) and batch reduction
+- ``dice``: MONAI's :class:`~monai.losses.DiceLoss` with softmax, background included (the
+  authors' ``dice_loss``; ``include_background: false`` leaves it out) and batch reduction
   (``batch: true``: intersections and sums are pooled over the whole batch before the ratio,
-  so a patch that lacks a structure does not give a noisy 0/0 term).
+  so a patch that lacks a structure does not give a noisy 0/0 term). Without the background
+  term, a structure absent from a batch costs the same whatever is predicted, so background
+  voxels can be labelled as that structure for free: Dice-trained networks of the default
+  study labelled everything outside the body as one structure (docs/distillation.md).
 - ``ce+dice``: the sum of the two (MONAI's ``DiceCELoss`` computes the same thing).
 """
 
@@ -32,7 +34,7 @@ class SegmentationLoss(nn.Module):
         name: str,
         num_classes: int,
         class_weights: Sequence[float] | None = None,
-        include_background: bool = False,
+        include_background: bool = True,
         batch: bool = True,
     ) -> None:
         super().__init__()

@@ -30,7 +30,7 @@ from kdseg.metrics import class_dice
 from kdseg.model_file import load_weights, read_model_file, save_model
 from kdseg.nets import build_network, count_parameters, input_geometry
 from kdseg.provenance import provenance
-from kdseg.train.loop import StepLoss, TrainSettings, train
+from kdseg.train.loop import StepLoss, TrainResult, TrainSettings, train
 from kdseg.train.sampling import Augmentation, CaseArrays, PatchSampler, Sampling
 
 log = logging.getLogger("kdseg")
@@ -205,6 +205,10 @@ def model_metadata(
 
 
 StepLossFactory = Callable[[int, torch.device, nn.Module], StepLoss]
+# (in_channels, num_classes) -> (module trained, network validated, its inference settings)
+NetworkBuilder = Callable[[int, int], tuple[nn.Module, nn.Module, InferenceSpec]]
+# (loop result, manifest, metadata common to every model of the run) -> what the run returns
+ModelWriter = Callable[[TrainResult, Mapping[str, Any], dict[str, Any]], dict[str, Any]]
 """``make_step_loss(num_classes, device, network)`` -> ``f(net, batch) -> loss``. A step loss
 that is an ``nn.Module`` with parameters (feature adapters, a co-trained network) is trained,
 checkpointed and resumed with the network, but not saved in its model file."""
@@ -293,6 +297,8 @@ def train_network(
     training_cases: Sequence[str] | None = None,
     init: str | Path | None = None,
     fingerprint: Mapping[str, Any] | None = None,
+    build: NetworkBuilder | None = None,
+    write_models: ModelWriter | None = None,
 ) -> dict[str, Any]:
     """Train a network with a given loss; write the model file, history CSV and curves.
 
@@ -302,21 +308,29 @@ def train_network(
     weights of a model file instead of a random initialisation; ``fingerprint``: the loss or
     method settings and teacher files (:func:`input_identity`) that shape the weights, recorded
     in the checkpoint with :func:`training_fingerprint` (default: ``meta``).
+
+    Methods that train more than one network in one run (online KD's teacher and student)
+    pass ``build`` (the trained module, the network validated, its inference settings) and
+    ``write_models`` (the model files of the result, returned instead of the one model's
+    metadata); the loop, sampler, checkpoints, validation and progress are the same.
     """
     torch.set_num_threads(threads)
     manifest = load_manifest(preprocessed)
     num_classes = len(manifest["dataset"]["labels"])
     device = choose_device(training.get("device", "auto"))
     torch.manual_seed(seed)  # initial weights follow the run's seed
-    model = build_network(
-        architecture["network"],
-        len(manifest["modalities"]),
-        num_classes,
-        **architecture.get("kwargs", {}),
-    )
+    if build is None:
+        model = build_network(
+            architecture["network"],
+            len(manifest["modalities"]),
+            num_classes,
+            **architecture.get("kwargs", {}),
+        )
+        validated, spec = model, inference_spec(architecture)
+    else:
+        model, validated, spec = build(len(manifest["modalities"]), num_classes)
     if init is not None:
         load_initial_weights(model, init)
-    spec = inference_spec(architecture)
     sampler = build_sampler(
         preprocessed, manifest, architecture, training, model, seed, extra, training_cases
     )
@@ -339,28 +353,29 @@ def train_network(
     }
     result = train(
         trained, sampler, step_loss, settings, seed, checkpoint, device,
-        None if validate is None else (lambda _trained: validate(model)), name, recorded,
+        None if validate is None else (lambda _trained: validate(validated)), name, recorded,
         progress=live_progress(history_out, curves_out, name),
     )  # fmt: skip
+    write_history(history_out, result.history)
+    plot_training_curves(result.history, curves_out, title=name)
+    recipe = {"architecture": dict(architecture), "training": dict(training), **dict(meta or {})}
+    common = {"seed": seed, "iterations": settings.iterations, "name": name,
+              "provenance": provenance(recipe, seed)}  # fmt: skip
+    if write_models is not None:
+        written = write_models(result, manifest, common)
+        Path(checkpoint).unlink(missing_ok=True)
+        return written
     use_best = settings.weights == "best" and result.best_state is not None
     state = network_state(result.best_state if use_best else result.final_state, prefix)
     info = model_metadata(manifest, architecture, spec, model)
     info.update(
         dict(meta or {}),
-        seed=seed,
-        iterations=settings.iterations,
+        **common,
         weights="best" if use_best else "final",
         best_iteration=result.best_iteration,
         best_validation_dice=result.best_score,
-        name=name,
         training_cases=list(training_cases) if training_cases is not None else "all",
-        provenance=provenance(
-            {"architecture": dict(architecture), "training": dict(training), **dict(meta or {})},
-            seed,
-        ),
     )
-    write_history(history_out, result.history)
-    plot_training_curves(result.history, curves_out, title=name)
     save_model(model_out, state, info)
     Path(checkpoint).unlink(missing_ok=True)  # the model file now holds the result
     return info

@@ -1,4 +1,5 @@
-"""Online KD's phase 1: teacher and student trained together (:mod:`kdseg.config.methods.online`);
+"""Online KD's phase 1: teacher and student trained together (:mod:`kdseg.config.methods.online`),
+in one run of the shared training routine (:func:`~kdseg.train.segmentation.train_network`);
 its phase 2 is :mod:`kdseg.distill.trainers.kd`'s training."""
 
 from __future__ import annotations
@@ -11,37 +12,38 @@ from typing import Any
 import torch
 from torch import nn
 
-from kdseg.data.preprocess import load_manifest
-from kdseg.device import choose_device
 from kdseg.distill.kd_loss import KDLoss, tempered_softmax
 from kdseg.errors import ConfigError
-from kdseg.figures.curves import plot_training_curves
+from kdseg.infer import InferenceSpec
 from kdseg.losses import build_loss
 from kdseg.model_file import save_model
 from kdseg.nets import build_network, count_parameters, input_geometry
-from kdseg.provenance import provenance
-from kdseg.train.loop import TrainSettings, train
+from kdseg.train.loop import StepLoss, TrainResult
 from kdseg.train.segmentation import (
-    LOOP_KEYS,
-    build_sampler,
+    StepLossFactory,
     inference_spec,
-    input_identity,
-    live_progress,
-    make_validator,
     model_metadata,
     network_state,
-    write_history,
+    train_network,
 )
 
 log = logging.getLogger("kdseg")
 
 
 class OnlinePair(nn.Module):
-    """Teacher and student trained together; applying the pair applies the student."""
+    """Teacher and student trained together; applying the pair applies the student. Both
+    take the same patches: equal valid margins, sizes a multiple of both divisors."""
 
     def __init__(self, teacher: nn.Module, student: nn.Module) -> None:
         super().__init__()
         self.teacher, self.student = teacher, student
+        (t_margin, t_divisor), (s_margin, s_divisor) = map(input_geometry, (teacher, student))
+        if t_margin != s_margin:
+            raise ConfigError(
+                "online KD: teacher and student lose different margins; they must take the "
+                "same patches"
+            )
+        self.valid_margin, self.size_divisor = t_margin, max(t_divisor, s_divisor)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.student(x)
@@ -62,6 +64,16 @@ def online_step_loss(label_loss: nn.Module, kd: KDLoss):
     return step
 
 
+def _pair_step_loss(
+    teacher_loss: Mapping[str, Any], settings: Mapping[str, Any]
+) -> StepLossFactory:
+    def make(num_classes: int, device: torch.device, _pair: nn.Module) -> StepLoss:
+        label_loss = build_loss(dict(teacher_loss), num_classes).to(device)
+        return online_step_loss(label_loss, KDLoss.from_settings(settings))
+
+    return make
+
+
 def train_online_pair(
     preprocessed: str | Path,
     teacher_out: str | Path,
@@ -78,73 +90,54 @@ def train_online_pair(
     name: str = "online",
     threads: int = 1,
 ) -> dict[str, Any]:
-    """Phase 1: teacher and student in one run; writes the best teacher and the student."""
-    torch.set_num_threads(threads)
-    manifest = load_manifest(preprocessed)
-    num_classes, in_channels = len(manifest["dataset"]["labels"]), len(manifest["modalities"])
-    device = choose_device(training.get("device", "auto"))
-    torch.manual_seed(seed)
-    nets = {
-        role: build_network(arch["network"], in_channels, num_classes, **arch.get("kwargs", {}))
-        for role, arch in (("teacher", teacher_architecture), ("student", architecture))
-    }
-    (t_margin, t_divisor), (s_margin, s_divisor) = map(input_geometry, nets.values())
-    if t_margin != s_margin:
-        raise ConfigError(
-            f"online KD {name}: teacher and student lose different margins; they must take "
-            "the same patches"
-        )
-    if any(int(p) % max(t_divisor, s_divisor) for p in architecture["patch"]):
-        raise ConfigError(
-            f"online KD {name}: patch {list(architecture['patch'])} must be a multiple of "
-            f"{max(t_divisor, s_divisor)} for both teacher and student"
-        )
-    pair = OnlinePair(nets["teacher"], nets["student"])
-    sampler = build_sampler(preprocessed, manifest, architecture, training, pair.teacher, seed)
-    kd = KDLoss.from_settings(settings)
-    step = online_step_loss(build_loss(dict(teacher_loss), num_classes).to(device), kd)
+    """Phase 1: teacher and student in one run (validated: the teacher); writes the teacher
+    of the best validation Dice (the final one without validation) and the final student."""
     teacher_spec = inference_spec(teacher_architecture)
-    validate = make_validator(
-        preprocessed, manifest, teacher_spec, device, int(training.get("validation_cases", 4))
-    )
-    loop = TrainSettings(**{k: v for k, v in training.items() if k in LOOP_KEYS})
-    for role, net in nets.items():
-        log.info("%s: %s %s, %d parameters", name, role, type(net).__name__,
-                 count_parameters(net))  # fmt: skip
-    recorded = {
-        "teacher_architecture": dict(teacher_architecture),
-        "teacher_loss": dict(teacher_loss),
-        "architecture": dict(architecture),
-        "distillation": dict(settings),
-        "training": {k: v for k, v in training.items() if k not in LOOP_KEYS | {"device"}},
-        "data": input_identity(preprocessed),
-    }
-    result = train(
-        pair, sampler, step, loop, seed, checkpoint, device,
-        None if validate is None else (lambda _pair: validate(pair.teacher)), name, recorded,
-        progress=live_progress(history_out, curves_out, f"{name} (validation: teacher)"),
+    built: list[OnlinePair] = []  # the pair that build() made, for write_models()
+    roles = {"teacher": teacher_architecture, "student": architecture}
+
+    def build(in_channels: int, num_classes: int) -> tuple[nn.Module, nn.Module, InferenceSpec]:
+        nets = {
+            role: build_network(arch["network"], in_channels, num_classes, **arch.get("kwargs", {}))
+            for role, arch in roles.items()
+        }
+        pair = OnlinePair(nets["teacher"], nets["student"])
+        if any(int(p) % pair.size_divisor for p in architecture["patch"]):
+            raise ConfigError(
+                f"online KD {name}: patch {list(architecture['patch'])} must be a multiple of "
+                f"{pair.size_divisor} for both teacher and student"
+            )
+        for role, net in nets.items():
+            log.info("%s: %s %s, %d parameters", name, role, type(net).__name__,
+                     count_parameters(net))  # fmt: skip
+        built.append(pair)
+        return pair, pair.teacher, teacher_spec
+
+    def write_models(
+        result: TrainResult, manifest: Mapping[str, Any], common: dict[str, Any]
+    ) -> dict[str, Any]:
+        best = result.best_state if result.best_state is not None else result.final_state
+        pair = built[0]
+        teacher_info = model_metadata(manifest, teacher_architecture, teacher_spec, pair.teacher)
+        teacher_info.update(common, loss=dict(teacher_loss),
+                            weights="best" if result.best_state is not None else "final",
+                            best_iteration=result.best_iteration,
+                            best_validation_dice=result.best_score)  # fmt: skip
+        student_info = model_metadata(
+            manifest, architecture, inference_spec(architecture), pair.student
+        )
+        student_info.update(common, weights="final",
+                            distillation={"method": "online", **settings})  # fmt: skip
+        save_model(teacher_out, network_state(best, "teacher."), teacher_info)
+        save_model(student_out, network_state(result.final_state, "student."), student_info)
+        return {"teacher": teacher_info, "student": student_info}
+
+    return train_network(
+        preprocessed, student_out, history_out, curves_out, checkpoint, architecture,
+        training, seed, _pair_step_loss(teacher_loss, settings),
+        name=name, threads=threads,
+        meta={"teacher_architecture": dict(teacher_architecture), **dict(settings)},
+        fingerprint={"teacher_architecture": dict(teacher_architecture),
+                     "teacher_loss": dict(teacher_loss), "distillation": dict(settings)},
+        build=build, write_models=write_models,
     )  # fmt: skip
-    best = result.best_state if result.best_state is not None else result.final_state
-    recorded = {
-        "teacher_architecture": dict(teacher_architecture),
-        "architecture": dict(architecture),
-        "training": dict(training),
-        **settings,
-    }
-    common = {"seed": seed, "iterations": loop.iterations, "name": name,
-              "provenance": provenance(recorded, seed)}  # fmt: skip
-    teacher_info = model_metadata(manifest, teacher_architecture, teacher_spec, pair.teacher)
-    teacher_info.update(common, loss=dict(teacher_loss),
-                        weights="best" if result.best_state is not None else "final",
-                        best_iteration=result.best_iteration,
-                        best_validation_dice=result.best_score)  # fmt: skip
-    student_info = model_metadata(
-        manifest, architecture, inference_spec(architecture), pair.student
-    )
-    student_info.update(common, weights="final", distillation={"method": "online", **settings})
-    write_history(history_out, result.history)
-    plot_training_curves(result.history, curves_out, title=f"{name} (validation: teacher)")
-    save_model(teacher_out, network_state(best, "teacher."), teacher_info)
-    save_model(student_out, network_state(result.final_state, "student."), student_info)
-    Path(checkpoint).unlink(missing_ok=True)
-    return {"teacher": teacher_info, "student": student_info}

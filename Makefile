@@ -15,9 +15,9 @@ TEST_WORKERS ?= 2
 
 setup: $(STAMP) ## create .venv and install the pinned environment (the default goal)
 
-$(STAMP): envs/requirements.txt pyproject.toml
+$(STAMP): envs/requirements.txt envs/requirements-dev.txt pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/python -m pip install --disable-pip-version-check -r envs/requirements.txt -e .
+	$(VENV)/bin/python -m pip install --disable-pip-version-check -r envs/requirements-dev.txt -e .
 	touch $(STAMP)
 
 demo: setup ## run the default study (CORES=all, SNAKEMAKE_ARGS=...), then its HTML report

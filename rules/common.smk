@@ -65,6 +65,19 @@ wildcard_constraints:
     filename=r"[^/]+",
 
 
+def job_resources(kind):
+    """Scheduler resources of a training or prediction job (config ``resources.<kind>``)."""
+    section = config["resources"][kind]
+    return {key: section[key] for key in ("gpu", "mem_mb", "runtime")}
+
+
+def checkpoint_beside(name):
+    """Param: the resumable checkpoint in the folder of the job's output ``name``."""
+    return lambda wildcards, output: os.path.join(
+        os.path.dirname(output[name]), "checkpoint.pt"
+    )
+
+
 def dataset_config(wildcards):
     """The config section of the job's dataset."""
     return config["datasets"][wildcards.dataset]

@@ -16,7 +16,7 @@ rule phantom:
     params:
         phantom=lambda wc: dataset_config(wc)["phantom"],
     script:
-        "../workflow/scripts/make_phantom.py"
+        "../workflow/scripts/phantom.py"
 
 
 rule validate_raw:
@@ -50,7 +50,7 @@ rule splits:
     params:
         splits=lambda wc: dataset_config(wc)["splits"],
     script:
-        "../workflow/scripts/make_splits.py"
+        "../workflow/scripts/splits.py"
 
 
 rule preprocess:
@@ -93,4 +93,4 @@ rule data_overview:
     params:
         max_cases=config["figures"]["overview_max_cases"],
     script:
-        "../workflow/scripts/plot_overview.py"
+        "../workflow/scripts/data_overview.py"

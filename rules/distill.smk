@@ -26,16 +26,12 @@ rule train_student:
         ENV
     threads: config["resources"]["train"]["threads"]
     resources:
-        gpu=config["resources"]["train"]["gpu"],
-        mem_mb=config["resources"]["train"]["mem_mb"],
-        runtime=config["resources"]["train"]["runtime"],
+        **job_resources("train"),
     params:
         architecture=lambda wc: kdcfg.trained_architecture(config, wc.dataset, wc.arch),
         kd=lambda wc: kdcfg.student_settings(config, wc.student),
         training=lambda wc: kdcfg.training_settings(config, wc.dataset, wc.arch),
-        checkpoint=lambda wc, output: os.path.join(
-            os.path.dirname(output.model), "checkpoint.pt"
-        ),
+        checkpoint=checkpoint_beside("model"),
     script:
         "../workflow/scripts/train_student.py"
 
@@ -62,9 +58,7 @@ rule train_online:
         ENV
     threads: config["resources"]["train"]["threads"]
     resources:
-        gpu=config["resources"]["train"]["gpu"],
-        mem_mb=config["resources"]["train"]["mem_mb"],
-        runtime=config["resources"]["train"]["runtime"],
+        **job_resources("train"),
     params:
         teacher_architecture=lambda wc: kdcfg.trained_architecture(
             config,
@@ -77,9 +71,7 @@ rule train_online:
         architecture=lambda wc: kdcfg.trained_architecture(config, wc.dataset, wc.arch),
         kd=online_settings,
         training=lambda wc: kdcfg.training_settings(config, wc.dataset, wc.arch),
-        checkpoint=lambda wc, output: os.path.join(
-            os.path.dirname(output.history), "checkpoint.pt"
-        ),
+        checkpoint=checkpoint_beside("history"),
     script:
         "../workflow/scripts/train_online.py"
 
@@ -106,16 +98,12 @@ rule train_baseline:
         ENV
     threads: config["resources"]["train"]["threads"]
     resources:
-        gpu=config["resources"]["train"]["gpu"],
-        mem_mb=config["resources"]["train"]["mem_mb"],
-        runtime=config["resources"]["train"]["runtime"],
+        **job_resources("train"),
     params:
         architecture=lambda wc: kdcfg.trained_architecture(config, wc.dataset, wc.arch),
         loss=lambda wc: config["losses"][wc.loss],
         training=lambda wc: kdcfg.training_settings(config, wc.dataset, wc.arch),
-        checkpoint=lambda wc, output: os.path.join(
-            os.path.dirname(output.model), "checkpoint.pt"
-        ),
+        checkpoint=checkpoint_beside("model"),
     script:
         "../workflow/scripts/train_teacher.py"
 
@@ -144,6 +132,4 @@ use rule train_baseline as train_budget_baseline with:
         training=lambda wc: kdcfg.scaled_training(
             kdcfg.training_settings(config, wc.dataset, wc.arch), int(wc.budget)
         ),
-        checkpoint=lambda wc, output: os.path.join(
-            os.path.dirname(output.model), "checkpoint.pt"
-        ),
+        checkpoint=checkpoint_beside("model"),

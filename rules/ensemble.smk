@@ -18,9 +18,7 @@ rule predict_ensemble:
         ENV
     threads: config["resources"]["predict"]["threads"]
     resources:
-        gpu=config["resources"]["predict"]["gpu"],
-        mem_mb=config["resources"]["predict"]["mem_mb"],
-        runtime=config["resources"]["predict"]["runtime"],
+        **job_resources("predict"),
     params:
         device=lambda wc: kdcfg.training_settings(config, wc.dataset)["device"],
         amp=lambda wc: kdcfg.training_settings(config, wc.dataset)["amp"],
@@ -45,9 +43,7 @@ rule soft_labels:
         ENV
     threads: config["resources"]["predict"]["threads"]
     resources:
-        gpu=config["resources"]["predict"]["gpu"],
-        mem_mb=config["resources"]["predict"]["mem_mb"],
-        runtime=config["resources"]["predict"]["runtime"],
+        **job_resources("predict"),
     params:
         device=lambda wc: kdcfg.training_settings(config, wc.dataset)["device"],
         amp=lambda wc: kdcfg.training_settings(config, wc.dataset)["amp"],

@@ -15,9 +15,7 @@ rule predict:
         ENV
     threads: config["resources"]["predict"]["threads"]
     resources:
-        gpu=config["resources"]["predict"]["gpu"],
-        mem_mb=config["resources"]["predict"]["mem_mb"],
-        runtime=config["resources"]["predict"]["runtime"],
+        **job_resources("predict"),
     params:
         device=lambda wc: kdcfg.training_settings(config, wc.dataset)["device"],
         amp=lambda wc: kdcfg.training_settings(config, wc.dataset)["amp"],

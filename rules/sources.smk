@@ -42,7 +42,7 @@ rule obtain:
         manual_path=manual_path,
         folder=lambda wc: kdsrc.source_dir(config, wc.source),
     script:
-        "../workflow/scripts/obtain_source.py"
+        "../workflow/scripts/obtain.py"
 
 
 rule convert:
@@ -65,4 +65,4 @@ rule convert:
         folder=lambda wc: f"{DATA}/nnUNet_raw/{wc.raw_name}",
         options=lambda wc: CONVERSIONS[wc.raw_name][1],
     script:
-        "../workflow/scripts/convert_source.py"
+        "../workflow/scripts/convert.py"

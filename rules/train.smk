@@ -22,16 +22,12 @@ rule train_teacher:
         ENV
     threads: config["resources"]["train"]["threads"]
     resources:
-        gpu=config["resources"]["train"]["gpu"],
-        mem_mb=config["resources"]["train"]["mem_mb"],
-        runtime=config["resources"]["train"]["runtime"],
+        **job_resources("train"),
     params:
         architecture=lambda wc: kdcfg.trained_architecture(config, wc.dataset, wc.arch),
         loss=lambda wc: config["losses"][wc.loss],
         training=lambda wc: kdcfg.training_settings(config, wc.dataset, wc.arch),
-        checkpoint=lambda wc, output: os.path.join(
-            os.path.dirname(output.model), "checkpoint.pt"
-        ),
+        checkpoint=checkpoint_beside("model"),
     script:
         "../workflow/scripts/train_teacher.py"
 
@@ -57,16 +53,12 @@ rule train_subset_teacher:
         ENV
     threads: config["resources"]["train"]["threads"]
     resources:
-        gpu=config["resources"]["train"]["gpu"],
-        mem_mb=config["resources"]["train"]["mem_mb"],
-        runtime=config["resources"]["train"]["runtime"],
+        **job_resources("train"),
     params:
         architecture=lambda wc: kdcfg.trained_architecture(config, wc.dataset, wc.arch),
         loss=lambda wc: config["losses"][wc.loss],
         training=lambda wc: kdcfg.training_settings(config, wc.dataset, wc.arch),
         splits=lambda wc: config["datasets"][wc.dataset]["splits"],
-        checkpoint=lambda wc, output: os.path.join(
-            os.path.dirname(output.model), "checkpoint.pt"
-        ),
+        checkpoint=checkpoint_beside("model"),
     script:
         "../workflow/scripts/train_teacher.py"

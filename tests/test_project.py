@@ -22,6 +22,17 @@ def test_conda_env_pins_equal_requirements():
     assert "torch==2.13.0" in reqs
 
 
+def test_job_environment_holds_no_development_tools():
+    reqs = {p.split("==")[0].lower() for p in
+            _pins((REPO / "envs" / "requirements.txt").read_text().splitlines())}  # fmt: skip
+    dev = _pins((REPO / "envs" / "requirements-dev.txt").read_text().splitlines())
+    assert dev[0] == "-r requirements.txt"
+    assert not reqs & {"pytest", "pytest-xdist", "ruff", "black", "snakefmt",
+                       "snakemake-executor-plugin-slurm"}  # fmt: skip
+    assert "snakemake" in reqs  # job scripts receive Snakemake's `snakemake` object
+    assert not reqs & {p.split("==")[0].lower() for p in dev[1:]}  # each pin in one file
+
+
 def test_ruff_and_snakefmt_clean():
     paths = [
         str(REPO / p) for p in ("src", "tests", "workflow", "benchmarks") if (REPO / p).exists()

@@ -1,0 +1,39 @@
+"""The rule files: rule and script names match, and settings shared by rules are written once."""
+
+from __future__ import annotations
+
+import re
+
+from conftest import REPO
+
+RULES = sorted((REPO / "rules").glob("*.smk"))
+# rules that train on labels share the teachers' script
+SHARED_SCRIPTS = {"train_baseline": "train_teacher", "train_subset_teacher": "train_teacher"}
+
+
+def rule_scripts() -> dict[str, str]:
+    found = {}
+    for path in RULES:
+        rule = None
+        for line in path.read_text().splitlines():
+            if m := re.match(r"^rule (\w+):", line):
+                rule = m[1]
+            elif (m := re.search(r"workflow/scripts/(\w+)\.py", line)) and rule:
+                found[rule] = m[1]
+    return found
+
+
+def test_each_rule_runs_the_script_of_its_name():
+    scripts = rule_scripts()
+    assert len(scripts) >= 20
+    wrong = {rule: script for rule, script in scripts.items()
+             if script != SHARED_SCRIPTS.get(rule, rule)}  # fmt: skip
+    assert not wrong, wrong
+
+
+def test_job_resources_and_checkpoints_are_written_once():
+    text = "".join(path.read_text() for path in RULES if path.name != "common.smk")
+    assert 'config["resources"]["train"]["mem_mb"]' not in text
+    assert 'config["resources"]["predict"]["mem_mb"]' not in text
+    assert '"checkpoint.pt"' not in text
+    assert text.count("**job_resources(") >= 7

@@ -25,6 +25,7 @@ include: "rules/statistics.smk"
 
 
 rule all:
+    """The whole study: data, teachers, ensembles, students, baselines, tables, figures."""
     default_target: True
     input:
         all_targets(),

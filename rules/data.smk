@@ -2,6 +2,7 @@
 
 
 rule phantom:
+    """Generate a synthetic dataset (phantom) in the nnU-Net v2 raw layout."""
     output:
         directory(f"{STUDY}/{{dataset}}/raw"),
     log:
@@ -20,6 +21,7 @@ rule phantom:
 
 
 rule validate_raw:
+    """Validate every case of a raw dataset; write raw_report.json."""
     input:
         raw_inputs,
     output:
@@ -39,6 +41,7 @@ rule validate_raw:
 
 
 rule splits:
+    """Patient-level train / validation / test split of a dataset (splits.json)."""
     input:
         f"{STUDY}/{{dataset}}/raw_report.json",
     output:
@@ -54,6 +57,7 @@ rule splits:
 
 
 rule preprocess:
+    """Resample, crop and normalise a dataset into memory-mappable arrays."""
     input:
         report=f"{STUDY}/{{dataset}}/raw_report.json",
         splits=f"{STUDY}/{{dataset}}/splits.json",
@@ -77,6 +81,7 @@ rule preprocess:
 
 
 rule data_overview:
+    """Figure: cases of a dataset in three orientations with their labels."""
     input:
         f"{STUDY}/{{dataset}}/preprocessed",
     output:

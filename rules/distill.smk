@@ -3,6 +3,7 @@ baselines trained on the labels alone."""
 
 
 rule train_student:
+    """Train one student with its entry's distillation method."""
     input:
         unpack(student_teacher_files),
         preprocessed=f"{STUDY}/{{dataset}}/preprocessed",
@@ -37,6 +38,7 @@ rule train_student:
 
 
 rule train_online:
+    """Online KD phase 1: teacher and student trained together."""
     input:
         f"{STUDY}/{{dataset}}/preprocessed",
     output:
@@ -78,6 +80,7 @@ rule train_online:
 
 # a baseline that equals a teacher (same architecture, loss, seed) reuses its model file
 rule train_baseline:
+    """Train a label-trained baseline of a student's architecture and seed."""
     input:
         unpack(baseline_inputs),
     output:

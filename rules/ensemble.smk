@@ -5,6 +5,7 @@ from kdseg.config.students import soft_label_storage
 
 
 rule predict_ensemble:
+    """Apply an ensemble (mean of its members' probabilities) to the test cases."""
     input:
         models=ensemble_member_files,
         preprocessed=f"{STUDY}/{{dataset}}/preprocessed",
@@ -28,6 +29,7 @@ rule predict_ensemble:
 
 
 rule soft_labels:
+    """Soft labels of an ensemble or one model for the training and validation cases."""
     input:
         models=soft_label_model_files,
         preprocessed=f"{STUDY}/{{dataset}}/preprocessed",

@@ -2,6 +2,7 @@
 
 
 rule predict:
+    """Apply one model to the test cases (NIfTI labels, probabilities, timing)."""
     input:
         model=f"{STUDY}/{{dataset}}/{{model}}/model.pt",
         preprocessed=f"{STUDY}/{{dataset}}/preprocessed",
@@ -25,6 +26,7 @@ rule predict:
 
 
 rule evaluate:
+    """Metrics of one model's test predictions against the reference."""
     input:
         predictions=f"{STUDY}/{{dataset}}/predictions/{{model}}",
         raw=raw_inputs,
@@ -44,6 +46,7 @@ rule evaluate:
 
 
 rule teacher_table:
+    """Table of a dataset's teachers: test metrics, parameters, seconds per case."""
     input:
         metrics=lambda wc: teacher_files(wc, "metrics/{model}.csv"),
         predictions=lambda wc: teacher_files(wc, "predictions/{model}"),
@@ -66,6 +69,7 @@ rule teacher_table:
 
 
 rule training_table:
+    """Table of a dataset's training curves: final validation Dice, settled or not."""
     input:
         lambda wc: list(trained_histories(wc.dataset).values()),
     output:

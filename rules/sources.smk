@@ -7,6 +7,7 @@ localrules:
 
 
 rule download:
+    """Download one published file of a public dataset (checksum, retries)."""
     output:
         f"{DATA}/downloads/{{source}}/{{filename}}",
     log:
@@ -23,6 +24,7 @@ rule download:
 
 
 rule obtain:
+    """Extract a public dataset's archives safely into its source folder."""
     input:
         source_files,
     output:
@@ -46,6 +48,7 @@ rule obtain:
 
 
 rule convert:
+    """Convert a public dataset into the nnU-Net v2 raw layout."""
     input:
         conversion_source_marker,
     output:

@@ -2,6 +2,7 @@
 
 
 rule statistics:
+    """Wilcoxon tests with Holm's correction for the study's comparisons."""
     input:
         metrics=lambda wc: model_files(wc, "metrics/{model}.csv"),
         splits=f"{STUDY}/{{dataset}}/splits.json",
@@ -27,6 +28,7 @@ rule statistics:
 
 
 rule study_table:
+    """The paper's comparison table of a dataset (CSV, Markdown, LaTeX, HTML)."""
     input:
         metrics=lambda wc: model_files(wc, "metrics/{model}.csv"),
         predictions=lambda wc: model_files(wc, "predictions/{model}"),
@@ -53,6 +55,7 @@ rule study_table:
 
 
 rule student_table:
+    """Table of a dataset's students against their teachers and baselines."""
     input:
         metrics=lambda wc: compared_files(wc, "metrics/{model}.csv"),
         predictions=lambda wc: compared_files(wc, "predictions/{model}"),
@@ -80,6 +83,7 @@ rule student_table:
 
 
 rule study_figures:
+    """Figures of a dataset: boxplots, calibration, footprint, qualitative panel."""
     input:
         metrics=lambda wc: model_files(wc, "metrics/{model}.csv"),
         predictions=lambda wc: model_files(wc, "predictions/{model}"),

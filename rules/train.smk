@@ -2,6 +2,7 @@
 
 
 rule train_teacher:
+    """Train one teacher (architecture, loss, seed) on the reference labels."""
     input:
         preprocessed=f"{STUDY}/{{dataset}}/preprocessed",
     output:
@@ -33,6 +34,7 @@ rule train_teacher:
 
 
 rule train_subset_teacher:
+    """Train one limit-trained teacher on one of K disjoint subsets of the training cases."""
     input:
         preprocessed=f"{STUDY}/{{dataset}}/preprocessed",
     output:

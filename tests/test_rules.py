@@ -37,3 +37,12 @@ def test_job_resources_and_checkpoints_are_written_once():
     assert 'config["resources"]["predict"]["mem_mb"]' not in text
     assert '"checkpoint.pt"' not in text
     assert text.count("**job_resources(") >= 7
+
+
+def test_every_rule_says_what_it_does():
+    """`snakemake --list-rules` shows each rule's docstring: what a user can ask for."""
+    for path in [*RULES, REPO / "Snakefile"]:
+        lines = path.read_text().splitlines()
+        for i, line in enumerate(lines):
+            if re.match(r"^rule \w+:", line):
+                assert lines[i + 1].strip().startswith('"""'), f"{path.name}: {line}"

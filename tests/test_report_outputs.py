@@ -12,8 +12,9 @@ from matplotlib.ticker import NullFormatter
 
 from kdseg.figures import study
 from kdseg.html_table import write_html_tables
-from kdseg.model_table import write_model_table
-from kdseg.study_table import findings, write_statistics, write_study_table
+from kdseg.statistics import findings, write_statistics
+from kdseg.study_table import write_study_table
+from kdseg.teacher_table import write_teacher_table
 from kdseg.training_table import write_training_table
 
 matplotlib.use("Agg")
@@ -104,7 +105,7 @@ def test_teacher_and_training_tables_as_html(tmp_path):
     models = ["teachers/a/seed1", "teachers/b/seed1"]
     metrics, preds = _study_files(tmp_path, models, lambda m, c, s: 0.7)
     out = tmp_path / "teachers.html"
-    write_model_table(metrics, [p / "inference.json" for p in preds], "D", tmp_path / "t.csv",
+    write_teacher_table(metrics, [p / "inference.json" for p in preds], "D", tmp_path / "t.csv",
                       tmp_path / "t.md", out)  # fmt: skip
     page = out.read_text()
     assert page.count("<tr>") == 3 and "<td>teachers/b/seed1</td>" in page

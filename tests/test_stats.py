@@ -78,7 +78,8 @@ def test_holm_families_mean_and_structures_are_separate():
 def test_statistics_and_study_table_files(tmp_path):
     import json
 
-    from kdseg.study_table import write_statistics, write_study_table
+    from kdseg.statistics import write_statistics
+    from kdseg.study_table import write_study_table
 
     rng = np.random.default_rng(2)
     models = ["teachers/a/seed1", "ensembles/e"]

@@ -19,8 +19,8 @@ import pandas as pd
 
 from kdseg.atomic import atomic_path
 from kdseg.html_table import write_html_tables
+from kdseg.statistics import read_metrics
 from kdseg.stats import describe_unit
-from kdseg.study_table import read_metrics
 
 PAIR_COMPARISONS = ("student vs student", "student vs baseline")
 

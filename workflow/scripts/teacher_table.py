@@ -1,11 +1,11 @@
 """Snakemake entry point: the per-dataset table of teachers."""
 
-from kdseg.model_table import write_model_table
 from kdseg.steps import run_job
+from kdseg.teacher_table import write_teacher_table
 
 run_job(
     snakemake,
-    write_model_table,
+    write_teacher_table,
     metrics=list(snakemake.input.metrics),
     inference=[f"{p}/inference.json" for p in snakemake.input.predictions],
     dataset=snakemake.wildcards.dataset,

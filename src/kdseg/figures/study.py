@@ -27,7 +27,7 @@ from kdseg.atomic import atomic_path
 from kdseg.data.preprocess import load_manifest, open_case
 from kdseg.evaluate import model_summary
 from kdseg.figures.overview import label_colormap, structure_handles
-from kdseg.study_table import read_metrics
+from kdseg.statistics import read_metrics
 
 GROUPS = ("teachers", "ensembles", "students", "online", "baselines")
 COLOURS = {"teachers": "0.6", "ensembles": "C3", "students": "C0", "online": "C1",

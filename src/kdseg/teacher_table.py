@@ -13,7 +13,7 @@ from kdseg.evaluate import model_summary
 from kdseg.html_table import write_html_tables
 
 
-def write_model_table(
+def write_teacher_table(
     metrics: Sequence[str | Path],
     inference: Sequence[str | Path],
     dataset: str,

@@ -34,6 +34,12 @@ def _cell(text: object) -> str:
     return _BOLD.sub(r"<strong>\1</strong>", html.escape(str(text)))
 
 
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    """The lines of one Markdown table: a header row, its rule, one line per entry of ``rows``."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return lines + ["| " + " | ".join(cells) + " |" for cells in rows]
+
+
 def html_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     """One ``<table>``: a header row and one row per entry of ``rows``."""
     lines = ["<table>", "<thead><tr>" + "".join(f"<th>{_cell(h)}</th>" for h in header)

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from kdseg.atomic import atomic_path
-from kdseg.html_table import write_html_tables
+from kdseg.html_table import markdown_table, write_html_tables
 from kdseg.statistics import read_metrics
 from kdseg.stats import describe_unit
 
@@ -117,8 +117,7 @@ def _write_text_tables(
             cell(r, "iou", 3), cell(r, "hd95", 1), cell(r, "accuracy", 4), cell(r, "kappa", 3),
             f"{r['dice_vs_baseline']:+.3f}" if has_baseline else "–", p_cell,
         ])  # fmt: skip
-    md = [f"### {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    md += ["| " + " | ".join(cells) + " |" for cells in body]
+    md = [f"### {title}", "", *markdown_table(header, body)]
     tables = [("", header, body)]
     students = [m for m, method in zip(out["model"], out["method"], strict=True)
                 if method != "baseline"]  # fmt: skip

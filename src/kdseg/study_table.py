@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from kdseg.atomic import atomic_path
-from kdseg.html_table import write_html_tables
+from kdseg.html_table import markdown_table, write_html_tables
 from kdseg.statistics import METRICS, read_metrics
 from kdseg.stats import describe_unit
 
@@ -112,9 +112,7 @@ def _write_text_tables(
     title = f"{dataset}: {cases} test cases, mean ± sd"
     if out_html is not None:
         write_html_tables(out_html, title, [("", header, body)], [notes])
-    md = [f"### {title}", "",
-          "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]  # fmt: skip
-    md += ["| " + " | ".join(cells) + " |" for cells in body]
+    md = [f"### {title}", "", *markdown_table(header, body)]
     md += ["", notes]
     with atomic_path(out_md) as tmp:
         tmp.write_text("\n".join(md) + "\n")

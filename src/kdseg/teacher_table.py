@@ -10,7 +10,7 @@ import pandas as pd
 
 from kdseg.atomic import atomic_path
 from kdseg.evaluate import model_summary
-from kdseg.html_table import write_html_tables
+from kdseg.html_table import markdown_table, write_html_tables
 
 
 def write_teacher_table(
@@ -33,8 +33,7 @@ def write_teacher_table(
     title = f"{dataset}: mean over {int(table['cases'].max())} test cases"
     header = [c.replace("dice_", "Dice ") for c in shown]
     body = [[_fmt(row[c]) for c in shown] for _, row in table[shown].iterrows()]
-    lines = [f"### {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(shown)]
-    lines += ["| " + " | ".join(cells) + " |" for cells in body]
+    lines = [f"### {title}", "", *markdown_table(header, body)]
     if out_html is not None:
         write_html_tables(out_html, title, [("", header, body)])
     with atomic_path(out_md) as tmp:

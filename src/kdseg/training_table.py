@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from kdseg.atomic import atomic_path
-from kdseg.html_table import write_html_tables
+from kdseg.html_table import markdown_table, write_html_tables
 from kdseg.train.curve_rule import SETTLED_GAIN, last_quarter_gain, read_history, settles
 
 
@@ -52,8 +52,7 @@ def write_training_table(
     shown = [c for c in table.columns if c != "dataset"]
     header = [c.replace("validation_dice_", "") for c in shown]
     body = [[_fmt(row[c]) for c in shown] for _, row in table[shown].iterrows()]
-    lines = [f"### {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(shown)]
-    lines += ["| " + " | ".join(cells) + " |" for cells in body]
+    lines = [f"### {title}", "", *markdown_table(header, body)]
     if out_html is not None:
         write_html_tables(out_html, title, [("", header, body)])
     with atomic_path(out_md) as tmp:

@@ -207,8 +207,9 @@ def model_metadata(
 StepLossFactory = Callable[[int, torch.device, nn.Module], StepLoss]
 # (in_channels, num_classes) -> (module trained, network validated, its inference settings)
 NetworkBuilder = Callable[[int, int], tuple[nn.Module, nn.Module, InferenceSpec]]
-# (loop result, manifest, metadata common to every model of the run) -> what the run returns
-ModelWriter = Callable[[TrainResult, Mapping[str, Any], dict[str, Any]], dict[str, Any]]
+# (loop result, the module built, manifest, metadata common to every model of the run)
+# -> what the run returns
+ModelWriter = Callable[[TrainResult, nn.Module, Mapping[str, Any], dict[str, Any]], dict[str, Any]]
 """``make_step_loss(num_classes, device, network)`` -> ``f(net, batch) -> loss``. A step loss
 that is an ``nn.Module`` with parameters (feature adapters, a co-trained network) is trained,
 checkpointed and resumed with the network, but not saved in its model file."""
@@ -362,7 +363,7 @@ def train_network(
     common = {"seed": seed, "iterations": settings.iterations, "name": name,
               "provenance": provenance(recipe, seed)}  # fmt: skip
     if write_models is not None:
-        written = write_models(result, manifest, common)
+        written = write_models(result, model, manifest, common)
         Path(checkpoint).unlink(missing_ok=True)
         return written
     use_best = settings.weights == "best" and result.best_state is not None

@@ -93,7 +93,6 @@ def train_online_pair(
     """Phase 1: teacher and student in one run (validated: the teacher); writes the teacher
     of the best validation Dice (the final one without validation) and the final student."""
     teacher_spec = inference_spec(teacher_architecture)
-    built: list[OnlinePair] = []  # the pair that build() made, for write_models()
     roles = {"teacher": teacher_architecture, "student": architecture}
 
     def build(in_channels: int, num_classes: int) -> tuple[nn.Module, nn.Module, InferenceSpec]:
@@ -110,14 +109,12 @@ def train_online_pair(
         for role, net in nets.items():
             log.info("%s: %s %s, %d parameters", name, role, type(net).__name__,
                      count_parameters(net))  # fmt: skip
-        built.append(pair)
         return pair, pair.teacher, teacher_spec
 
     def write_models(
-        result: TrainResult, manifest: Mapping[str, Any], common: dict[str, Any]
+        result: TrainResult, pair: nn.Module, manifest: Mapping[str, Any], common: dict[str, Any]
     ) -> dict[str, Any]:
         best = result.best_state if result.best_state is not None else result.final_state
-        pair = built[0]
         teacher_info = model_metadata(manifest, teacher_architecture, teacher_spec, pair.teacher)
         teacher_info.update(common, loss=dict(teacher_loss),
                             weights="best" if result.best_state is not None else "final",

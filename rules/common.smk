@@ -1,5 +1,8 @@
 """Config validation and target helpers shared by every rule file."""
 
+import copy
+import functools
+import json
 import os
 import re
 
@@ -21,6 +24,9 @@ try:
     # --config values typed as in a study file (Snakemake leaves nested ones strings)
     kdcfg.apply_overrides(config, dict(workflow.config_settings.config))
     kdcfg.default_study_name(config, list(workflow.overwrite_configfiles or []))
+    # what the study file (and --config) set, before the schema's defaults fill in the rest: a
+    # value set there wins over the dataset's plan
+    EXPLICIT = copy.deepcopy(config)
     kdcfg.validate_config(config)
     kdcfg.check_device(config, local=workflow.local_exec and not workflow.remote_exec)
 except ConfigError as err:
@@ -76,6 +82,40 @@ def checkpoint_beside(name):
     return lambda wildcards, output: os.path.join(
         os.path.dirname(output[name]), "checkpoint.pt"
     )
+
+
+def fingerprint_file(wildcards):
+    """Input: the job's dataset's fingerprint, a checkpoint: the plan (and so the job's params)
+    is made from it once it exists."""
+    return checkpoints.fingerprint.get(dataset=wildcards.dataset).output[0]
+
+
+@functools.cache
+def _plan(dataset, path, mtime):
+    plan = kdcfg.plan_dataset(json.loads(open(path).read()), config, EXPLICIT, dataset)
+    return plan, kdcfg.canonical(kdcfg.apply_plan(config, plan))
+
+
+def dataset_plan(dataset):
+    """The plan of a dataset (kdseg.config.plan), made from its fingerprint."""
+    path = checkpoints.fingerprint.get(dataset=dataset).output[0]
+    return _plan(dataset, path, os.path.getmtime(path))[0]
+
+
+def planned(wildcards):
+    """The config with the planned settings of the job's dataset where the study file sets
+    none (its value always wins)."""
+    path = checkpoints.fingerprint.get(dataset=wildcards.dataset).output[0]
+    return _plan(wildcards.dataset, path, os.path.getmtime(path))[1]
+
+
+def fingerprint_settings(wildcards):
+    """The preprocess keys a fingerprint depends on (how cases are cropped to the body)."""
+    section = dataset_config(wildcards)["preprocess"]
+    keys = ("normalization", "mr_body_fraction", "crop_margin")
+    settings = {k: section[k] for k in keys if k in section}
+    settings["ct"] = {"body_threshold": section["ct"]["body_threshold"]}
+    return settings
 
 
 def dataset_config(wildcards):
@@ -164,6 +204,7 @@ def data_targets():
         [
             f"{STUDY}/{{dataset}}/preprocessed",
             f"{STUDY}/{{dataset}}/splits.json",
+            f"{STUDY}/{{dataset}}/plans.json",
             f"{STUDY}/figures/data_overview_{{dataset}}.png",
         ],
         dataset=DATASETS,
@@ -189,7 +230,7 @@ def soft_label_model_files(wildcards):
 def soft_label_inference(wildcards):
     """The config inference settings of each model of the job's soft labels."""
     return [
-        kdcfg.inference_settings(config, wildcards.dataset, m)
+        kdcfg.inference_settings(planned(wildcards), wildcards.dataset, m)
         for m in kdcfg.soft_label_sources(config, wildcards.model)
     ]
 
@@ -222,7 +263,10 @@ def student_teacher_files(wildcards):
 
 def baseline_inputs(wildcards):
     """A baseline's preprocessed data and, when a teacher is the same network, its model."""
-    inputs = {"preprocessed": f"{STUDY}/{wildcards.dataset}/preprocessed"}
+    inputs = {
+        "preprocessed": f"{STUDY}/{wildcards.dataset}/preprocessed",
+        "fingerprint": fingerprint_file(wildcards),
+    }
     baseline = f"baselines/{wildcards.arch}-{wildcards.loss}/seed{wildcards.seed}"
     teacher = kdcfg.teacher_equal_to_baseline(VIEWS[wildcards.dataset], baseline)
     if teacher is not None:
@@ -232,13 +276,15 @@ def baseline_inputs(wildcards):
 
 def model_inference(wildcards):
     """The config inference settings of the model being predicted."""
-    return kdcfg.inference_settings(config, wildcards.dataset, wildcards.model)
+    return kdcfg.inference_settings(
+        planned(wildcards), wildcards.dataset, wildcards.model
+    )
 
 
 def member_inference(wildcards):
     """The config inference settings of each member of an ensemble."""
     return [
-        kdcfg.inference_settings(config, wildcards.dataset, member)
+        kdcfg.inference_settings(planned(wildcards), wildcards.dataset, member)
         for member in kdcfg.ensemble_members(config, wildcards.ensemble)
     ]
 

@@ -56,11 +56,55 @@ rule splits:
         "../workflow/scripts/splits.py"
 
 
+checkpoint fingerprint:
+    """Fingerprint of a raw dataset: spacings, shapes, intensities, classes (fingerprint.json)."""
+    input:
+        report=f"{STUDY}/{{dataset}}/raw_report.json",
+    output:
+        f"{STUDY}/{{dataset}}/fingerprint.json",
+    log:
+        f"{STUDY}/logs/fingerprint/{{dataset}}.log",
+    conda:
+        ENV
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    params:
+        root=raw_root,
+        preprocess=fingerprint_settings,
+    script:
+        "../workflow/scripts/fingerprint.py"
+
+
+rule plan:
+    """The dataset's plan: every planned setting, its value, source and reason (plans.json)."""
+    input:
+        fingerprint_file,
+    output:
+        plan=f"{STUDY}/{{dataset}}/plans.json",
+        markdown=f"{STUDY}/tables/plan_{{dataset}}.md",
+        html=report(
+            f"{STUDY}/tables/plan_{{dataset}}.html",
+            category="Plans",
+            labels={"dataset": "{dataset}"},
+            caption="../report/plan.rst",
+        ),
+    log:
+        f"{STUDY}/logs/plan/{{dataset}}.log",
+    conda:
+        ENV
+    params:
+        plan=lambda wc: dataset_plan(wc.dataset),
+    script:
+        "../workflow/scripts/plan.py"
+
+
 rule preprocess:
     """Resample, crop and normalise a dataset into memory-mappable arrays."""
     input:
         report=f"{STUDY}/{{dataset}}/raw_report.json",
         splits=f"{STUDY}/{{dataset}}/splits.json",
+        fingerprint=fingerprint_file,
     output:
         directory(f"{STUDY}/{{dataset}}/preprocessed"),
     log:
@@ -75,7 +119,7 @@ rule preprocess:
         runtime=120,
     params:
         root=raw_root,
-        preprocess=lambda wc: dataset_config(wc)["preprocess"],
+        preprocess=lambda wc: planned(wc)["datasets"][wc.dataset]["preprocess"],
     script:
         "../workflow/scripts/preprocess.py"
 
@@ -83,7 +127,8 @@ rule preprocess:
 rule data_overview:
     """Figure: cases of a dataset in three orientations with their labels."""
     input:
-        f"{STUDY}/{{dataset}}/preprocessed",
+        preprocessed=f"{STUDY}/{{dataset}}/preprocessed",
+        plan=f"{STUDY}/{{dataset}}/plans.json",
     output:
         report(
             f"{STUDY}/figures/data_overview_{{dataset}}.png",

@@ -7,6 +7,7 @@ rule train_student:
     input:
         unpack(student_teacher_files),
         preprocessed=f"{STUDY}/{{dataset}}/preprocessed",
+        fingerprint=fingerprint_file,
     output:
         model=f"{STUDY}/{{dataset}}/students/{{student}}/{{teacher}}/{{arch}}/seed{{seed}}/model.pt",
         history=f"{STUDY}/{{dataset}}/students/{{student}}/{{teacher}}/{{arch}}/seed{{seed}}/training.csv",
@@ -29,9 +30,11 @@ rule train_student:
     resources:
         **job_resources("train"),
     params:
-        architecture=lambda wc: kdcfg.trained_architecture(config, wc.dataset, wc.arch),
+        architecture=lambda wc: kdcfg.trained_architecture(
+            planned(wc), wc.dataset, wc.arch
+        ),
         kd=lambda wc: kdcfg.student_settings(config, wc.student),
-        training=lambda wc: kdcfg.training_settings(config, wc.dataset, wc.arch),
+        training=lambda wc: kdcfg.training_settings(planned(wc), wc.dataset, wc.arch),
         checkpoint=checkpoint_beside("model"),
     script:
         "../workflow/scripts/train_student.py"
@@ -41,6 +44,7 @@ rule train_online:
     """Online KD phase 1: teacher and student trained together."""
     input:
         f"{STUDY}/{{dataset}}/preprocessed",
+        fingerprint=fingerprint_file,
     output:
         teacher=f"{STUDY}/{{dataset}}/online/{{student}}/{{teacher}}/{{arch}}/seed{{seed}}/teacher/model.pt",
         student=f"{STUDY}/{{dataset}}/online/{{student}}/{{teacher}}/{{arch}}/seed{{seed}}/student/model.pt",
@@ -63,16 +67,18 @@ rule train_online:
         **job_resources("train"),
     params:
         teacher_architecture=lambda wc: kdcfg.trained_architecture(
-            config,
+            planned(wc),
             wc.dataset,
             config["students"][wc.student]["teacher"]["architecture"],
         ),
         teacher_loss=lambda wc: config["losses"][
             config["students"][wc.student]["teacher"]["loss"]
         ],
-        architecture=lambda wc: kdcfg.trained_architecture(config, wc.dataset, wc.arch),
+        architecture=lambda wc: kdcfg.trained_architecture(
+            planned(wc), wc.dataset, wc.arch
+        ),
         kd=online_settings,
-        training=lambda wc: kdcfg.training_settings(config, wc.dataset, wc.arch),
+        training=lambda wc: kdcfg.training_settings(planned(wc), wc.dataset, wc.arch),
         checkpoint=checkpoint_beside("history"),
     script:
         "../workflow/scripts/train_online.py"
@@ -103,9 +109,11 @@ rule train_baseline:
     resources:
         **job_resources("train"),
     params:
-        architecture=lambda wc: kdcfg.trained_architecture(config, wc.dataset, wc.arch),
+        architecture=lambda wc: kdcfg.trained_architecture(
+            planned(wc), wc.dataset, wc.arch
+        ),
         loss=lambda wc: config["losses"][wc.loss],
-        training=lambda wc: kdcfg.training_settings(config, wc.dataset, wc.arch),
+        training=lambda wc: kdcfg.training_settings(planned(wc), wc.dataset, wc.arch),
         checkpoint=checkpoint_beside("model"),
     script:
         "../workflow/scripts/train_teacher.py"
@@ -115,6 +123,7 @@ rule train_baseline:
 use rule train_baseline as train_budget_baseline with:
     input:
         preprocessed=f"{STUDY}/{{dataset}}/preprocessed",
+        fingerprint=fingerprint_file,
     output:
         model=f"{STUDY}/{{dataset}}/baselines/{{arch}}-{{loss}}/x{{budget}}/seed{{seed}}/model.pt",
         history=f"{STUDY}/{{dataset}}/baselines/{{arch}}-{{loss}}/x{{budget}}/seed{{seed}}/training.csv",
@@ -130,9 +139,11 @@ use rule train_baseline as train_budget_baseline with:
     benchmark:
         f"{STUDY}/benchmarks/train/{{dataset}}/baselines/{{arch}}-{{loss}}/x{{budget}}/seed{{seed}}.tsv"
     params:
-        architecture=lambda wc: kdcfg.trained_architecture(config, wc.dataset, wc.arch),
+        architecture=lambda wc: kdcfg.trained_architecture(
+            planned(wc), wc.dataset, wc.arch
+        ),
         loss=lambda wc: config["losses"][wc.loss],
         training=lambda wc: kdcfg.scaled_training(
-            kdcfg.training_settings(config, wc.dataset, wc.arch), int(wc.budget)
+            kdcfg.training_settings(planned(wc), wc.dataset, wc.arch), int(wc.budget)
         ),
         checkpoint=checkpoint_beside("model"),

@@ -9,6 +9,7 @@ rule predict_ensemble:
     input:
         models=ensemble_member_files,
         preprocessed=f"{STUDY}/{{dataset}}/preprocessed",
+        fingerprint=fingerprint_file,
     output:
         directory(f"{STUDY}/{{dataset}}/predictions/ensembles/{{ensemble}}"),
     log:
@@ -33,6 +34,7 @@ rule soft_labels:
     input:
         models=soft_label_model_files,
         preprocessed=f"{STUDY}/{{dataset}}/preprocessed",
+        fingerprint=fingerprint_file,
     output:
         directory(f"{STUDY}/{{dataset}}/{{model}}/soft_labels"),
     log:

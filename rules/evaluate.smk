@@ -6,6 +6,7 @@ rule predict:
     input:
         model=f"{STUDY}/{{dataset}}/{{model}}/model.pt",
         preprocessed=f"{STUDY}/{{dataset}}/preprocessed",
+        fingerprint=fingerprint_file,
     output:
         directory(f"{STUDY}/{{dataset}}/predictions/{{model}}"),
     log:

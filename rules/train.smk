@@ -5,6 +5,7 @@ rule train_teacher:
     """Train one teacher (architecture, loss, seed) on the reference labels."""
     input:
         preprocessed=f"{STUDY}/{{dataset}}/preprocessed",
+        fingerprint=fingerprint_file,
     output:
         model=f"{STUDY}/{{dataset}}/teachers/{{arch}}-{{loss}}/seed{{seed}}/model.pt",
         history=f"{STUDY}/{{dataset}}/teachers/{{arch}}-{{loss}}/seed{{seed}}/training.csv",
@@ -25,9 +26,11 @@ rule train_teacher:
     resources:
         **job_resources("train"),
     params:
-        architecture=lambda wc: kdcfg.trained_architecture(config, wc.dataset, wc.arch),
+        architecture=lambda wc: kdcfg.trained_architecture(
+            planned(wc), wc.dataset, wc.arch
+        ),
         loss=lambda wc: config["losses"][wc.loss],
-        training=lambda wc: kdcfg.training_settings(config, wc.dataset, wc.arch),
+        training=lambda wc: kdcfg.training_settings(planned(wc), wc.dataset, wc.arch),
         checkpoint=checkpoint_beside("model"),
     script:
         "../workflow/scripts/train_teacher.py"
@@ -37,6 +40,7 @@ rule train_subset_teacher:
     """Train one limit-trained teacher on one of K disjoint subsets of the training cases."""
     input:
         preprocessed=f"{STUDY}/{{dataset}}/preprocessed",
+        fingerprint=fingerprint_file,
     output:
         model=f"{STUDY}/{{dataset}}/teachers/{{arch}}-{{loss}}/{{subset}}/seed{{seed}}/model.pt",
         history=f"{STUDY}/{{dataset}}/teachers/{{arch}}-{{loss}}/{{subset}}/seed{{seed}}/training.csv",
@@ -57,9 +61,11 @@ rule train_subset_teacher:
     resources:
         **job_resources("train"),
     params:
-        architecture=lambda wc: kdcfg.trained_architecture(config, wc.dataset, wc.arch),
+        architecture=lambda wc: kdcfg.trained_architecture(
+            planned(wc), wc.dataset, wc.arch
+        ),
         loss=lambda wc: config["losses"][wc.loss],
-        training=lambda wc: kdcfg.training_settings(config, wc.dataset, wc.arch),
+        training=lambda wc: kdcfg.training_settings(planned(wc), wc.dataset, wc.arch),
         splits=lambda wc: config["datasets"][wc.dataset]["splits"],
         checkpoint=checkpoint_beside("model"),
     script:

@@ -16,7 +16,7 @@ def rule_scripts() -> dict[str, str]:
     for path in RULES:
         rule = None
         for line in path.read_text().splitlines():
-            if m := re.match(r"^rule (\w+):", line):
+            if m := re.match(r"^(?:rule|checkpoint) (\w+):", line):
                 rule = m[1]
             elif (m := re.search(r"workflow/scripts/(\w+)\.py", line)) and rule:
                 found[rule] = m[1]
@@ -44,5 +44,5 @@ def test_every_rule_says_what_it_does():
     for path in [*RULES, REPO / "Snakefile"]:
         lines = path.read_text().splitlines()
         for i, line in enumerate(lines):
-            if re.match(r"^rule \w+:", line):
+            if re.match(r"^(?:rule|checkpoint) \w+:", line):
                 assert lines[i + 1].strip().startswith('"""'), f"{path.name}: {line}"

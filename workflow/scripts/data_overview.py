@@ -6,7 +6,8 @@ from kdseg.steps import run_job
 run_job(
     snakemake,
     plot_data_overview,
-    preprocessed_dir=snakemake.input[0],
+    preprocessed_dir=snakemake.input.preprocessed,
+    plan=snakemake.input.plan,
     out_png=snakemake.output[0],
     max_cases=snakemake.params.max_cases,
 )

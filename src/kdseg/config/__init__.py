@@ -11,6 +11,8 @@ methods        what each student method declares: keys, runs, teacher outputs
 students       the students and baselines the entries' methods train
 comparisons    which models each table and statistics family compares
 validation     the schema with its defaults, then the checks a schema cannot express
+geometry       each network's receptive field, size divisor and valid margin (declared)
+plan           plans from a dataset's fingerprint: spacing, patch, batch, orientations
 ============== =====================================================================
 
 Nothing here imports torch or Snakemake: the workflow reads its config on every call.
@@ -32,6 +34,7 @@ from kdseg.config.model_ids import (
     teacher_models,
 )
 from kdseg.config.paths import raw_inputs, raw_root, study_dir
+from kdseg.config.plan import apply_plan, plan_dataset, plan_lines
 from kdseg.config.settings import (
     architecture_settings,
     dataset_view,
@@ -70,6 +73,7 @@ __all__ = [
     "SCHEMA",
     "StudentRun",
     "apply_overrides",
+    "apply_plan",
     "architecture_settings",
     "baseline_id",
     "baseline_models",
@@ -91,6 +95,8 @@ __all__ = [
     "online_models",
     "paper_comparisons",
     "parse_teacher",
+    "plan_dataset",
+    "plan_lines",
     "raw_inputs",
     "raw_root",
     "read_study_file",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from kdseg.config.model_ids import model_architecture
+from kdseg.config.study_file import canonical
 
 
 def runs_on(entry: dict[str, Any], dataset: str) -> bool:
@@ -21,14 +22,16 @@ def dataset_view(config: dict[str, Any], dataset: str) -> dict[str, Any]:
 
 
 def deep_merge(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
-    """``base`` with ``changes`` applied key by key (nested dicts merged, others replaced)."""
+    """``base`` with ``changes`` applied key by key (nested dicts merged, others replaced),
+    keys in sorted order (the params Snakemake compares then do not depend on where a value
+    came from)."""
     out = dict(base)
     for key, value in changes.items():
         if isinstance(value, dict) and isinstance(out.get(key), dict):
             out[key] = deep_merge(out[key], value)
         else:
             out[key] = value
-    return out
+    return canonical(out)
 
 
 def architecture_settings(config: dict[str, Any], dataset: str, arch: str) -> dict[str, Any]:

@@ -284,6 +284,8 @@ def _check_merged(settings: dict[str, Any], definition: str, key: str) -> None:
 
 def _check_patch(arch: dict[str, Any], key: str, dataset: str) -> None:
     dims = network_dims(arch["network"])
+    if "patch" not in arch:  # planned per dataset from its fingerprint
+        return
     if dims is not None and len(arch["patch"]) != dims:
         raise ConfigError(
             f"config key '{key}.patch' (dataset {dataset}): {arch['network']} is a {dims}D "

@@ -91,6 +91,19 @@ def _ct_statistics(
     )
 
 
+def body_box(
+    first_channel: np.ndarray, label: np.ndarray, first_modality: str, settings: PreprocessSettings
+) -> tuple[list[list[int]], np.ndarray]:
+    """The crop box of a case and its body mask (the labelled voxels included): the body of
+    the first channel (CT: a fixed HU threshold; else a fraction of its 99th percentile)."""
+    if first_modality == "ct":
+        threshold = settings.ct_body_threshold
+    else:
+        threshold = settings.mr_body_fraction * float(np.percentile(first_channel, 99))
+    mask = body_mask(first_channel, threshold) | (label > 0)
+    return bounding_box(mask, settings.crop_margin), mask
+
+
 def preprocess_case(
     files: Any,
     modalities: list[str],
@@ -103,13 +116,7 @@ def preprocess_case(
     label_vol = read_volume(files.label)
     channels = [read_volume(files.images[c]).array for c in range(len(modalities))]
     label = label_vol.array.astype(np.uint8)
-    first = channels[0]
-    if modalities[0] == "ct":
-        threshold = settings.ct_body_threshold
-    else:
-        threshold = settings.mr_body_fraction * float(np.percentile(first, 99))
-    mask = body_mask(first, threshold) | (label > 0)
-    box = bounding_box(mask, settings.crop_margin)
+    box, mask = body_box(channels[0], label, modalities[0], settings)
     mask_c, label_c = crop(mask, box), crop(label, box)
     norm_stats: list[dict[str, float]] = []
     normalized = []

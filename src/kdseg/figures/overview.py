@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -10,7 +13,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.colors import ListedColormap
-from matplotlib.patches import Patch
+from matplotlib.patches import Patch, Rectangle
 
 from kdseg.atomic import atomic_path
 from kdseg.data.preprocess import load_manifest, open_case
@@ -35,10 +38,49 @@ def structure_handles(labels: dict[str, int], cmap: ListedColormap) -> list[Patc
     return [Patch(facecolor=cmap(v), edgecolor="0.3", label=k) for k, v in labels.items() if v != 0]
 
 
+def plan_summary(plan: Mapping[str, Any]) -> list[str]:
+    """Lines describing a dataset's plan: spacing, then per architecture patch, batch and
+    orientations, each value marked (plan) or (study file)."""
+
+    def shown(entry: Mapping[str, Any]) -> str:
+        value = entry["value"]
+        text = " x ".join(f"{v:g}" for v in value) if isinstance(value, list) else str(value)
+        return f"{text} ({entry['source']})"
+
+    lines = [f"target spacing {shown(plan['target_spacing'])} mm"]
+    for name, arch in plan["architectures"].items():
+        parts = [f"patch {shown(arch['patch'])}", f"batch {shown(arch['batch_size'])}"]
+        if "orientations" in arch:
+            parts.append(f"slice axes {shown(arch['orientations'])}")
+        lines.append(f"{name}: " + ", ".join(parts))
+    return lines
+
+
+def _patch_outlines(ax: Any, plan: Mapping[str, Any], axis: int, centre: np.ndarray) -> None:
+    """Each 3D architecture's training patch, centred on the structures, in this view."""
+    styles = ["-", "--", ":", "-."]
+    shown = [a for a in range(3) if a != axis]
+    for i, arch in enumerate(plan["architectures"].values()):
+        patch = arch["patch"]["value"]
+        if len(patch) != 3:
+            continue
+        w, h = patch[shown[0]], patch[shown[1]]
+        corner = (centre[shown[0]] - w / 2, centre[shown[1]] - h / 2)
+        style = styles[i % len(styles)]
+        outline = Rectangle(corner, w, h, fill=False, edgecolor="yellow", linestyle=style)
+        ax.add_patch(outline)
+
+
 def plot_data_overview(
-    preprocessed_dir: str | Path, out_png: str | Path, max_cases: int = 8
+    preprocessed_dir: str | Path,
+    out_png: str | Path,
+    max_cases: int = 8,
+    plan: str | Path | None = None,
 ) -> None:
-    """One row per case (up to ``max_cases``, all splits), orientations as columns."""
+    """One row per case (up to ``max_cases``, all splits), orientations as columns; with the
+    dataset's ``plan`` (plans.json) its planned settings are listed and the 3D architectures'
+    patches outlined (yellow) on the first case."""
+    planned = json.loads(Path(plan).read_text()) if plan else None
     manifest = load_manifest(preprocessed_dir)
     labels = manifest["dataset"]["labels"]
     n_labels = max(labels.values()) + 1
@@ -75,16 +117,23 @@ def plot_data_overview(
             )
             ax.set_xticks([])
             ax.set_yticks([])
+            if row == 0 and planned is not None:
+                _patch_outlines(ax, planned, axis, centre)
             if row == 0:
                 ax.set_title(view)
             if col == 0:
                 ax.set_ylabel(f"{entry['case']}\n({entry.get('split', '?')})", fontsize=8)
     handles = structure_handles(labels, cmap)
     fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 6), fontsize=8)
-    fig.suptitle(
-        f"{manifest['name']}: preprocessed data, spacing {[round(s, 2) for s in spacing]} mm"
-    )
-    fig.tight_layout(rect=(0, 0.04, 1, 0.97))
+    title = f"{manifest['name']}: preprocessed data, spacing {[round(s, 2) for s in spacing]} mm"
+    top = 0.97
+    if planned is not None:
+        lines = plan_summary(planned)
+        title += "\nplan (patches outlined in the first row): " + "; ".join(lines[:1])
+        title += "".join(f"\n{line}" for line in lines[1:])
+        top = 1 - (0.1 + 0.12 * len(lines)) / fig.get_size_inches()[1]
+    fig.suptitle(title, fontsize=9 if planned is not None else None)
+    fig.tight_layout(rect=(0, 0.04, 1, top))
     with atomic_path(out_png) as tmp:
         fig.savefig(tmp, dpi=80, format="png")
     plt.close(fig)

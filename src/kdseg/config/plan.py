@@ -1,0 +1,396 @@
+"""Plans from a dataset's fingerprint: target spacing, patch, batch, inference window and 2D
+orientations per architecture, each with the reason it was chosen (after nnU-Net v2's
+experiment planner, sized by a voxel budget instead of a GPU's memory).
+
+A value the study file sets (globally, per dataset or per architecture) always wins; the plan
+records it as such beside what it would have chosen. :func:`plan_dataset` makes the plan from a
+fingerprint (:mod:`kdseg.data.fingerprint`); :func:`apply_plan` writes the planned values into
+a copy of the config as the dataset's own settings, so that every reader of the config
+(training, prediction, preprocessing) sees them. Pure Python: no torch, read at parse time.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from kdseg.config.geometry import NetworkGeometry, network_geometry
+from kdseg.config.settings import architecture_settings
+
+STUDY_FILE = "study file"
+PLAN = "plan"
+AXIS_NAMES = ("x", "y", "z")
+
+
+def _get(config: Mapping[str, Any] | None, *path: str) -> Any:
+    """The value at ``path`` in nested mappings, or None where any step is absent."""
+    node: Any = config
+    for key in path:
+        if not isinstance(node, Mapping) or key not in node:
+            return None
+        node = node[key]
+    return node
+
+
+def explicit_value(explicit: Mapping[str, Any], dataset: str, arch: str | None, *path: str) -> Any:
+    """What the study file itself sets for ``path`` of a dataset (and architecture), the most
+    specific place first; None where it sets nothing (schema defaults do not count).
+
+    Architecture keys are looked up under ``datasets.<d>.architectures.<a>`` then
+    ``architectures.<a>``; ``training`` keys also under ``datasets.<d>.training`` and
+    ``training``; other keys under ``datasets.<d>``."""
+    places: list[tuple[str, ...]] = []
+    if arch is not None:
+        places += [("datasets", dataset, "architectures", arch), ("architectures", arch)]
+    if arch is None or path[0] == "training":
+        places.append(("datasets", dataset))
+        if path[0] == "training":
+            places.append(())
+    for place in places:
+        value = _get(explicit, *place, *path)
+        if value is not None:
+            return value
+    return None
+
+
+def _entry(planned: Any, explicit: Any, reason: str) -> dict[str, Any]:
+    """One planned key: the value used, what the plan chose, where the value came from."""
+    if explicit is not None:
+        return {"value": explicit, "planned": planned, "source": STUDY_FILE, "reason": reason}
+    return {"value": planned, "planned": planned, "source": PLAN, "reason": reason}
+
+
+def _fmt(values: Sequence[float]) -> str:
+    return " x ".join(f"{v:g}" for v in values)
+
+
+# -- target spacing -------------------------------------------------------------------------
+
+
+def target_spacing(fingerprint: Mapping[str, Any], threshold: float) -> tuple[list[float], str]:
+    """nnU-Net v2's rule (``ExperimentPlanner.determine_fullres_target_spacing``): the median
+    spacing; where one axis is both ``threshold`` times coarser than the others and has
+    ``threshold`` times fewer voxels, that axis gets the 10th percentile of its spacings (but
+    no finer than the other axes), so that the thick-slice axis is not interpolated."""
+    # NIfTI stores spacings as float32 (1.8 mm reads 1.7999999523): rounded to 0.01 micrometre
+    median = [round(float(v), 5) for v in fingerprint["median_spacing"]]
+    shape = [float(v) for v in fingerprint["median_shape_after_crop"]]
+    worst = max(range(len(median)), key=lambda a: median[a])
+    others = [a for a in range(len(median)) if a != worst]
+    coarse = median[worst] > threshold * max(median[a] for a in others)
+    few = shape[worst] * threshold < min(shape[a] for a in others)
+    n = fingerprint["cases"]
+    if not (coarse and few):
+        return median, f"median spacing of {n} cases (anisotropy {max(median) / min(median):.2f})"
+    p10 = round(float(fingerprint["spacing_percentiles"]["10"][worst]), 5)
+    finest_other = max(median[a] for a in others)
+    value = max(p10, finest_other + 1e-5) if p10 < finest_other else p10
+    out = list(median)
+    out[worst] = value
+    return out, (
+        f"anisotropic: axis {AXIS_NAMES[worst]} {median[worst]:g} mm > {threshold:g} x "
+        f"{finest_other:g} mm with {shape[worst]:g} < {min(shape[a] for a in others):g} / "
+        f"{threshold:g} voxels; that axis at the 10th percentile of its spacings (nnU-Net), "
+        "the others at the median"
+    )
+
+
+def resampled_shapes(fingerprint: Mapping[str, Any], spacing: Sequence[float]) -> list[list[int]]:
+    """Every case's cropped shape after resampling to ``spacing`` (as preprocessing rounds)."""
+    return [
+        [max(1, round(n * s / t)) for n, s, t in zip(shape, case_spacing, spacing, strict=True)]
+        for shape, case_spacing in zip(
+            fingerprint["shapes_after_crop"], fingerprint["spacings"], strict=True
+        )
+    ]
+
+
+def median_shape(shapes: Sequence[Sequence[int]]) -> list[int]:
+    """Per-axis median (the lower median for an even count: a whole number of voxels)."""
+    out = []
+    for axis in range(len(shapes[0])):
+        values = sorted(s[axis] for s in shapes)
+        out.append(int(values[(len(values) - 1) // 2]))
+    return out
+
+
+# -- orientations ---------------------------------------------------------------------------
+
+
+def orientations(spacing: Sequence[float], threshold: float) -> tuple[list[int], str]:
+    """The array axes along which 2D slices are worth taking: those whose slices have pixels
+    at most ``threshold`` times longer than wide (slices through thick-slice data are a few
+    pixels tall); the least elongated one if none qualifies."""
+    ratios = {}
+    for axis in range(3):
+        plane = [spacing[a] for a in range(3) if a != axis]
+        ratios[axis] = max(plane) / min(plane)
+    chosen = [a for a in range(3) if ratios[a] <= threshold]
+    detail = ", ".join(f"axis {a}: {ratios[a]:.2f}" for a in range(3))
+    if not chosen:
+        # ties: the plane across the coarsest axis (slices as the scanner acquired them)
+        best = min(ratios, key=lambda a: (ratios[a], -spacing[a]))
+        return [
+            best
+        ], f"no slice plane within {threshold:g}:1 pixels ({detail}); the least anisotropic"
+    return chosen, f"slice planes with pixels within {threshold:g}:1 ({detail})"
+
+
+# -- patches ----------------------------------------------------------------------------------
+
+
+def _round_to(value: float, divisor: int) -> int:
+    return max(divisor, round(value / divisor) * divisor)
+
+
+def _ceil_to(value: float, divisor: int) -> int:
+    return max(divisor, math.ceil(value / divisor) * divisor)
+
+
+def fit_patch(
+    spacing: Sequence[float],
+    image: Sequence[int],
+    voxels: float,
+    geometry: NetworkGeometry,
+) -> list[int]:
+    """The largest patch of at most ``voxels`` input voxels that keeps its extent in
+    millimetres the same along every axis, no larger along an axis than the (median) image
+    there (rounded up to the network's size divisor), each size a multiple of the divisor;
+    for networks with valid convolutions the output region (input - 2 x margin) is what must
+    cover the image and keep the aspect ratio."""
+    margin, divisor = geometry.valid_margin, geometry.size_divisor
+    dims = len(spacing)
+    cap = [_ceil_to(n, divisor) for n in image]
+    fixed: dict[int, int] = {}
+    sizes: list[float] = [0.0] * dims
+    for _ in range(dims + 1):
+        free = [a for a in range(dims) if a not in fixed]
+        if not free:
+            break
+        # solve prod(c / s_a + 2m over free) * prod(fixed + 2m) = voxels for the mm extent c
+        used = math.prod(fixed[a] + 2 * margin for a in fixed)
+        lo, hi = 0.0, max(spacing[a] * (cap[a] + voxels) for a in free)
+        for _ in range(100):
+            mid = (lo + hi) / 2
+            total = used * math.prod(mid / spacing[a] + 2 * margin for a in free)
+            lo, hi = (mid, hi) if total <= voxels else (lo, mid)
+        for a in free:
+            sizes[a] = lo / spacing[a]
+        over = [a for a in free if sizes[a] > cap[a]]
+        if not over:
+            break
+        for a in over:
+            fixed[a] = cap[a]
+    out = [fixed.get(a, 0) or _round_to(sizes[a], divisor) for a in range(dims)]
+    # rounding may exceed the budget: shrink the axis that is longest in millimetres
+    while math.prod(n + 2 * margin for n in out) > voxels:
+        shrinkable = [a for a in range(dims) if out[a] > divisor]
+        if not shrinkable:
+            break
+        longest = max(shrinkable, key=lambda a: out[a] * spacing[a])
+        out[longest] -= divisor
+    return [n + 2 * margin for n in out]
+
+
+def _plane(values: Sequence[Any], axis: int) -> list[Any]:
+    return [v for a, v in enumerate(values) if a != axis]
+
+
+def plan_architecture(
+    name: str,
+    arch: Mapping[str, Any],
+    fingerprint: Mapping[str, Any],
+    spacing: Sequence[float],
+    image: Sequence[int],
+    training_voxels: int,
+    budget: Mapping[str, Any],
+    explicit: Mapping[str, Any],
+    dataset: str,
+) -> dict[str, Any]:
+    """The planned entries of one architecture on one dataset (see :func:`plan_dataset`)."""
+    geometry = network_geometry(arch["network"], arch.get("kwargs") or {})
+    kind = f"{geometry.dims}d"
+    step_voxels = float(budget["voxels_per_batch"][kind])
+    min_batch = int(budget["min_batch_size"])
+    entries: dict[str, Any] = {
+        "geometry": {
+            "dims": geometry.dims,
+            "receptive_field": geometry.receptive_field,
+            "size_divisor": geometry.size_divisor,
+            "valid_margin": geometry.valid_margin,
+        }
+    }
+
+    def explicit_of(*path: str) -> Any:
+        return explicit_value(explicit, dataset, name, *path)
+
+    if geometry.dims == 2:
+        chosen, why = orientations(spacing, float(budget["anisotropy_threshold"]))
+        entries["orientations"] = _entry(chosen, explicit_of("orientations"), why)
+        used = entries["orientations"]["value"]
+        axis = 2 if 2 in used else used[0]
+        plane_spacing, plane_image = _plane(spacing, axis), _plane(image, axis)
+        where = (
+            f"slices along axis {axis}, {_fmt(plane_spacing)} mm pixels, image {_fmt(plane_image)}"
+        )
+    else:
+        plane_spacing, plane_image = list(spacing), list(image)
+        where = f"{_fmt(spacing)} mm voxels, median image {_fmt(image)}"
+
+    explicit_batch = explicit_of("training", "batch_size")
+    per_patch = step_voxels / (explicit_batch or min_batch)
+    patch = fit_patch(plane_spacing, plane_image, per_patch, geometry)
+    patch_voxels = math.prod(patch)
+    entries["patch"] = _entry(
+        patch,
+        explicit_of("patch"),
+        f"at most {per_patch:g} input voxels ({kind} budget {step_voxels:g} / batch "
+        f"{explicit_batch or min_batch}), same extent in mm per axis, {where}, sizes multiples "
+        f"of {geometry.size_divisor}"
+        + (f" plus 2 x {geometry.valid_margin} margin" if geometry.valid_margin else ""),
+    )
+    patch = entries["patch"]["value"]
+    patch_voxels = math.prod(patch)
+
+    fraction = float(budget["max_dataset_fraction"])
+    by_budget = int(step_voxels // patch_voxels)
+    by_data = int(fraction * training_voxels // patch_voxels)
+    batch = max(min_batch, min(by_budget, by_data))
+    entries["batch_size"] = _entry(
+        batch,
+        explicit_batch,
+        f"{kind} budget {step_voxels:g} voxels / patch {patch_voxels} = {by_budget}; at most "
+        f"{fraction:g} of the dataset's {training_voxels} voxels per batch = {by_data}; at "
+        f"least {min_batch}",
+    )
+
+    infer_voxels = float(budget["inference_voxels"])
+    if geometry.dims == 3:
+        instance = (arch.get("kwargs") or {}).get("norm") == "instance"
+        registry = not arch["network"].startswith("monai:")
+        if instance or not registry:
+            window = list(patch)
+            why = (
+                "the training patch: instance normalisation's statistics depend on the window"
+                if instance
+                else "the training patch (a MONAI network's normalisation is not known here)"
+            )
+        else:
+            window = fit_patch(spacing, image, infer_voxels, geometry)
+            window = [max(w, p) for w, p in zip(window, patch, strict=True)]
+            why = (
+                f"the median image ({_fmt(image)}) within {infer_voxels:g} voxels, same extent in "
+                "mm per axis, at least the training patch"
+            )
+        entries["inference_patch"] = _entry(window, explicit_of("inference", "patch"), why)
+        window_voxels = math.prod(entries["inference_patch"]["value"])
+        what = "windows"
+    else:
+        window_voxels = math.prod(plane_image)
+        what = "slices"
+    windows = max(1, int(infer_voxels // window_voxels))
+    entries["inference_batch_size"] = _entry(
+        windows,
+        explicit_of("inference", "batch_size"),
+        f"{what} of {window_voxels} voxels within the inference budget {infer_voxels:g}",
+    )
+    return entries
+
+
+def plan_dataset(
+    fingerprint: Mapping[str, Any],
+    config: Mapping[str, Any],
+    explicit: Mapping[str, Any],
+    dataset: str,
+) -> dict[str, Any]:
+    """The plan of a dataset: for each planned key its value, what the plan chose, where the
+    value came from (``plan`` or ``study file``) and why.
+
+    ``config``: the validated study config (defaults filled); ``explicit``: the config as the
+    study file (and ``--config``) wrote it, before defaults, which decides what was set."""
+    budget = config["plan"]
+    spacing_planned, why = target_spacing(fingerprint, float(budget["anisotropy_threshold"]))
+    explicit_spacing = explicit_value(explicit, dataset, None, "preprocess", "target_spacing")
+    spacing_entry = _entry(spacing_planned, explicit_spacing, why)
+    spacing = spacing_entry["value"]
+    if spacing == "median":
+        spacing = [float(v) for v in fingerprint["median_spacing"]]
+    shapes = resampled_shapes(fingerprint, spacing)
+    image = median_shape(shapes)
+    training_voxels = sum(math.prod(s) for s in shapes)
+    architectures = {
+        name: plan_architecture(
+            name,
+            architecture_settings(config, dataset, name),
+            fingerprint,
+            spacing,
+            image,
+            training_voxels,
+            budget,
+            explicit,
+            dataset,
+        )
+        for name in sorted(config["architectures"])
+    }
+    return {
+        "dataset": dataset,
+        "budget": dict(budget),
+        "fingerprint": {
+            "cases": fingerprint["cases"],
+            "median_spacing": fingerprint["median_spacing"],
+            "median_shape_after_crop": fingerprint["median_shape_after_crop"],
+        },
+        "target_spacing": spacing_entry,
+        "median_shape": image,
+        "architectures": architectures,
+    }
+
+
+# where each planned key lives in a dataset's config entry
+_ARCH_PATHS = {
+    "patch": ("patch",),
+    "orientations": ("orientations",),
+    "batch_size": ("training", "batch_size"),
+    "inference_patch": ("inference", "patch"),
+    "inference_batch_size": ("inference", "batch_size"),
+}
+
+
+def _put(node: dict[str, Any], path: Sequence[str], value: Any) -> None:
+    for key in path[:-1]:
+        node = node.setdefault(key, {})
+    node[path[-1]] = copy.deepcopy(value)
+
+
+def apply_plan(config: Mapping[str, Any], plan: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of ``config`` in which the plan's own values (source ``plan``) are the dataset's
+    settings; values the study file set are left where they are."""
+    out = copy.deepcopy(dict(config))
+    entry = out["datasets"][plan["dataset"]]
+    if plan["target_spacing"]["source"] == PLAN:
+        _put(entry, ("preprocess", "target_spacing"), plan["target_spacing"]["value"])
+    for name, planned in plan["architectures"].items():
+        for key, path in _ARCH_PATHS.items():
+            if key in planned and planned[key]["source"] == PLAN:
+                _put(entry, ("architectures", name, *path), planned[key]["value"])
+    return out
+
+
+def plan_lines(plan: Mapping[str, Any]) -> list[str]:
+    """One line per planned value (for logs): key, value, source, reason."""
+    lines = [_line("target_spacing", plan["target_spacing"])]
+    for name, planned in plan["architectures"].items():
+        for key in _ARCH_PATHS:
+            if key in planned:
+                lines.append(_line(f"{name}.{key}", planned[key]))
+    return lines
+
+
+def _line(key: str, entry: Mapping[str, Any]) -> str:
+    value = entry["value"]
+    shown = _fmt(value) if isinstance(value, list) else str(value)
+    if entry["source"] == STUDY_FILE:
+        return f"{key} = {shown} (study file; plan: {entry['planned']}: {entry['reason']})"
+    return f"{key} = {shown} (plan: {entry['reason']})"

@@ -18,6 +18,8 @@ import torch
 import yaml
 from torch import nn
 
+from kdseg.config.geometry import network_geometry
+from kdseg.config.plan import fit_patch
 from kdseg.config.specs import network_dims
 from kdseg.distill.features import feature_channels
 from kdseg.errors import ConfigError
@@ -126,14 +128,20 @@ def test_default_study_uses_the_authors_layouts_at_reduced_width():
 
 @pytest.mark.parametrize("config", ["config.yaml", "paper.yaml"])
 def test_study_networks_build_and_run(config):
-    """The default study's networks on their training patches; the paper's on small inputs."""
+    """The default study's networks on the patches planned for the Thorax phantom (3 mm,
+    62 x 49 x 48 voxels, the default budget: two patches per step); the paper's on small
+    inputs."""
     for key, arch in _architectures(config).items():
         torch.manual_seed(0)
         net = build_network(arch["network"], 1, 3, **arch.get("kwargs", {}))
         margin, divisor = input_geometry(net)
-        patch = arch["patch"]
+        geometry = network_geometry(arch["network"], arch.get("kwargs", {}))
         if config == "paper.yaml":  # keep it fast: 3 x 3 outputs in 2D, 16^3 in 3D
-            patch = [2 * margin + 3] * 2 if len(patch) == 2 else [16] * 3
+            patch = [2 * margin + 3] * 2 if geometry.dims == 2 else [16] * 3
+        elif geometry.dims == 2:
+            patch = fit_patch([3.0, 3.0], [62, 49], 6498 / 2, geometry)
+        else:
+            patch = fit_patch([3.0] * 3, [62, 49, 48], 27648 / 2, geometry)
         assert all(p % divisor == 0 for p in patch), key
         for mode in (net.train, net.eval):
             mode()

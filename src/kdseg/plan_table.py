@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from kdseg.atomic import atomic_path
-from kdseg.config.plan import plan_lines
+from kdseg.config.plan import plan_lines, shown_value
 from kdseg.html_table import markdown_table, write_html_tables
 from kdseg.provenance import provenance
 
@@ -19,20 +19,14 @@ log = logging.getLogger("kdseg")
 HEADER = ["setting", "value", "source", "planned", "reason"]
 
 
-def _shown(value: Any) -> str:
-    if isinstance(value, list):
-        return " x ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in value)
-    return str(value)
-
-
 def plan_rows(plan: Mapping[str, Any]) -> list[list[str]]:
     """One row per planned setting: key, value used, source, the plan's value, reason."""
     entries = [("target_spacing (mm)", plan["target_spacing"])]
     for name, planned in plan["architectures"].items():
         entries += [(f"{name}.{key}", e) for key, e in planned.items() if key != "geometry"]
     return [
-        [key, _shown(e["value"]), e["source"], _shown(e["planned"]), e["reason"]]
-        for key, e in entries
+        [k, shown_value(k, e["value"]), e["source"], shown_value(k, e["planned"]), e["reason"]]
+        for k, e in entries
     ]
 
 
@@ -60,8 +54,9 @@ def write_plan(
     fp = plan["fingerprint"]
     title = (
         f"{plan['dataset']}: plan from the fingerprint of {fp['cases']} cases (median spacing "
-        f"{_shown(fp['median_spacing'])} mm, median shape after crop "
-        f"{_shown(fp['median_shape_after_crop'])}; after resampling {_shown(plan['median_shape'])})"
+        f"{shown_value('', fp['median_spacing'])} mm, median shape after crop "
+        f"{shown_value('', fp['median_shape_after_crop'])}; after resampling "
+        f"{shown_value('', plan['median_shape'])})"
     )
     budget = ", ".join(f"{k} {v}" for k, v in plan["budget"].items())
     notes = [

@@ -66,6 +66,15 @@ def _fmt(values: Sequence[float]) -> str:
     return " x ".join(f"{v:g}" for v in values)
 
 
+def shown_value(key: str, value: Any) -> str:
+    """A planned value as text: sizes as ``a x b x c``, slice axes as ``0, 1, 2``."""
+    if not isinstance(value, list):
+        return str(value)
+    if key.endswith("orientations"):
+        return ", ".join(str(v) for v in value)
+    return _fmt(value)
+
+
 # -- target spacing -------------------------------------------------------------------------
 
 
@@ -389,8 +398,8 @@ def plan_lines(plan: Mapping[str, Any]) -> list[str]:
 
 
 def _line(key: str, entry: Mapping[str, Any]) -> str:
-    value = entry["value"]
-    shown = _fmt(value) if isinstance(value, list) else str(value)
+    shown = shown_value(key, entry["value"])
     if entry["source"] == STUDY_FILE:
-        return f"{key} = {shown} (study file; plan: {entry['planned']}: {entry['reason']})"
+        planned = shown_value(key, entry["planned"])
+        return f"{key} = {shown} (study file; plan: {planned}: {entry['reason']})"
     return f"{key} = {shown} (plan: {entry['reason']})"

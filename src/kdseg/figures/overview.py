@@ -16,6 +16,7 @@ from matplotlib.colors import ListedColormap
 from matplotlib.patches import Patch, Rectangle
 
 from kdseg.atomic import atomic_path
+from kdseg.config.plan import shown_value
 from kdseg.data.preprocess import load_manifest, open_case
 
 _VIEWS = (("axial", 2), ("coronal", 1), ("sagittal", 0))
@@ -42,16 +43,15 @@ def plan_summary(plan: Mapping[str, Any]) -> list[str]:
     """Lines describing a dataset's plan: spacing, then per architecture patch, batch and
     orientations, each value marked (plan) or (study file)."""
 
-    def shown(entry: Mapping[str, Any]) -> str:
-        value = entry["value"]
-        text = " x ".join(f"{v:g}" for v in value) if isinstance(value, list) else str(value)
-        return f"{text} ({entry['source']})"
+    def shown(key: str, entry: Mapping[str, Any]) -> str:
+        return f"{shown_value(key, entry['value'])} ({entry['source']})"
 
-    lines = [f"target spacing {shown(plan['target_spacing'])} mm"]
+    lines = [f"target spacing {shown('target_spacing', plan['target_spacing'])} mm"]
     for name, arch in plan["architectures"].items():
-        parts = [f"patch {shown(arch['patch'])}", f"batch {shown(arch['batch_size'])}"]
+        parts = [f"patch {shown('patch', arch['patch'])}"]
+        parts.append(f"batch {shown('batch_size', arch['batch_size'])}")
         if "orientations" in arch:
-            parts.append(f"slice axes {shown(arch['orientations'])}")
+            parts.append(f"slice axes {shown('orientations', arch['orientations'])}")
         lines.append(f"{name}: " + ", ".join(parts))
     return lines
 

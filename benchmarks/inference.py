@@ -161,6 +161,7 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     config = kdcfg.load_config(args.configfile)
+    config = kdcfg.apply_study_plans(config, kdcfg.study_dir(config))  # the jobs' settings
     dataset = args.dataset or next(iter(config["datasets"]))
     student_name = args.student or next(iter(config["students"]))
     arch = config["students"][student_name]["architecture"]

@@ -131,8 +131,9 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     torch.set_num_threads(args.threads)
-    config = yaml.safe_load(Path(args.configfile).read_text())
     study = Path(args.study)
+    # the settings the study's jobs used: its datasets' plans applied
+    config = kdcfg.apply_study_plans(yaml.safe_load(Path(args.configfile).read_text()), study)
     datasets = args.datasets.split(",") if args.datasets else list(config["datasets"])
     budgets = [int(b) for b in args.budgets.split(",")]
     seeds = [int(s) for s in args.seeds.split(",")]

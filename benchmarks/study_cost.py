@@ -3,10 +3,11 @@
 Counts the study's training jobs per dataset and network (teachers, limit-trained teachers,
 students and their assistants, online pairs, baselines), measures the seconds of one training
 step (forward, backward, Adam; mixed precision on CUDA) of each network with the config's patch
-and batch size on this machine's device, and prints jobs x iterations x step time per network
-and in total. Random inputs (1 channel, 5 classes); the data loader is assumed to keep up (see
-train_throughput.py) and validation/checkpoint time is not counted. Feature KD's extra teacher
-forward pass is not counted; an online pair counts as its teacher's plus its student's step.
+and batch size (planned ones: from the study's plans.json) on this machine's device, and prints
+jobs x iterations x step time per network and in total. Random inputs (1 channel, 5 classes);
+the data loader is assumed to keep up (see train_throughput.py) and validation/checkpoint time
+is not counted. Feature KD's extra teacher forward pass is not counted; an online pair counts
+as its teacher's plus its student's step.
 
     python benchmarks/study_cost.py [--configfile config/paper.yaml] [--steps 5]
         [--batch-size B (measure at B, scale linearly to the config's)] [--device auto]
@@ -72,6 +73,7 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     args = parser.parse_args()
     config = kdcfg.load_config(args.configfile)
+    config = kdcfg.apply_study_plans(config, kdcfg.study_dir(config))  # planned patches
     device = choose_device(args.device)
     jobs = training_jobs(config)
     print(f"{args.configfile}: {sum(jobs.values())} networks to train; device {device}")
@@ -80,7 +82,12 @@ def main() -> None:
     print(f"{'dataset':10} {'network':14} {'params':>10} {'jobs':>5} {'s/step':>8} {'hours':>9}")
     for (ds, arch), count in sorted(jobs.items()):
         settings = kdcfg.trained_architecture(config, ds, arch)
-        training = kdcfg.training_settings(config, ds)
+        training = kdcfg.training_settings(config, ds, arch)
+        if "patch" not in settings or "batch_size" not in training:
+            plans = f"{kdcfg.study_dir(config)}/{ds}/plans.json"
+            print(f"{ds:10} {arch:14} not planned yet: run the plan step first "
+                  f"(snakemake --configfile {args.configfile} {plans})")  # fmt: skip
+            continue
         batch = training["batch_size"]
         key = (settings["network"], str(settings.get("kwargs")), tuple(settings["patch"]))
         if key not in measured:

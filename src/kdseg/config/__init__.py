@@ -34,7 +34,7 @@ from kdseg.config.model_ids import (
     teacher_models,
 )
 from kdseg.config.paths import raw_inputs, raw_root, study_dir
-from kdseg.config.plan import apply_plan, plan_dataset, plan_lines
+from kdseg.config.plan import apply_plan, apply_study_plans, plan_dataset, plan_lines
 from kdseg.config.settings import (
     architecture_settings,
     dataset_view,
@@ -74,6 +74,7 @@ __all__ = [
     "StudentRun",
     "apply_overrides",
     "apply_plan",
+    "apply_study_plans",
     "architecture_settings",
     "baseline_id",
     "baseline_models",

@@ -12,8 +12,10 @@ a copy of the config as the dataset's own settings, so that every reader of the 
 from __future__ import annotations
 
 import copy
+import json
 import math
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from kdseg.config.geometry import NetworkGeometry, network_geometry
@@ -403,3 +405,15 @@ def _line(key: str, entry: Mapping[str, Any]) -> str:
         planned = shown_value(key, entry["planned"])
         return f"{key} = {shown} (study file; plan: {planned}: {entry['reason']})"
     return f"{key} = {shown} (plan: {entry['reason']})"
+
+
+def apply_study_plans(config: Mapping[str, Any], study: str | Path) -> dict[str, Any]:
+    """``config`` with the plan of every dataset that ``study`` (its results folder) has
+    planned (``<study>/<dataset>/plans.json``) applied: what tools outside the workflow (the
+    benchmarks) need to see the settings its jobs used."""
+    out = dict(config)
+    for dataset in config["datasets"]:
+        path = Path(study) / dataset / "plans.json"
+        if path.exists():
+            out = apply_plan(out, json.loads(path.read_text()))
+    return out

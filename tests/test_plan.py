@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 
 import pytest
 
@@ -19,6 +20,8 @@ from kdseg.config.plan import (
     resampled_shapes,
     target_spacing,
 )
+from kdseg.figures.overview import plan_summary
+from kdseg.plan_table import write_plan
 
 UNET = NetworkGeometry(dims=3, receptive_field=None, size_divisor=8, valid_margin=0)
 RESNET = NetworkGeometry(dims=3, receptive_field=None, size_divisor=4, valid_margin=0)
@@ -220,3 +223,31 @@ def test_a_changed_2d_budget_changes_only_the_2d_networks_plan():
     after = plan_dataset(ISO, config, written, "Own")["architectures"]
     assert after["unet"] == before["unet"] and after["bnunet"] == before["bnunet"]
     assert after["dilated"]["patch"]["value"] == [41, 41]
+
+
+def test_the_plan_files_list_every_value_with_its_source(tmp_path):
+    config, written = study(architectures={"unet": {"patch": [16, 16, 16]}})
+    plan = plan_dataset(ISO, config, written, "Own")
+    out = tmp_path / "plans.json"
+    write_plan(plan, out, tmp_path / "plan.md", tmp_path / "plan.html")
+    saved = json.loads(out.read_text())
+    assert saved["architectures"]["unet"]["patch"]["source"] == STUDY_FILE
+    assert "versions" in saved["provenance"]
+    table = (tmp_path / "plan.md").read_text()
+    assert "| unet.patch | 16 x 16 x 16 | study file | 24 x 24 x 24 |" in table
+    assert "| dilated.orientations | 0, 1, 2 | plan |" in table
+    assert "receptive field 35" in table
+    assert "<table>" in (tmp_path / "plan.html").read_text()
+    lines = plan_summary(saved)
+    assert lines[0] == "target spacing 3 x 3 x 3 mm (plan)"
+    assert "unet: patch 16 x 16 x 16 (study file), batch 6 (plan)" in lines
+
+
+def test_tools_outside_the_workflow_see_the_planned_settings(tmp_path):
+    config, written = study()
+    plan = plan_dataset(CARDIAC, config, written, "Own")
+    (tmp_path / "Own").mkdir()
+    (tmp_path / "Own" / "plans.json").write_text(json.dumps(plan))
+    planned = kdcfg.apply_study_plans(config, tmp_path)
+    assert kdcfg.trained_architecture(planned, "Own", "unet")["patch"] == [40, 40, 8]
+    assert kdcfg.apply_study_plans(config, tmp_path / "elsewhere") == config  # nothing planned

@@ -100,3 +100,28 @@ def test_overview_figure(tiny_raw, tmp_path):
     height = mpimg.imread(png).shape[0]
     plot_data_overview(out, png, max_cases=1)
     assert mpimg.imread(png).shape[0] < height  # one row per case
+
+
+def test_overview_figure_with_the_datasets_plan(tiny_raw, tmp_path):
+    """With plans.json the figure lists the plan and outlines the 3D patches on its first case
+    (yellow pixels appear that the figure without the plan does not have)."""
+    import json
+
+    import matplotlib.image as mpimg
+
+    out = _prepare(tiny_raw, tmp_path)
+    entry = {"value": [8, 8, 8], "planned": [8, 8, 8], "source": "plan", "reason": "test"}
+    plan = {
+        "target_spacing": {**entry, "value": [6.0, 6.0, 6.0]},
+        "architectures": {"unet": {"patch": entry, "batch_size": {**entry, "value": 2}}},
+    }
+    (tmp_path / "plans.json").write_text(json.dumps(plan))
+    plain, planned = tmp_path / "plain.png", tmp_path / "planned.png"
+    plot_data_overview(out, plain, max_cases=1)
+    plot_data_overview(out, planned, max_cases=1, plan=tmp_path / "plans.json")
+
+    def yellow(png):
+        rgb = mpimg.imread(png)[..., :3]
+        return int(((rgb[..., 0] > 0.9) & (rgb[..., 1] > 0.9) & (rgb[..., 2] < 0.2)).sum())
+
+    assert yellow(planned) > yellow(plain) + 20

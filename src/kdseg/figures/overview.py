@@ -43,10 +43,10 @@ def plan_summary(plan: Mapping[str, Any]) -> list[str]:
     """Lines describing a dataset's plan: spacing, then per architecture patch, batch and
     orientations, each value marked (plan) or (study file)."""
 
-    def shown(key: str, entry: Mapping[str, Any]) -> str:
-        return f"{shown_value(key, entry['value'])} ({entry['source']})"
+    def shown(key: str, entry: Mapping[str, Any], unit: str = "") -> str:
+        return f"{shown_value(key, entry['value'])}{unit} ({entry['source']})"
 
-    lines = [f"target spacing {shown('target_spacing', plan['target_spacing'])} mm"]
+    lines = [f"target spacing {shown('target_spacing', plan['target_spacing'], ' mm')}"]
     for name, arch in plan["architectures"].items():
         parts = [f"patch {shown('patch', arch['patch'])}"]
         parts.append(f"batch {shown('batch_size', arch['batch_size'])}")

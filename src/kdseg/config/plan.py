@@ -12,6 +12,7 @@ a copy of the config as the dataset's own settings, so that every reader of the 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -209,10 +210,80 @@ def _plane(values: Sequence[Any], axis: int) -> list[Any]:
     return [v for a, v in enumerate(values) if a != axis]
 
 
+def _patch_entry(
+    plane_spacing: Sequence[float],
+    plane_image: Sequence[int],
+    where: str,
+    geometry: NetworkGeometry,
+    budget: Mapping[str, Any],
+    batch: int,
+    explicit_patch: Any,
+) -> dict[str, Any]:
+    """The training patch: the largest within the step budget shared by ``batch`` patches."""
+    kind = f"{geometry.dims}d"
+    step_voxels = float(budget["voxels_per_batch"][kind])
+    per_patch = step_voxels / batch
+    margin = f" plus 2 x {geometry.valid_margin} margin" if geometry.valid_margin else ""
+    return _entry(
+        fit_patch(plane_spacing, plane_image, per_patch, geometry),
+        explicit_patch,
+        f"at most {per_patch:g} input voxels ({kind} budget {step_voxels:g} / batch {batch}), "
+        f"same extent in mm per axis, {where}, sizes multiples of {geometry.size_divisor}{margin}",
+    )
+
+
+def _batch_entry(
+    patch: Sequence[int],
+    kind: str,
+    training_voxels: int,
+    budget: Mapping[str, Any],
+    explicit_batch: Any,
+) -> dict[str, Any]:
+    """Patches per step: the step budget's share, capped by the dataset's size (nnU-Net)."""
+    step_voxels = float(budget["voxels_per_batch"][kind])
+    patch_voxels = math.prod(patch)
+    fraction, min_batch = float(budget["max_dataset_fraction"]), int(budget["min_batch_size"])
+    by_budget = int(step_voxels // patch_voxels)
+    by_data = int(fraction * training_voxels // patch_voxels)
+    return _entry(
+        max(min_batch, min(by_budget, by_data)),
+        explicit_batch,
+        f"{kind} budget {step_voxels:g} voxels / patch {patch_voxels} = {by_budget}; at most "
+        f"{fraction:g} of the dataset's {training_voxels} voxels per batch = {by_data}; at "
+        f"least {min_batch}",
+    )
+
+
+def _window_entry(
+    arch: Mapping[str, Any],
+    geometry: NetworkGeometry,
+    patch: Sequence[int],
+    spacing: Sequence[float],
+    image: Sequence[int],
+    voxels: float,
+    explicit_window: Any,
+) -> dict[str, Any]:
+    """A 3D network's sliding window: the training patch where normalisation statistics depend
+    on the window (instance norm) or are unknown (MONAI); else the median image within
+    ``voxels``, at least the training patch."""
+    if (arch.get("kwargs") or {}).get("norm") == "instance":
+        why = "the training patch: instance normalisation's statistics depend on the window"
+        return _entry(list(patch), explicit_window, why)
+    if arch["network"].startswith("monai:"):
+        why = "the training patch (a MONAI network's normalisation is not known here)"
+        return _entry(list(patch), explicit_window, why)
+    window = fit_patch(spacing, image, voxels, geometry)
+    window = [max(w, p) for w, p in zip(window, patch, strict=True)]
+    why = (
+        f"the median image ({_fmt(image)}) within {voxels:g} voxels, same extent in mm per "
+        "axis, at least the training patch"
+    )
+    return _entry(window, explicit_window, why)
+
+
 def plan_architecture(
     name: str,
     arch: Mapping[str, Any],
-    fingerprint: Mapping[str, Any],
     spacing: Sequence[float],
     image: Sequence[int],
     training_voxels: int,
@@ -220,19 +291,11 @@ def plan_architecture(
     explicit: Mapping[str, Any],
     dataset: str,
 ) -> dict[str, Any]:
-    """The planned entries of one architecture on one dataset (see :func:`plan_dataset`)."""
+    """The planned entries of one architecture on one dataset (see :func:`plan_dataset`):
+    2D slice axes, patch, batch, inference window (3D) and windows or slices per pass."""
     geometry = network_geometry(arch["network"], arch.get("kwargs") or {})
     kind = f"{geometry.dims}d"
-    step_voxels = float(budget["voxels_per_batch"][kind])
-    min_batch = int(budget["min_batch_size"])
-    entries: dict[str, Any] = {
-        "geometry": {
-            "dims": geometry.dims,
-            "receptive_field": geometry.receptive_field,
-            "size_divisor": geometry.size_divisor,
-            "valid_margin": geometry.valid_margin,
-        }
-    }
+    entries: dict[str, Any] = {"geometry": dataclasses.asdict(geometry)}
 
     def explicit_of(*path: str) -> Any:
         return explicit_value(explicit, dataset, name, *path)
@@ -241,7 +304,7 @@ def plan_architecture(
         chosen, why = orientations(spacing, float(budget["anisotropy_threshold"]))
         entries["orientations"] = _entry(chosen, explicit_of("orientations"), why)
         used = entries["orientations"]["value"]
-        axis = 2 if 2 in used else used[0]
+        axis = 2 if 2 in used else used[0]  # the plane the patch is shaped for
         plane_spacing, plane_image = _plane(spacing, axis), _plane(image, axis)
         where = (
             f"slices along axis {axis}, {_fmt(plane_spacing)} mm pixels, image {_fmt(plane_image)}"
@@ -249,61 +312,23 @@ def plan_architecture(
     else:
         plane_spacing, plane_image = list(spacing), list(image)
         where = f"{_fmt(spacing)} mm voxels, median image {_fmt(image)}"
-
     explicit_batch = explicit_of("training", "batch_size")
-    per_patch = step_voxels / (explicit_batch or min_batch)
-    patch = fit_patch(plane_spacing, plane_image, per_patch, geometry)
-    patch_voxels = math.prod(patch)
-    entries["patch"] = _entry(
-        patch,
-        explicit_of("patch"),
-        f"at most {per_patch:g} input voxels ({kind} budget {step_voxels:g} / batch "
-        f"{explicit_batch or min_batch}), same extent in mm per axis, {where}, sizes multiples "
-        f"of {geometry.size_divisor}"
-        + (f" plus 2 x {geometry.valid_margin} margin" if geometry.valid_margin else ""),
+    batch = int(explicit_batch or budget["min_batch_size"])
+    entries["patch"] = _patch_entry(
+        plane_spacing, plane_image, where, geometry, budget, batch, explicit_of("patch")
     )
     patch = entries["patch"]["value"]
-    patch_voxels = math.prod(patch)
-
-    fraction = float(budget["max_dataset_fraction"])
-    by_budget = int(step_voxels // patch_voxels)
-    by_data = int(fraction * training_voxels // patch_voxels)
-    batch = max(min_batch, min(by_budget, by_data))
-    entries["batch_size"] = _entry(
-        batch,
-        explicit_batch,
-        f"{kind} budget {step_voxels:g} voxels / patch {patch_voxels} = {by_budget}; at most "
-        f"{fraction:g} of the dataset's {training_voxels} voxels per batch = {by_data}; at "
-        f"least {min_batch}",
-    )
-
+    entries["batch_size"] = _batch_entry(patch, kind, training_voxels, budget, explicit_batch)
     infer_voxels = float(budget["inference_voxels"])
     if geometry.dims == 3:
-        instance = (arch.get("kwargs") or {}).get("norm") == "instance"
-        registry = not arch["network"].startswith("monai:")
-        if instance or not registry:
-            window = list(patch)
-            why = (
-                "the training patch: instance normalisation's statistics depend on the window"
-                if instance
-                else "the training patch (a MONAI network's normalisation is not known here)"
-            )
-        else:
-            window = fit_patch(spacing, image, infer_voxels, geometry)
-            window = [max(w, p) for w, p in zip(window, patch, strict=True)]
-            why = (
-                f"the median image ({_fmt(image)}) within {infer_voxels:g} voxels, same extent in "
-                "mm per axis, at least the training patch"
-            )
-        entries["inference_patch"] = _entry(window, explicit_of("inference", "patch"), why)
-        window_voxels = math.prod(entries["inference_patch"]["value"])
-        what = "windows"
+        entries["inference_patch"] = _window_entry(
+            arch, geometry, patch, spacing, image, infer_voxels, explicit_of("inference", "patch")
+        )
+        window_voxels, what = math.prod(entries["inference_patch"]["value"]), "windows"
     else:
-        window_voxels = math.prod(plane_image)
-        what = "slices"
-    windows = max(1, int(infer_voxels // window_voxels))
+        window_voxels, what = math.prod(plane_image), "slices"
     entries["inference_batch_size"] = _entry(
-        windows,
+        max(1, int(infer_voxels // window_voxels)),
         explicit_of("inference", "batch_size"),
         f"{what} of {window_voxels} voxels within the inference budget {infer_voxels:g}",
     )
@@ -335,7 +360,6 @@ def plan_dataset(
         name: plan_architecture(
             name,
             architecture_settings(config, dataset, name),
-            fingerprint,
             spacing,
             image,
             training_voxels,

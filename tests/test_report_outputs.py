@@ -7,6 +7,7 @@ import matplotlib
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import REPO
 from matplotlib.colors import to_rgba
 from matplotlib.ticker import NullFormatter
 
@@ -218,3 +219,32 @@ def test_qualitative_panel_has_a_structure_legend(tmp_path, monkeypatch, capture
     assert case == "c0"
     legend = [t.get_text() for t in captured[0].legends[0].get_texts()]
     assert legend == ["heart", "aorta"]
+
+
+@pytest.mark.parametrize("study", ["config.yaml", "paper.yaml", "kd-methods.yaml"])
+def test_report_front_page_is_valid_restructuredtext(study):
+    """report/workflow.rst rendered as Snakemake renders it (Jinja with trim_blocks and
+    lstrip_blocks) gives reStructuredText without a warning, planned settings included."""
+    import io
+    from types import SimpleNamespace
+
+    import docutils.core
+    import jinja2
+
+    from kdseg import config as kdcfg
+
+    config = kdcfg.load_config(REPO / "config" / study)
+    env = jinja2.Environment(trim_blocks=True, lstrip_blocks=True)
+    page = env.from_string((REPO / "report" / "workflow.rst").read_text()).render(
+        snakemake=SimpleNamespace(config=config),
+        categories=[SimpleNamespace(name=n) for n in ("Plans", "Data", "Training curves")],
+    )
+    # Snakemake appends a link target per category to the page
+    targets = "".join(f"\n.. _{n}: #{n}" for n in ("Plans", "Data", "Training curves"))
+    warnings = io.StringIO()
+    docutils.core.publish_string(
+        page + "\n" + targets, writer_name="null", settings_overrides={"warning_stream": warnings}
+    )
+    assert warnings.getvalue() == "", warnings.getvalue()
+    if study != "kd-methods.yaml":  # which sets its patches
+        assert "planned per dataset (Plans)" in page

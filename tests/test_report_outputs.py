@@ -242,8 +242,8 @@ def test_report_front_page_is_valid_restructuredtext(study):
     # Snakemake appends a link target per category to the page
     targets = "".join(f"\n.. _{n}: #{n}" for n in ("Plans", "Data", "Training curves"))
     warnings = io.StringIO()
-    docutils.core.publish_string(
-        page + "\n" + targets, writer_name="null", settings_overrides={"warning_stream": warnings}
+    docutils.core.publish_doctree(
+        page + "\n" + targets, settings_overrides={"warning_stream": warnings}
     )
     assert warnings.getvalue() == "", warnings.getvalue()
     if study != "kd-methods.yaml":  # which sets its patches

@@ -37,7 +37,7 @@ def parse_jobs(log: Path, workdir: Path) -> pd.DataFrame:
         if m:
             stamp = dt.datetime.strptime(m.group(1), "%a %b %d %H:%M:%S %Y")
             continue
-        rule = re.match(r"^(?:local)?rule (\w+):$", line.strip())
+        rule = re.match(r"^(?:local)?(?:rule|checkpoint) (\w+):$", line.strip())
         if rule:
             current = {"rule": rule.group(1), "start": stamp}
             continue
@@ -77,8 +77,8 @@ def script_of(rule: str) -> Path | None:
     """The job script a rule runs (from the rule files)."""
     for smk in (REPO / "rules").glob("*.smk"):
         text = smk.read_text()
-        m = re.search(rf"^rule {rule}:.*?script:\s*\n\s*\"\.\./workflow/scripts/(\w+\.py)\"",
-                      text, re.S | re.M)  # fmt: skip
+        script = r"script:\s*\n\s*\"\.\./workflow/scripts/(\w+\.py)\""
+        m = re.search(rf"^(?:rule|checkpoint) {rule}:.*?{script}", text, re.S | re.M)
         if m and "\nrule " not in text[m.start() + 1 : m.end()]:
             return REPO / "workflow" / "scripts" / m.group(1)
     return None

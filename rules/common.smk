@@ -5,6 +5,7 @@ import functools
 import json
 import os
 import re
+from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version
@@ -92,21 +93,26 @@ def fingerprint_file(wildcards):
 
 @functools.cache
 def _plan(dataset, path, mtime):
-    plan = kdcfg.plan_dataset(json.loads(open(path).read()), config, EXPLICIT, dataset)
+    fingerprint = json.loads(Path(path).read_text())
+    plan = kdcfg.plan_dataset(fingerprint, config, EXPLICIT, dataset)
     return plan, kdcfg.canonical(kdcfg.apply_plan(config, plan))
+
+
+def _plan_and_config(dataset):
+    """(plan, planned config) of a dataset, made once per version of its fingerprint."""
+    path = checkpoints.fingerprint.get(dataset=dataset).output[0]
+    return _plan(dataset, path, os.path.getmtime(path))
 
 
 def dataset_plan(dataset):
     """The plan of a dataset (kdseg.config.plan), made from its fingerprint."""
-    path = checkpoints.fingerprint.get(dataset=dataset).output[0]
-    return _plan(dataset, path, os.path.getmtime(path))[0]
+    return _plan_and_config(dataset)[0]
 
 
 def planned(wildcards):
     """The config with the planned settings of the job's dataset where the study file sets
     none (its value always wins)."""
-    path = checkpoints.fingerprint.get(dataset=wildcards.dataset).output[0]
-    return _plan(wildcards.dataset, path, os.path.getmtime(path))[1]
+    return _plan_and_config(wildcards.dataset)[1]
 
 
 def fingerprint_settings(wildcards):

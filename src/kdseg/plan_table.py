@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from kdseg.atomic import atomic_path
-from kdseg.config.plan import plan_lines, shown_value
+from kdseg.config.plan import plan_entries, plan_lines, shown_value
 from kdseg.html_table import markdown_table, write_html_tables
 from kdseg.provenance import provenance
 
@@ -21,12 +21,15 @@ HEADER = ["setting", "value", "source", "planned", "reason"]
 
 def plan_rows(plan: Mapping[str, Any]) -> list[list[str]]:
     """One row per planned setting: key, value used, source, the plan's value, reason."""
-    entries = [("target_spacing (mm)", plan["target_spacing"])]
-    for name, planned in plan["architectures"].items():
-        entries += [(f"{name}.{key}", e) for key, e in planned.items() if key != "geometry"]
     return [
-        [k, shown_value(k, e["value"]), e["source"], shown_value(k, e["planned"]), e["reason"]]
-        for k, e in entries
+        [
+            f"{k} (mm)" if k == "target_spacing" else k,
+            shown_value(k, e["value"]),
+            e["source"],
+            shown_value(k, e["planned"]),
+            e["reason"],
+        ]
+        for k, e in plan_entries(plan)
     ]
 
 

@@ -15,7 +15,7 @@ import copy
 import dataclasses
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -98,9 +98,8 @@ def target_spacing(fingerprint: Mapping[str, Any], threshold: float) -> tuple[li
         return median, f"median spacing of {n} cases (anisotropy {max(median) / min(median):.2f})"
     p10 = round(float(fingerprint["spacing_percentiles"]["10"][worst]), 5)
     finest_other = max(median[a] for a in others)
-    value = max(p10, finest_other + 1e-5) if p10 < finest_other else p10
     out = list(median)
-    out[worst] = value
+    out[worst] = p10 if p10 >= finest_other else finest_other + 1e-5
     return out, (
         f"anisotropic: axis {AXIS_NAMES[worst]} {median[worst]:g} mm > {threshold:g} x "
         f"{finest_other:g} mm with {shape[worst]:g} < {min(shape[a] for a in others):g} / "
@@ -144,9 +143,8 @@ def orientations(spacing: Sequence[float], threshold: float) -> tuple[list[int],
     if not chosen:
         # ties: the plane across the coarsest axis (slices as the scanner acquired them)
         best = min(ratios, key=lambda a: (ratios[a], -spacing[a]))
-        return [
-            best
-        ], f"no slice plane within {threshold:g}:1 pixels ({detail}); the least anisotropic"
+        why = f"no slice plane within {threshold:g}:1 pixels ({detail}); the least elongated"
+        return [best], why
     return chosen, f"slice planes with pixels within {threshold:g}:1 ({detail})"
 
 
@@ -413,14 +411,19 @@ def apply_plan(config: Mapping[str, Any], plan: Mapping[str, Any]) -> dict[str, 
     return out
 
 
+def plan_entries(plan: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """Every planned setting as (key, entry): the target spacing, then each architecture's in
+    the order they were planned."""
+    yield "target_spacing", plan["target_spacing"]
+    for name, planned in plan["architectures"].items():
+        for key, entry in planned.items():
+            if key != "geometry":
+                yield f"{name}.{key}", entry
+
+
 def plan_lines(plan: Mapping[str, Any]) -> list[str]:
     """One line per planned value (for logs): key, value, source, reason."""
-    lines = [_line("target_spacing", plan["target_spacing"])]
-    for name, planned in plan["architectures"].items():
-        for key in _ARCH_PATHS:
-            if key in planned:
-                lines.append(_line(f"{name}.{key}", planned[key]))
-    return lines
+    return [_line(key, entry) for key, entry in plan_entries(plan)]
 
 
 def _line(key: str, entry: Mapping[str, Any]) -> str:

@@ -23,7 +23,7 @@ from kdseg.data.crop import bounding_box, crop
 from kdseg.data.nifti import read_volume
 from kdseg.data.normalize import modality_of
 from kdseg.data.preprocess import PreprocessSettings, body_box
-from kdseg.data.raw_dataset import CaseFiles, DatasetInfo, read_dataset_json
+from kdseg.data.raw_dataset import CaseFiles, expected_case_files, read_dataset_json
 from kdseg.errors import KdsegError
 from kdseg.locks import reads
 from kdseg.provenance import provenance
@@ -51,13 +51,6 @@ class CaseFingerprint:
     shape_after_crop: list[int]
     samples: list[np.ndarray]  # per channel: sampled foreground intensities
     classes: dict[int, ClassSize]  # foreground label value -> size, present classes only
-
-
-def case_files(root: Path, info: DatasetInfo, case: str) -> CaseFiles:
-    """The files a case must have (whether or not they exist)."""
-    ending = info.file_ending
-    images = {c: root / "imagesTr" / f"{case}_{c:04d}{ending}" for c in range(info.num_channels)}
-    return CaseFiles(case, images, root / "labelsTr" / f"{case}{ending}")
 
 
 def foreground_samples(
@@ -208,7 +201,7 @@ def dataset_fingerprint(
     cases = []
     for i, case in enumerate(ids, 1):
         log.info("fingerprint: case %d/%d (%s)", i, len(ids), case)
-        files = case_files(raw_root, info, case)
+        files = expected_case_files(raw_root, info, case)
         cases.append(case_fingerprint(files, modalities, foreground, cfg))
     spacing, spacing_pct = median_and_percentiles([c.spacing for c in cases])
     shape, shape_pct = median_and_percentiles([c.shape_after_crop for c in cases])

@@ -103,6 +103,14 @@ class CaseFiles:
     label: Path | None
 
 
+def expected_case_files(root: str | Path, info: DatasetInfo, case: str) -> CaseFiles:
+    """The files a case must have in the nnU-Net v2 layout (whether or not they exist):
+    ``imagesTr/<case>_<CCCC><ending>`` per channel and ``labelsTr/<case><ending>``."""
+    root, ending = Path(root), info.file_ending
+    images = {c: root / "imagesTr" / f"{case}_{c:04d}{ending}" for c in range(info.num_channels)}
+    return CaseFiles(case, images, root / "labelsTr" / f"{case}{ending}")
+
+
 def _visible(folder: Path, pattern: str = "*") -> list[Path]:
     """Entries of ``folder`` matching ``pattern``, sorted, without hidden ones (temporaries
     and lock files of :mod:`kdseg.atomic` and :mod:`kdseg.locks` start with a dot)."""

@@ -17,7 +17,13 @@ import numpy as np
 
 from kdseg.atomic import write_json
 from kdseg.data.nifti import Volume, read_volume
-from kdseg.data.raw_dataset import CaseFiles, DatasetInfo, discover_cases, read_dataset_json
+from kdseg.data.raw_dataset import (
+    CaseFiles,
+    DatasetInfo,
+    discover_cases,
+    expected_case_files,
+    read_dataset_json,
+)
 from kdseg.errors import KdsegError, RawDataError
 from kdseg.locks import reads
 
@@ -39,13 +45,12 @@ def check_case(files: CaseFiles, info: DatasetInfo) -> tuple[list[str], dict[str
     problems: list[str] = []
     case = files.case
     root = _root_of(files)
+    should = expected_case_files(root, info, case)
     if files.label is None:
-        missing = root / "labelsTr" / f"{case}{info.file_ending}"
-        problems.append(f"case {case}: {missing}: label file missing")
+        problems.append(f"case {case}: {should.label}: label file missing")
     expected = set(range(info.num_channels))
     for ch in sorted(expected - set(files.images)):
-        missing = root / "imagesTr" / f"{case}_{ch:04d}{info.file_ending}"
-        problems.append(f"case {case}: {missing}: image file missing")
+        problems.append(f"case {case}: {should.images[ch]}: image file missing")
     for ch in sorted(set(files.images) - expected):
         problems.append(
             f"case {case}: {files.images[ch]}: channel {ch} not in dataset.json "

@@ -83,6 +83,21 @@ class TrainSettings:
     weights: str = "final"
     amp: bool = True
     loader_workers: int = 1
+    channels_last: bool = True
+
+
+def to_channels_last(model: nn.Module) -> nn.Module:
+    """``model``'s convolution weights in channels-last layout (4D and 5D alike), in place.
+
+    Only the memory layout changes: convolutions then run PyTorch's channels-last kernels
+    (on this CPU a U-Net step 20% faster, benchmarks/train_throughput.py), and their results
+    differ from the default layout's in the last floating-point bits only."""
+    layouts = {4: torch.channels_last, 5: torch.channels_last_3d}
+    with torch.no_grad():
+        for tensor in [*model.parameters(), *model.buffers()]:
+            if tensor.dim() in layouts:
+                tensor.data = tensor.data.contiguous(memory_format=layouts[tensor.dim()])
+    return model
 
 
 def make_optimizer(model: nn.Module, section: dict[str, Any]) -> torch.optim.Optimizer:
@@ -297,6 +312,8 @@ def train(
     Raises :class:`TrainingStopped` after a last checkpoint when SIGTERM arrives."""
     device = torch.device(device)
     model.to(device)
+    if settings.channels_last:
+        to_channels_last(model)
     optimizer = make_optimizer(model, settings.optimizer)
     schedule = make_schedule(optimizer, settings.schedule, settings.iterations)
     use_amp = settings.amp and device.type == "cuda"

@@ -30,7 +30,8 @@ def methods_config(own) -> dict:
             "limit": {"architectures": ["small"], "losses": ["ce"], "seeds": [1], "subsets": 2},
         },
         "students": {
-            "kd": {"ensembles": ["big"], "architecture": "small"},
+            "kd": {"ensembles": ["big"], "architecture": "small", "patch_source": "ensemble",
+                   "uncertain_patches": 0.5, "uncertain_entropy": 0.05},
             "adaptive": {"method": "adaptive", "ensembles": ["limit"], "architecture": "small",
                          "tau": 0.5},
             "feature": {"method": "feature", "ensembles": ["big"], "architecture": "small"},
@@ -96,6 +97,11 @@ def test_every_method_trains_end_to_end(tmp_path):
     assert final["distillation"]["init"].endswith(
         "online/online/large-ce/small/seed1/student/model.pt"
     )
+    # the kd student's patches: placed by the ensemble's arg-max, half around uncertain voxels
+    kd = torch.load(study / "Own" / STUDENTS[2] / "model.pt", weights_only=True)
+    assert kd["distillation"]["patch_source"] == "ensemble"
+    log = (study / "logs" / "train" / "Own" / STUDENTS[2]).with_suffix(".log").read_text()
+    assert "class-balanced by the ensemble's arg-max; 50% around" in log
     statistics = pd.read_csv(study / "tables" / "statistics_Own.csv")
     kinds = set(statistics["comparison"])
     assert {"student vs baseline", "student vs student", "student vs teacher",

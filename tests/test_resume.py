@@ -231,8 +231,8 @@ def test_channels_last_changes_the_layout_not_the_result(tmp_path):
 
     def net() -> nn.Module:
         torch.manual_seed(0)  # a 3 x 3 convolution of 4 channels: the layouts differ
-        return nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(),
-                             nn.Conv2d(4, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 2, 1))  # fmt: skip
+        convs = [nn.Conv2d(1, 4, 3, padding=1), nn.Conv2d(4, 4, 3, padding=1)]
+        return nn.Sequential(convs[0], nn.ReLU(), convs[1], nn.ReLU(), nn.Conv2d(4, 2, 1))
 
     plain_net, fast_net = net(), net()
     plain = run(tmp_path / "plain.pt", net=plain_net, channels_last=False)

@@ -70,6 +70,29 @@ class CaseArrays:
     image: np.ndarray
     label: np.ndarray
     extra: dict[str, np.ndarray] = field(default_factory=dict)
+    placement: np.ndarray | None = None
+    """Labels that place the class-balanced patches instead of ``label`` (e.g. a student's
+    ensemble arg-max); the patch's targets are still ``label`` and ``extra``."""
+    focus: np.ndarray | None = None
+    """Voxels (bool, X, Y, Z) that the sampler's ``focus_fraction`` of patches hold in their
+    output region (e.g. where a student's ensemble is uncertain)."""
+
+    @property
+    def placing(self) -> np.ndarray:
+        """The labels that place patches: ``placement`` where given, else ``label``."""
+        return self.label if self.placement is None else self.placement
+
+
+@dataclass
+class PatchGuides:
+    """Where a run's patches go besides its own labels: per case, ``placement`` labels (used
+    instead of the reference labels to place class-balanced patches) and ``focus`` voxels,
+    which ``focus_fraction`` of the patches hold (a student's options ``patch_source`` and
+    ``uncertain_patches``, :mod:`kdseg.distill.patch_guides`)."""
+
+    placement: Mapping[str, np.ndarray] = field(default_factory=dict)
+    focus: Mapping[str, np.ndarray] = field(default_factory=dict)
+    focus_fraction: float = 0.0
 
 
 def _known_keys(cls: type, section: Mapping[str, Any], name: str) -> dict[str, Any]:
@@ -558,6 +581,7 @@ class PatchSampler:
         max_locations: int = 2000,
         rule: str = "authors",
         percent_bg_full_bg: float = 0.0,
+        focus_fraction: float = 0.0,
     ) -> None:
         if not cases:
             raise ConfigError("sampling: no training cases")
@@ -582,6 +606,9 @@ class PatchSampler:
         self.rule = rule
         self.percent_bg_full_bg = float(percent_bg_full_bg)
         self.ratios = self.settings.ratios(num_classes)
+        self.focus_fraction = float(focus_fraction)
+        if not 0.0 <= self.focus_fraction <= 1.0:
+            raise ConfigError(f"sampling: focus fraction {focus_fraction} must be in [0, 1]")
         extra_keys = sorted(self.cases[0].extra)
         self.extra_keys = extra_keys
         self.augmentation = augmentation
@@ -589,15 +616,17 @@ class PatchSampler:
             augmentation.transform(self.spatial_dims, extra_keys) if augmentation else None
         )
         table_rng = np.random.default_rng([seed, 2**31 - 1])
+        self.focus = self._focus_tables(max_locations) if self.focus_fraction > 0 else None
         if rule == "balanced":
             self.locations = [
-                _class_locations(c.label, num_classes, max_locations, table_rng) for c in self.cases
+                _class_locations(c.placing, num_classes, max_locations, table_rng)
+                for c in self.cases
             ]
             return
         self.outs = [self._output_sizes(axis) for axis in self.orientations]
         self.windows = [
             _window_tables(
-                c.label,
+                c.placing,
                 num_classes,
                 self.outs,
                 self.percent_bg_full_bg > 0,
@@ -622,6 +651,26 @@ class PatchSampler:
                     "sampling: no training patch can hold class(es) %s%s; drawn among the "
                     "other classes", absent, where,
                 )  # fmt: skip
+
+    def _focus_tables(self, max_locations: int) -> list[np.ndarray] | None:
+        """Up to ``max_locations`` random focus voxels (int32, (n, 3)) per case (None: no case
+        has any: focus patches are then not drawn). A focus patch is placed as rule
+        ``balanced`` places a class: the voxel at a uniformly random place of its output
+        region."""
+        rng = np.random.default_rng([self.seed, 2**31 - 2])
+        tables = []
+        for case in self.cases:
+            mask = np.zeros(case.label.shape, bool) if case.focus is None else case.focus
+            if mask.shape != case.label.shape:
+                raise ConfigError(
+                    f"sampling: focus voxels of case {case.name} have shape {mask.shape}, its "
+                    f"label {case.label.shape}"
+                )
+            tables.append(_class_locations(np.asarray(mask, np.uint8), 2, max_locations, rng)[1])
+        if not any(len(t) for t in tables):
+            log.warning("sampling: no focus voxel in any training case; no focus patches")
+            return None
+        return tables
 
     def _sizes(self, axis: int | None) -> list[int]:
         """The input window's sizes along the array axes (1 along a 2D patch's slice axis)."""
@@ -648,6 +697,19 @@ class PatchSampler:
             probs = present / present.sum()
         cls = int(rng.choice(self.num_classes, p=probs / probs.sum()))
         voxel = tables[cls][int(rng.integers(len(tables[cls])))]
+        return self._around(k, cls, voxel, rng)
+
+    def _focus_placement(self, rng: np.random.Generator) -> PatchPlan:
+        """A patch whose output region holds a focus voxel (``cls`` -1)."""
+        assert self.focus is not None
+        holders = [k for k, table in enumerate(self.focus) if len(table)]
+        k = holders[int(rng.integers(len(holders)))]
+        voxel = self.focus[k][int(rng.integers(len(self.focus[k])))]
+        return self._around(k, -1, voxel, rng)
+
+    def _around(self, k: int, cls: int, voxel: np.ndarray, rng: np.random.Generator) -> PatchPlan:
+        """A patch of case ``k`` with ``voxel`` at a uniformly random place in its output
+        region (slice orientation drawn among the sampler's)."""
         axis = self.orientations[int(rng.integers(len(self.orientations)))]
         sizes = self._sizes(axis)
         shape = self.cases[k].label.shape
@@ -696,7 +758,10 @@ class PatchSampler:
         return PatchPlan(k, cls, full, axis, tuple(starts), tuple(sizes))
 
     def _plan(self, rng: np.random.Generator) -> PatchPlan:
-        if self.rule == "balanced":
+        # the focus draw only where focus patches exist: other runs keep their random stream
+        if self.focus is not None and rng.random() < self.focus_fraction:
+            plan = self._focus_placement(rng)
+        elif self.rule == "balanced":
             plan = self._balanced_placement(rng)
         else:
             plan = self._authors_placement(rng)

@@ -31,7 +31,13 @@ from kdseg.model_file import load_weights, read_model_file, save_model
 from kdseg.nets import build_network, count_parameters, input_geometry
 from kdseg.provenance import provenance
 from kdseg.train.loop import StepLoss, TrainResult, TrainSettings, train
-from kdseg.train.sampling import Augmentation, CaseArrays, PatchSampler, Sampling
+from kdseg.train.sampling import (
+    Augmentation,
+    CaseArrays,
+    PatchGuides,
+    PatchSampler,
+    Sampling,
+)
 
 log = logging.getLogger("kdseg")
 
@@ -93,9 +99,12 @@ def build_sampler(
     seed: int,
     extra: Mapping[str, Mapping[str, np.ndarray]] | None = None,
     training_cases: Sequence[str] | None = None,
+    guides: PatchGuides | None = None,
 ) -> PatchSampler:
     """The patch sampler over the training cases (``extra``: per-case extra targets;
-    ``training_cases``: a subset of the training split, e.g. of a limit-trained teacher)."""
+    ``training_cases``: a subset of the training split, e.g. of a limit-trained teacher;
+    ``guides``: placement labels and focus voxels other than the labels, e.g. a student's)."""
+    guides = guides or PatchGuides()
     names = cases_of_split(manifest, "train")
     if training_cases is not None:
         outside = sorted(set(training_cases) - set(names))
@@ -105,7 +114,8 @@ def build_sampler(
     cases = []
     for name in names:
         image, label = open_case(preprocessed, name)
-        cases.append(CaseArrays(name, image, label, dict((extra or {}).get(name, {}))))
+        cases.append(CaseArrays(name, image, label, dict((extra or {}).get(name, {})),
+                                guides.placement.get(name), guides.focus.get(name)))  # fmt: skip
     margin, divisor = input_geometry(model)
     patch = [int(p) for p in architecture["patch"]]
     if any(p % divisor for p in patch):
@@ -127,6 +137,7 @@ def build_sampler(
         max_locations=int(sampling.max_locations),
         rule=sampling.rule,
         percent_bg_full_bg=float(sampling.percent_bg_full_bg),
+        focus_fraction=guides.focus_fraction,
     )
 
 
@@ -300,11 +311,13 @@ def train_network(
     fingerprint: Mapping[str, Any] | None = None,
     build: NetworkBuilder | None = None,
     write_models: ModelWriter | None = None,
+    guides: PatchGuides | None = None,
 ) -> dict[str, Any]:
     """Train a network with a given loss; write the model file, history CSV and curves.
 
     ``make_step_loss``: see :data:`StepLossFactory`; ``extra`` adds per-case arrays (e.g. soft
-    labels) that the sampler cuts like the labels; ``meta`` is stored in the model file;
+    labels) that the sampler cuts like the labels; ``guides``: where patches go besides the
+    labels (:class:`PatchGuides`); ``meta`` is stored in the model file;
     ``training_cases`` restricts training to some training cases; ``init`` starts from the
     weights of a model file instead of a random initialisation; ``fingerprint``: the loss or
     method settings and teacher files (:func:`input_identity`) that shape the weights, recorded
@@ -333,7 +346,7 @@ def train_network(
     if init is not None:
         load_initial_weights(model, init)
     sampler = build_sampler(
-        preprocessed, manifest, architecture, training, model, seed, extra, training_cases
+        preprocessed, manifest, architecture, training, model, seed, extra, training_cases, guides
     )
     step_loss = make_step_loss(num_classes, device, model)
     trained, prefix = model, ""

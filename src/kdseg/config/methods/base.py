@@ -15,6 +15,8 @@ COMMON_KEYS = ("method", "architecture", "seeds", "datasets")
 # the paper's KD loss settings (kdseg.distill.kd_loss.KDLoss and the soften rule), read by
 # several methods
 KD_LOSS_KEYS = ("soft_loss", "temperature", "hard_weight", "soft_dice_weight", "soften")
+# where a kd student's patches go (kdseg.distill.patch_guides; ours)
+PATCH_KEYS = ("patch_source", "uncertain_patches", "uncertain_entropy")
 
 
 @dataclass(frozen=True)

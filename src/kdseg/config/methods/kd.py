@@ -10,14 +10,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from kdseg.config.methods.base import KD_LOSS_KEYS, StudentMethod, TeacherNeeds
+from kdseg.config.methods.base import KD_LOSS_KEYS, PATCH_KEYS, StudentMethod, TeacherNeeds
 from kdseg.config.model_ids import StudentRun, teacher_model
 
 
 class EnsembleKD(StudentMethod):
     name = "kd"
-    keys = ("ensembles", *KD_LOSS_KEYS)
-    loss_keys = KD_LOSS_KEYS
+    keys = ("ensembles", *KD_LOSS_KEYS, *PATCH_KEYS)
+    loss_keys = (*KD_LOSS_KEYS, *PATCH_KEYS)
     summary = "soft labels of an ensemble (or one teacher) + weighted CE (Noothout et al.)"
 
     def needs(self, config: Mapping[str, Any], run: StudentRun) -> TeacherNeeds:

@@ -14,6 +14,7 @@ from torch import nn
 from kdseg.config.methods import TeacherFiles
 from kdseg.data.preprocess import load_manifest
 from kdseg.distill.kd_loss import KDLoss
+from kdseg.distill.patch_guides import patch_guides
 from kdseg.distill.soft_labels import SoftLabelLayout, open_soft_labels
 from kdseg.train.loop import StepLoss
 from kdseg.train.segmentation import (
@@ -40,9 +41,11 @@ def train_from_soft_labels(
     manifest = load_manifest(common["preprocessed"])
     layout = SoftLabelLayout.read(soft_labels)
     layout.require(*target_settings(settings), soft_labels)
-    extra = open_soft_labels(soft_labels, cases_of_split(manifest, "train"))
+    cases = cases_of_split(manifest, "train")
+    extra = open_soft_labels(soft_labels, cases)
     return train_network(
         make_step_loss=kd_step_loss(settings, layout), extra=extra, init=init,
+        guides=patch_guides(extra, cases, layout, settings),
         meta={"distillation": {**dict(settings), "soft_labels": str(soft_labels),
                                "init": str(init) if init else None}},
         fingerprint={"distillation": dict(settings), "teachers": [input_identity(soft_labels)]},

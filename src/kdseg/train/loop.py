@@ -89,9 +89,9 @@ class TrainSettings:
 def to_channels_last(model: nn.Module) -> nn.Module:
     """``model``'s convolution weights in channels-last layout (4D and 5D alike), in place.
 
-    Only the memory layout changes: convolutions then run PyTorch's channels-last kernels
-    (on this CPU a U-Net step 20% faster, benchmarks/train_throughput.py), and their results
-    differ from the default layout's in the last floating-point bits only."""
+    Only the memory layout changes: convolutions then run PyTorch's channels-last kernels (a
+    U-Net step of the default study 20% faster on a CPU: benchmarks/memory_layout.py), and
+    their results differ from the default layout's in the last floating-point bits only."""
     layouts = {4: torch.channels_last, 5: torch.channels_last_3d}
     with torch.no_grad():
         for tensor in [*model.parameters(), *model.buffers()]:

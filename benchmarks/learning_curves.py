@@ -11,13 +11,14 @@ With ``--seeds`` several seeds are trained per budget, which measures the spread
 over training seeds (what another machine's floating point changes, too).
 
     python benchmarks/learning_curves.py --study results/demo [--configfile config/config.yaml]
-        [--datasets Thorax,Brain,Cardiac] [--budgets 200,400,800,1600] [--seeds 1]
+        [--datasets Thorax,Brain,Cardiac] [--budgets 200,400,800,1600 | study] [--seeds 1]
         [--ensemble diverse] [--student kd] [--models baseline,student] [--out curves.csv]
         [--variant NAME=JSON ...]
 
 ``--variant authors='{"soft_loss": "mse", "soft_dice_weight": 0}'`` adds a student whose
-settings are the study's with those changes (an ablation of the distillation loss); repeat it
-for several.
+settings are the study's with those changes (an ablation of the distillation loss or of where
+its patches go); repeat it for several. ``--budgets study``: each dataset's own iterations for
+the student's architecture (as the study trained it).
 
 Needs the study's preprocessed data, ensemble members and soft labels (run the study first).
 """
@@ -110,12 +111,19 @@ def train_one(
     }
 
 
+def study_budget(config: dict, dataset: str, student: str) -> int:
+    """The iterations the study trains its student (and baseline) for on ``dataset``."""
+    view = kdcfg.dataset_view(config, dataset)
+    arch = view["students"][student]["architecture"]
+    return int(kdcfg.training_settings(view, dataset, arch)["iterations"])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--study", default="results/demo")
     parser.add_argument("--configfile", default="config/config.yaml")
     parser.add_argument("--datasets", default=None, help="comma-separated (default: all)")
-    parser.add_argument("--budgets", default="200,400,800,1600")
+    parser.add_argument("--budgets", default="200,400,800,1600", help="or: study")
     parser.add_argument("--seeds", default="1")
     parser.add_argument("--ensemble", default="diverse")
     parser.add_argument("--student", default="kd")
@@ -135,7 +143,7 @@ def main() -> None:
     # the settings the study's jobs used: its datasets' plans applied
     config = kdcfg.apply_study_plans(yaml.safe_load(Path(args.configfile).read_text()), study)
     datasets = args.datasets.split(",") if args.datasets else list(config["datasets"])
-    budgets = [int(b) for b in args.budgets.split(",")]
+    fixed = None if args.budgets == "study" else [int(b) for b in args.budgets.split(",")]
     seeds = [int(s) for s in args.seeds.split(",")]
     kinds = [(kind, None) for kind in args.models.split(",") if kind]
     for variant in args.variant:
@@ -147,7 +155,7 @@ def main() -> None:
             ref = ensemble_reference(config, study, dataset, args.ensemble)
             rows.append({"dataset": dataset, "model": f"ensemble {args.ensemble}", **ref})
             print(pd.DataFrame([rows[-1]]).to_string(index=False), flush=True)
-            for budget in budgets:
+            for budget in fixed or [study_budget(config, dataset, args.student)]:
                 for seed in seeds:
                     for kind, changes in kinds:
                         t0 = time.perf_counter()

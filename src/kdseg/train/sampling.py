@@ -24,6 +24,11 @@ Two placement rules (``training.sampling.rule``):
     that a voxel of the drawn class lies at a uniformly random position in its output region;
     a background patch may be pure background.
 
+A run may place patches by other labels than its targets (``CaseArrays.placement``, e.g. a
+student's ensemble arg-max) and draw a share ``focus_fraction`` of its patches around given
+voxels (``CaseArrays.focus``, e.g. where the ensemble is uncertain; ``cls`` -1 in the plan);
+:class:`PatchGuides` carries both (:mod:`kdseg.distill.patch_guides`).
+
 Images are read from the memory-mapped ``.npy`` arrays one window at a time; per case the
 sampler keeps only bounded tables of positions, never the image.
 """
@@ -399,10 +404,10 @@ class Sampling:
 class PatchPlan:
     """Where one patch is cut and how it is augmented (all its random choices).
 
-    ``cls``: the drawn class; ``full_background``: drawn as a pure-background patch
-    (``percent_bg_full_bg``); ``starts``/``sizes``: the input window in array coordinates
-    (size 1 along the slice axis of a 2D patch); ``rotation``: the authors' rotation
-    (degrees, plane) or None; ``transform_seed``: the seed of the MONAI transforms."""
+    ``cls``: the drawn class (-1: a focus patch); ``full_background``: drawn as a
+    pure-background patch (``percent_bg_full_bg``); ``starts``/``sizes``: the input window in
+    array coordinates (size 1 along the slice axis of a 2D patch); ``rotation``: the authors'
+    rotation (degrees, plane) or None; ``transform_seed``: the seed of the MONAI transforms."""
 
     case: int
     cls: int

@@ -32,7 +32,6 @@ from kdseg.train.sampling import PatchGuides
 log = logging.getLogger("kdseg")
 
 PATCH_SOURCES = ("labels", "ensemble")
-GUIDE_KEYS = ("patch_source", "uncertain_patches", "uncertain_entropy")
 
 
 def mean_probabilities(stored: np.ndarray, layout: SoftLabelLayout) -> np.ndarray:

@@ -665,7 +665,10 @@ class PatchSampler:
         rng = np.random.default_rng([self.seed, 2**31 - 2])
         tables = []
         for case in self.cases:
-            mask = np.zeros(case.label.shape, bool) if case.focus is None else case.focus
+            mask = case.focus
+            if mask is None:  # no focus voxels in this case
+                tables.append(np.zeros((0, 3), np.int32))
+                continue
             if mask.shape != case.label.shape:
                 raise ConfigError(
                     f"sampling: focus voxels of case {case.name} have shape {mask.shape}, its "

@@ -217,10 +217,10 @@ def data_targets():
     )
 
 
-def ensemble_member_files(wildcards):
-    """Model files of the job's ensemble."""
+def ensemble_member_predictions(wildcards):
+    """Test prediction folders of the job's ensemble's members."""
     return [
-        f"{STUDY}/{wildcards.dataset}/{m}/model.pt"
+        f"{STUDY}/{wildcards.dataset}/predictions/{m}"
         for m in kdcfg.ensemble_members(config, wildcards.ensemble)
     ]
 
@@ -285,14 +285,6 @@ def model_inference(wildcards):
     return kdcfg.inference_settings(
         planned(wildcards), wildcards.dataset, wildcards.model
     )
-
-
-def member_inference(wildcards):
-    """The config inference settings of each member of an ensemble."""
-    return [
-        kdcfg.inference_settings(planned(wildcards), wildcards.dataset, member)
-        for member in kdcfg.ensemble_members(config, wildcards.ensemble)
-    ]
 
 
 def all_models(dataset):

@@ -5,11 +5,12 @@ from kdseg.config.students import soft_label_storage
 
 
 rule predict_ensemble:
-    """Apply an ensemble (mean of its members' probabilities) to the test cases."""
+    """An ensemble's test predictions: the mean of its members' stored probabilities (the
+    members' own predict jobs ran the networks; its time per case is the sum of theirs).
+    """
     input:
-        models=ensemble_member_files,
+        members=ensemble_member_predictions,
         preprocessed=f"{STUDY}/{{dataset}}/preprocessed",
-        fingerprint=fingerprint_file,
     output:
         directory(f"{STUDY}/{{dataset}}/predictions/ensembles/{{ensemble}}"),
     log:
@@ -18,13 +19,9 @@ rule predict_ensemble:
         f"{STUDY}/benchmarks/predict/{{dataset}}/ensembles/{{ensemble}}.tsv"
     conda:
         ENV
-    threads: config["resources"]["predict"]["threads"]
     resources:
-        **job_resources("predict"),
-    params:
-        device=lambda wc: kdcfg.training_settings(config, wc.dataset)["device"],
-        amp=lambda wc: kdcfg.training_settings(config, wc.dataset)["amp"],
-        inference=member_inference,
+        mem_mb=4000,
+        runtime=30,
     script:
         "../workflow/scripts/predict_ensemble.py"
 

@@ -2,7 +2,13 @@
 
 import pytest
 
-from kdseg.train.curve_rule import SETTLED_GAIN, is_settled, last_quarter_gain, read_history
+from kdseg.train.curve_rule import (
+    SETTLED_GAIN,
+    is_settled,
+    last_quarter_gain,
+    read_history,
+    reference_iteration,
+)
 
 
 def _history(points, total=400, every=100):
@@ -55,3 +61,21 @@ def test_a_written_history_is_read_back(tmp_path):
     )
     history = read_history(path)
     assert last_quarter_gain(history) == pytest.approx(0.1)
+
+
+@pytest.mark.parametrize(("total", "every"), [(120, 20), (20, 6), (8, 3), (16, 4)])
+def test_training_always_validates_at_the_reference_point(tmp_path, total, every):
+    """120 iterations validated every 20 would compare the end with iteration 80 (the last
+    third); the loop adds a validation at 90, so the rule judges exactly the last quarter."""
+    from test_resume import RandomBatches, step_loss, tiny_net
+
+    from kdseg.train.loop import TrainSettings, train
+
+    settings = TrainSettings(iterations=total, batch_size=1, validate_every=every, log_every=total,
+                             loader_workers=0, amp=False)  # fmt: skip
+    result = train(tiny_net(), RandomBatches(), step_loss, settings, seed=1,
+                   checkpoint=tmp_path / "ckpt.pt", validate=lambda net: {"validation_dice": 0.5},
+                   name="tiny")  # fmt: skip
+    validated = [int(r["iteration"]) for r in result.history if "validation_dice" in r]
+    assert reference_iteration(total) == (3 * total) // 4 in validated
+    assert validated == sorted({*range(every, total + 1, every), (3 * total) // 4, total})

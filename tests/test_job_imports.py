@@ -11,7 +11,7 @@ from conftest import REPO
 SCRIPTS = REPO / "workflow" / "scripts"
 # jobs whose work needs a network: they may import torch
 NETWORK_JOBS = {
-    "predict.py", "predict_ensemble.py", "soft_labels.py", "train_online.py",
+    "predict.py", "soft_labels.py", "train_online.py",
     "train_student.py", "train_teacher.py",
 }  # fmt: skip
 LIGHT_JOBS = sorted(

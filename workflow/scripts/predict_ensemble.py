@@ -1,17 +1,14 @@
-"""Snakemake entry point: predict the test cases with an ensemble."""
+"""Snakemake entry point: an ensemble's test predictions, the mean of its members' stored
+probabilities (no network runs again; torch is not imported)."""
 
-from kdseg.ensemble import predict_with_ensemble
+from kdseg.ensemble_mean import combine_member_predictions
 from kdseg.steps import run_job
 
 run_job(
     snakemake,
-    predict_with_ensemble,
-    model_files=list(snakemake.input.models),
+    combine_member_predictions,
+    member_dirs=list(snakemake.input.members),
     preprocessed=snakemake.input.preprocessed,
     out_dir=snakemake.output[0],
     name=f"ensembles/{snakemake.wildcards.ensemble}",
-    device=snakemake.params.device,
-    amp=snakemake.params.amp,
-    inference=snakemake.params.inference,
-    threads=snakemake.threads,
 )

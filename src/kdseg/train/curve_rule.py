@@ -4,8 +4,11 @@ A run is *settled* when its mean validation Dice gained less than :data:`SETTLED
 (1 Dice point) over the last quarter of training: the validation Dice at the last iteration
 minus the validation Dice at the last validation at or before 3/4 of the iterations. A run
 without a validation at or before that point (validation too rare, or none) cannot be judged
-and does not count as settled. Reads history rows as written by the training loop (dicts with
-``iteration`` and, where measured, ``validation_dice``), torch-free.
+and does not count as settled. The training loop always validates at
+:func:`reference_iteration` (as well as every ``validate_every`` iterations), so the reference
+is exactly 3/4 of the run whatever the validation interval. Reads history rows as written by
+the training loop (dicts with ``iteration`` and, where measured, ``validation_dice``),
+torch-free.
 """
 
 from __future__ import annotations
@@ -18,6 +21,12 @@ from typing import Any
 
 SETTLED_GAIN = 0.01
 """The most mean validation Dice a settled run may gain over its last quarter."""
+
+
+def reference_iteration(total: int) -> int:
+    """The iteration whose validation the rule compares the end with: the last one at or
+    before 3/4 of ``total``."""
+    return (3 * total) // 4
 
 
 def validation_points(history: Iterable[Mapping[str, Any]]) -> list[tuple[int, float]]:
@@ -38,7 +47,7 @@ def last_quarter_gain(history: Iterable[Mapping[str, Any]]) -> float | None:
         return None
     total = max(int(float(row["iteration"])) for row in rows)
     end_iteration, end_value = points[-1]
-    before = [value for iteration, value in points if iteration <= 0.75 * total]
+    before = [value for iteration, value in points if iteration <= reference_iteration(total)]
     if end_iteration != total or not before:
         return None
     return end_value - before[-1]

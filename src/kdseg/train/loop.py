@@ -49,6 +49,7 @@ from torch import nn
 from kdseg.atomic import atomic_path
 from kdseg.errors import ConfigError, KdsegError
 from kdseg.model_file import first_line, weights_mismatch
+from kdseg.train.curve_rule import reference_iteration
 
 log = logging.getLogger("kdseg")
 
@@ -402,6 +403,7 @@ def train(
     model.train()
     total = settings.iterations
     validating = validate is not None and bool(settings.validate_every)
+    reference = reference_iteration(total)  # the curve rule's point: always validated
     t0, wait, window_loss, window_n = time.perf_counter(), 0.0, 0.0, 0
     done_at_start = start
     with _sigterm_noted() as sigterm:
@@ -428,7 +430,9 @@ def train(
                 window_loss, window_n = window_loss + value, window_n + 1
                 row: dict[str, float] = {"iteration": i + 1, "loss": value, "lr": lr}
                 it = i + 1
-                validated = validating and (it % settings.validate_every == 0 or it == total)
+                validated = validating and (
+                    it % settings.validate_every == 0 or it in (reference, total)
+                )
                 if validated:
                     row.update(run_validation(it))
                 history.append(row)

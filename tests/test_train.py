@@ -94,7 +94,8 @@ def test_history_and_curves_are_written_at_every_validation(
 
     monkeypatch.setattr(segmentation, "make_validator", watching)
     _train(tiny_preprocessed, tmp_path, iterations=18, validate_every=6)
-    assert seen == [None, (6, ["6"], True), (12, ["6", "12"], True)]
+    # every 6 iterations, and 13 (3/4 of 18: the curve rule's reference point)
+    assert seen == [None, (6, ["6"], True), (12, ["6", "12"], True), (13, ["6", "12", "13"], True)]
     assert not (tmp_path / "model.pt").with_name("ckpt.pt").exists()
     assert len((tmp_path / "training.csv").read_text().splitlines()) == 19
 

@@ -1,8 +1,9 @@
 """Ensembles: the mean of the members' softmax probabilities, label = arg-max.
 
-The members run one after the other on each case, as a deployed ensemble would, so the
-measured inference time is the ensemble's real cost. The per-voxel standard deviation of the
-members' probability for the ensemble's predicted class is kept as an uncertainty map.
+:class:`Ensemble` runs its member networks one after the other on an image (soft labels,
+benchmarks); the study's test predictions of an ensemble are made from its members' stored
+ones instead (:mod:`kdseg.ensemble_mean`). The per-voxel standard deviation of the members'
+probability for the ensemble's predicted class is kept as an uncertainty map.
 """
 
 from __future__ import annotations
@@ -14,12 +15,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from kdseg.device import choose_device
 from kdseg.errors import KdsegError
 from kdseg.infer import InferenceSpec, predict_probabilities
 from kdseg.model_file import load_model
 from kdseg.nets import count_parameters
-from kdseg.predict import predict_split
 
 
 class Ensemble:
@@ -68,27 +67,3 @@ class Ensemble:
         label = mean.argmax(0)
         std = np.sqrt(np.take_along_axis(var, label[None], 0)[0])
         return mean.astype(np.float32), {"std": std.astype(np.float32)}
-
-
-def predict_with_ensemble(
-    model_files: Sequence[str | Path],
-    preprocessed: str | Path,
-    out_dir: str | Path,
-    name: str = "ensemble",
-    split: str = "test",
-    device: str = "auto",
-    amp: bool = True,
-    threads: int = 1,
-    inference: Sequence[Mapping[str, Any]] | None = None,
-) -> dict[str, Any]:
-    """Predict a split with an ensemble; timing covers all members."""
-    torch.set_num_threads(threads)
-    dev = choose_device(device)
-    ensemble = Ensemble(model_files, dev, amp, inference)
-    info = {
-        "model": name,
-        "parameters": ensemble.parameters,
-        "members": len(ensemble.members),
-        "inference": [spec.to_json() for _, spec in ensemble.members],
-    }
-    return predict_split(ensemble, preprocessed, out_dir, dev, split, info)

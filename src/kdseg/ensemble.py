@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from kdseg.ensemble_mean import mean_and_std
 from kdseg.errors import KdsegError
 from kdseg.infer import InferenceSpec, predict_probabilities
 from kdseg.model_file import load_model
@@ -57,13 +58,5 @@ class Ensemble:
 
     def __call__(self, image: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """(mean probabilities (K, ...), {"std": std of the predicted class's probability})."""
-        total = total_sq = None
-        for p in self.member_probabilities(image):
-            total = p if total is None else total + p
-            total_sq = p * p if total_sq is None else total_sq + p * p
-        n = len(self.members)
-        mean = total / n
-        var = np.maximum(total_sq / n - mean * mean, 0.0)
-        label = mean.argmax(0)
-        std = np.sqrt(np.take_along_axis(var, label[None], 0)[0])
+        mean, std = mean_and_std(self.member_probabilities(image))
         return mean.astype(np.float32), {"std": std.astype(np.float32)}

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -50,16 +50,25 @@ def _member_probabilities(member_dir: Path, case: str) -> np.ndarray:
     return np.load(path).astype(np.float32)
 
 
-def mean_and_std(members: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """(mean probabilities (K, ...), std of the members' probability of the mean's arg-max)."""
-    shapes = {m.shape for m in members}
-    if len(shapes) != 1:
-        raise KdsegError(f"ensemble members' probabilities differ in shape: {sorted(shapes)}")
-    stack = np.stack(members)
-    mean = stack.mean(0)
+def mean_and_std(members: Iterable[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """(mean probabilities (K, ...), std of the members' probability of the mean's arg-max),
+    from running sums: one member in memory at a time."""
+    total = total_sq = None
+    n = 0
+    for p in members:
+        if total is not None and p.shape != total.shape:
+            raise KdsegError(
+                f"ensemble members' probabilities differ in shape: {total.shape} and {p.shape}"
+            )
+        total = p if total is None else total + p
+        total_sq = p * p if total_sq is None else total_sq + p * p
+        n += 1
+    if total is None or total_sq is None:
+        raise KdsegError("ensemble: no member probabilities")
+    mean = total / n
+    var = np.maximum(total_sq / n - mean * mean, 0.0)
     label = mean.argmax(0)
-    chosen = np.take_along_axis(stack, label[None, None], axis=1)[:, 0]  # (members, ...)
-    return mean, chosen.std(0)
+    return mean, np.sqrt(np.take_along_axis(var, label[None], 0)[0])
 
 
 def combine_member_predictions(
@@ -81,7 +90,7 @@ def combine_member_predictions(
     with atomic_dir(out_dir) as tmp:
         for i, entry in enumerate(entries, 1):
             case = entry["case"]
-            mean, std = mean_and_std([_member_probabilities(d, case) for d in dirs])
+            mean, std = mean_and_std(_member_probabilities(d, case) for d in dirs)
             np.save(tmp / f"{case}_probabilities.npy", mean.astype(np.float16))
             np.save(tmp / f"{case}_std.npy", std.astype(np.float16))
             labels = labels_in_original_geometry(

@@ -317,6 +317,22 @@ def trained_histories(dataset):
     return {m: f"{STUDY}/{dataset}/{m}/training.csv" for m in models}
 
 
+def training_table_csv(wildcards):
+    """The dataset's table of training curves (none when it trains no network)."""
+    if not trained_histories(wildcards.dataset):
+        return []
+    return f"{STUDY}/tables/training_{wildcards.dataset}.csv"
+
+
+def ensemble_members_of(dataset):
+    """{ensemble model id: its members' model ids} of a dataset."""
+    view = VIEWS[dataset]
+    return {
+        f"ensembles/{name}": kdcfg.ensemble_members(view, name)
+        for name in view["ensembles"]
+    }
+
+
 def training_table_targets():
     """Per-dataset tables of training curves."""
     return [

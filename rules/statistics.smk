@@ -6,6 +6,7 @@ rule statistics:
     input:
         metrics=lambda wc: model_files(wc, "metrics/{model}.csv"),
         splits=f"{STUDY}/{{dataset}}/splits.json",
+        training=training_table_csv,
     output:
         csv=f"{STUDY}/tables/statistics_{{dataset}}.csv",
         findings=report(
@@ -23,6 +24,7 @@ rule statistics:
             list(c) for c in kdcfg.paper_comparisons(VIEWS[wc.dataset])
         ],
         unit=config["statistics"]["unit"],
+        members=lambda wc: ensemble_members_of(wc.dataset),
     script:
         "../workflow/scripts/statistics.py"
 
@@ -33,6 +35,7 @@ rule study_table:
         metrics=lambda wc: model_files(wc, "metrics/{model}.csv"),
         predictions=lambda wc: model_files(wc, "predictions/{model}"),
         statistics=f"{STUDY}/tables/statistics_{{dataset}}.csv",
+        training=training_table_csv,
     output:
         csv=f"{STUDY}/tables/study_{{dataset}}.csv",
         md=f"{STUDY}/tables/study_{{dataset}}.md",
@@ -50,6 +53,7 @@ rule study_table:
         ENV
     params:
         models=lambda wc: all_models(wc.dataset),
+        members=lambda wc: ensemble_members_of(wc.dataset),
     script:
         "../workflow/scripts/study_table.py"
 

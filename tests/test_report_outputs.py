@@ -74,24 +74,39 @@ def test_study_table_and_findings_as_html(tmp_path):
                                   lambda m, c, s: dice[m] + rng.uniform(0, 0.05))  # fmt: skip
     stats_csv, findings_html = tmp_path / "stats.csv", tmp_path / "findings.html"
     comparisons = [["ensemble e vs member", "ensembles/e", m] for m in models[:2]]
+    # member b's validation curve still gains 5 points in its last quarter: not settled
+    training = tmp_path / "training.csv"
+    training.write_text(
+        "dataset,model,iterations,last_quarter_gain,settled\n"
+        "D,teachers/a/seed1,100,0.0,True\nD,teachers/b/seed1,100,0.05,False\n"
+    )
+    members = {"ensembles/e": models[:2]}
     stats = write_statistics(metrics, comparisons, stats_csv, dataset="D",
-                             out_findings_html=findings_html)  # fmt: skip
+                             out_findings_html=findings_html, training_table=training,
+                             members=members)  # fmt: skip
     rows = findings(stats)
     assert [r[6] for r in rows] == [f"ensembles/e higher than {m}" for m in models[:2]]
     assert all(r[7] == "aorta +, heart +" or r[7] == "heart +, aorta +" for r in rows)
+    # both comparisons involve b: as a member of the ensemble, and as the member compared
+    assert [r[8] for r in rows] == ["teachers/b/seed1", "teachers/b/seed1"]
     page = findings_html.read_text()
     assert page.count("<tr>") == 3 and "ensembles/e higher than teachers/b/seed1" in page
+    assert "networks not settled" in page
     out_html = tmp_path / "study.html"
-    write_study_table(models, metrics, preds, stats_csv, "D", tmp_path / "s.csv",
-                      tmp_path / "s.md", tmp_path / "s.tex", out_html)  # fmt: skip
+    table = write_study_table(models, metrics, preds, stats_csv, "D", tmp_path / "s.csv",
+                              tmp_path / "s.md", tmp_path / "s.tex", out_html,
+                              training_table=training, members=members)  # fmt: skip
+    assert list(table["unsettled"]) == ["", "teachers/b/seed1", "teachers/b/seed1"]
     page = out_html.read_text()
     assert page.count("<tr>") == 1 + len(models)  # header + one row per model
-    for model in models:
+    for model in ("teachers/a/seed1", "teachers/b/seed1§", "ensembles/e§"):
         assert f"<td>{model}</td>" in page
-    assert "Dice mean" in page and "Holm-corrected" in page
+    assert "Dice mean" in page and "Holm-corrected" in page and "did not settle" in page
     # the Markdown shows the same cells
     md = (tmp_path / "s.md").read_text()
-    assert md.count("| teachers/") == 2 and "±" in md
+    assert md.count("| teachers/") == 2 and "±" in md and "| teachers/b/seed1§ |" in md
+    # without a training table nothing is judged
+    assert findings(write_statistics(metrics, comparisons, stats_csv))[0][8] == "not checked"
 
 
 def test_findings_page_of_a_study_without_comparisons(tmp_path):

@@ -298,6 +298,18 @@ def test_teachers_train_predict_evaluate_and_rerun_only_what_changed(tmp_path):
     heart = pd.read_csv(study / "tables" / "statistics_Heart.csv")  # ED + ES of one patient
     assert set(heart["unit"]) == {"patient"} and set(heart["n"]) == {1}
     assert statistics["p"].isna().all()  # one test case: no test can be significant
+    # the results name the networks that did not settle, as the training table judged them
+    # (these 8-12 iteration curves may all settle; test_report_outputs.py has one that does not)
+    unsettled = set(training.loc[~training["settled"], "model"])
+    assert "unsettled" in statistics.columns
+    for _, row in statistics.iterrows():
+        named = set(row["unsettled"].split("; ")) if isinstance(row["unsettled"], str) else set()
+        assert named <= unsettled and {row["model_a"], row["model_b"]} & unsettled <= named
+    study_rows = pd.read_csv(study / "tables" / "study_Own.csv").set_index("model")
+    assert "unsettled" in study_rows.columns
+    for model in unsettled:
+        assert study_rows.loc[model, "unsettled"] == model
+    assert "did not settle" in (study / "tables" / "study_Own.md").read_text()
     assert "no test can reach p < 0.05" in (study / "tables" / "study_Own.md").read_text()
     assert r"\begin{tabular}" in (study / "tables" / "study_Own.tex").read_text()
     for figure in ("dice_boxplots", "footprint", "qualitative", "calibration"):

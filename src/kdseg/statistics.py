@@ -8,24 +8,28 @@ per-structure tests.
 
 ``findings``: one row per comparison of the mean Dice over structures: median difference,
 Holm p and what it says (which model is better, or no significant difference), and the
-structures where the per-structure tests differ; written as an HTML page for the report.
+structures where the per-structure tests differ, and the networks behind either model that
+did not settle by the curve rule (:mod:`kdseg.settled`: such a comparison does not count);
+written as an HTML page for the report.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pandas as pd
 
 from kdseg.atomic import atomic_path
 from kdseg.html_table import write_html_tables
+from kdseg.settled import read_settled, unsettled_in_comparison
 from kdseg.stats import compare_models, describe_unit
 
 METRICS = ("dice", "hd95", "assd")
 FINDINGS_HEADER = ("comparison", "model a", "model b", "n", "median Dice a − b", "Holm p",
-                   "finding (mean Dice)", "structures where Dice differs (Holm)")  # fmt: skip
+                   "finding (mean Dice)", "structures where Dice differs (Holm)",
+                   "networks not settled")  # fmt: skip
 
 
 def read_metrics(paths: Sequence[str | Path]) -> pd.DataFrame:
@@ -42,10 +46,14 @@ def write_statistics(
     unit: str = "case",
     dataset: str = "",
     out_findings_html: str | Path | None = None,
+    training_table: str | Path | None = None,
+    members: Mapping[str, Sequence[str]] | None = None,
 ) -> pd.DataFrame:
     """Tests of every comparison, per metric family; written as CSV (and the findings as an
     HTML page). ``unit: patient`` pairs the means over each patient's test cases (patients
-    from ``splits``), ``case`` every case."""
+    from ``splits``), ``case`` every case. With the dataset's ``training_table`` (and each
+    ensemble's ``members``), column ``unsettled`` names the networks behind either model that
+    did not settle ("; "-separated; empty: none); without it the column is absent."""
     table = read_metrics(metrics)
     pairs = [tuple(c) for c in comparisons]
     units = None
@@ -55,6 +63,12 @@ def write_statistics(
         units = json.loads(Path(splits).read_text())["patient_of"]
     parts = [compare_models(table, pairs, metric, alpha, units, unit) for metric in METRICS]
     result = pd.concat(parts, ignore_index=True)
+    if training_table is not None:
+        settled = read_settled(training_table)
+        result["unsettled"] = [
+            "; ".join(unsettled_in_comparison(a, b, settled, members))
+            for a, b in zip(result["model_a"], result["model_b"], strict=True)
+        ]
     with atomic_path(out_csv) as tmp:
         result.to_csv(tmp, index=False)
     if out_findings_html is not None:
@@ -63,8 +77,9 @@ def write_statistics(
 
 
 def findings(statistics: pd.DataFrame, alpha: float = 0.05) -> list[list[str]]:
-    """Per comparison: the test of the mean Dice over structures, what it says, and the
-    structures whose own test is significant (+: a higher, −: a lower)."""
+    """Per comparison: the test of the mean Dice over structures, what it says, the
+    structures whose own test is significant (+: a higher, −: a lower), and the networks
+    behind it that did not settle ("not checked" without a training table)."""
     dice = statistics[statistics["metric"] == "dice"]
     rows = []
     for _, test in dice[dice["structure"] == "mean"].iterrows():
@@ -81,9 +96,13 @@ def findings(statistics: pd.DataFrame, alpha: float = 0.05) -> list[list[str]]:
         structures = ", ".join(
             f"{r['structure']} {'+' if r['effect_size'] > 0 else '−'}" for _, r in part.iterrows()
         )
+        if "unsettled" not in test:
+            unsettled = "not checked"
+        else:
+            unsettled = test["unsettled"] if isinstance(test["unsettled"], str) else ""
         rows.append([test["comparison"], a, b, str(int(test["n"])),
                      f"{test['median_difference']:+.3f}", "n/a" if pd.isna(p) else f"{p:.3g}",
-                     verdict, structures or "none"])  # fmt: skip
+                     verdict, structures or "none", unsettled or "none"])  # fmt: skip
     return rows
 
 
@@ -92,7 +111,11 @@ def write_findings(statistics: pd.DataFrame, dataset: str, out_html: str | Path)
     note = (f"Wilcoxon signed-rank ({describe_unit(statistics)}), two-sided, Holm-corrected "
             "per metric over the dataset's tests of the mean over structures (primary) and, "
             "separately, over its per-structure tests; a finding needs Holm p < 0.05. "
-            "Every test of Dice, HD95 and ASSD: tables/statistics_<dataset>.csv.")  # fmt: skip
+            "Every test of Dice, HD95 and ASSD: tables/statistics_<dataset>.csv. A comparison "
+            "counts only between networks whose validation curves settled: 'networks not "
+            "settled' names those behind either model (an ensemble: its members) that gained "
+            "1 Dice point or more over their last quarter of training "
+            "(tables/training_<dataset>.md).")  # fmt: skip
     rows = findings(statistics)
     if not rows:
         note = "No comparison of the paper applies to the models of this study. " + note

@@ -5,19 +5,22 @@
 ASSD, parameters and seconds per case; CSV (all numbers), Markdown and LaTeX (mean ± sd), with
 marks on the mean Dice of a row where a comparison involving it is significant after Holm:
 ``*`` member differs from its ensemble, ``†`` student differs from its ensemble, ``‡`` student
-differs from its baseline; optionally the same table as an HTML page (for the report).
+differs from its baseline; with the dataset's training table, ``§`` after the name of a model
+with a network that did not settle by the curve rule (an ensemble: a member;
+:mod:`kdseg.settled`); optionally the same table as an HTML page (for the report).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pandas as pd
 
 from kdseg.atomic import atomic_path
 from kdseg.html_table import markdown_table, write_html_tables
+from kdseg.settled import SETTLED_MARK, read_settled, unsettled_networks
 from kdseg.statistics import METRICS, read_metrics
 from kdseg.stats import describe_unit
 
@@ -48,11 +51,16 @@ def write_study_table(
     out_md: str | Path,
     out_tex: str | Path,
     out_html: str | Path | None = None,
+    training_table: str | Path | None = None,
+    members: Mapping[str, Sequence[str]] | None = None,
 ) -> pd.DataFrame:
     """The per-dataset results table in CSV, Markdown, LaTeX and optionally HTML (``models``,
-    ``metrics`` and ``predictions`` in the same order)."""
+    ``metrics`` and ``predictions`` in the same order). With the dataset's ``training_table``
+    (and each ensemble's ``members``), column ``unsettled`` names a model's networks that did
+    not settle and the text tables mark such rows."""
     table = read_metrics(metrics)
     statistics = pd.read_csv(statistics_csv)
+    settled = read_settled(training_table) if training_table is not None else None
     structures = list(dict.fromkeys(table["structure"]))
     rows = []
     for model, path in zip(models, predictions, strict=True):
@@ -74,12 +82,14 @@ def write_study_table(
         row["parameters"] = timing.get("parameters")
         row["seconds_per_case"] = timing.get("mean_seconds_per_case")
         row["marks"] = _marks(statistics, model)
+        if settled is not None:
+            row["unsettled"] = "; ".join(unsettled_networks(model, settled, members))
         rows.append(row)
     out = pd.DataFrame(rows)
     with atomic_path(out_csv) as tmp:
         out.to_csv(tmp, index=False)
     _write_text_tables(out, statistics, structures, dataset, int(table["case"].nunique()),
-                       out_md, out_tex, out_html)  # fmt: skip
+                       out_md, out_tex, out_html, checked=settled is not None)  # fmt: skip
     return out
 
 
@@ -97,18 +107,25 @@ def _write_text_tables(
     out_md: str | Path,
     out_tex: str | Path,
     out_html: str | Path | None = None,
+    checked: bool = False,
 ) -> None:
     header = ["model", *[f"Dice {s}" for s in structures], "Dice mean", "HD95 mean (mm)",
               "ASSD mean (mm)", "parameters", "s/case"]  # fmt: skip
     body = []
     for _, row in out.iterrows():
+        name = row["model"] + (SETTLED_MARK if checked and row["unsettled"] else "")
         body.append(
-            [row["model"], *[_cell(row, "dice", s, 3) for s in structures],
+            [name, *[_cell(row, "dice", s, 3) for s in structures],
              _cell(row, "dice", "mean", 3) + row["marks"], _cell(row, "hd95", "mean", 1),
              _cell(row, "assd", "mean", 1), f"{int(row['parameters']):,}",
              f"{row['seconds_per_case']:.2f}"]
         )  # fmt: skip
     notes = _significance_note(statistics, cases)
+    if checked:
+        notes += (f" {SETTLED_MARK} a network behind the row (an ensemble: a member) did not "
+                  "settle: its mean validation Dice gained 1 point or more over the last "
+                  "quarter of training (tables/training_<dataset>.md); comparisons with it do "
+                  "not count.")  # fmt: skip
     title = f"{dataset}: {cases} test cases, mean ± sd"
     if out_html is not None:
         write_html_tables(out_html, title, [("", header, body)], [notes])

@@ -14,4 +14,6 @@ run_job(
     unit=snakemake.params.unit,
     dataset=snakemake.wildcards.dataset,
     out_findings_html=snakemake.output.findings,
+    training_table=snakemake.input.get("training") or None,
+    members=dict(snakemake.params.members),
 )

@@ -15,4 +15,6 @@ run_job(
     out_md=snakemake.output.md,
     out_tex=snakemake.output.tex,
     out_html=snakemake.output.html,
+    training_table=snakemake.input.get("training") or None,
+    members=dict(snakemake.params.members),
 )

@@ -112,7 +112,11 @@ def test_study_table_and_findings_as_html(tmp_path):
 def test_findings_page_of_a_study_without_comparisons(tmp_path):
     metrics, _ = _study_files(tmp_path, ["teachers/a/seed1"], lambda m, c, s: 0.5)
     out = tmp_path / "findings.html"
-    write_statistics(metrics, [], tmp_path / "stats.csv", dataset="D", out_findings_html=out)
+    training = tmp_path / "training.csv"
+    training.write_text("model,settled\nteachers/a/seed1,False\n")
+    stats = write_statistics(metrics, [], tmp_path / "stats.csv", dataset="D",
+                             out_findings_html=out, training_table=training)  # fmt: skip
+    assert stats.empty and "unsettled" in stats.columns
     page = out.read_text()
     assert page.count("<tr>") == 1 and "No comparison" in page
 

@@ -3,7 +3,7 @@ table as the training_table rule writes it."""
 
 import pytest
 
-from kdseg.errors import ConfigError
+from kdseg.errors import KdsegError
 from kdseg.settled import read_settled, unsettled_in_comparison, unsettled_networks
 from kdseg.training_table import write_training_table
 
@@ -50,5 +50,5 @@ def test_a_model_an_ensemble_a_pair_member_and_an_unlisted_model(table):
 def test_a_file_that_is_not_a_training_table_is_named(tmp_path):
     path = tmp_path / "metrics.csv"
     path.write_text("model,dice\nteachers/a/seed1,0.5\n")
-    with pytest.raises(ConfigError, match=r"metrics\.csv: not a training table .*settled"):
+    with pytest.raises(KdsegError, match=r"metrics\.csv: not a training table .*settled"):
         read_settled(path)

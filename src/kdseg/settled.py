@@ -14,7 +14,7 @@ import csv
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from kdseg.errors import ConfigError
+from kdseg.errors import KdsegError
 
 SETTLED_MARK = "§"
 """Mark of a results row with a network that did not settle (an ensemble: one of its members)."""
@@ -27,7 +27,7 @@ def read_settled(training_csv: str | Path) -> dict[str, bool]:
         reader = csv.DictReader(fh)
         missing = {"model", "settled"} - set(reader.fieldnames or ())
         if missing:
-            raise ConfigError(f"{path}: not a training table (no column {sorted(missing)[0]!r})")
+            raise KdsegError(f"{path}: not a training table (no column {sorted(missing)[0]!r})")
         return {row["model"]: row["settled"].strip().lower() == "true" for row in reader}
 
 

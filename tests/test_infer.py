@@ -6,8 +6,9 @@ import torch
 from monai.inferers import sliding_window_inference
 
 import kdseg.infer as infer
+from kdseg.data.restore import labels_in_original_geometry
 from kdseg.errors import ConfigError
-from kdseg.infer import InferenceSpec, labels_in_original_geometry, predict_probabilities
+from kdseg.infer import InferenceSpec, predict_probabilities
 from kdseg.nets import build_network
 
 NETS = {

@@ -23,7 +23,6 @@ import torch.nn.functional as F
 from monai.inferers import sliding_window_inference
 from torch import nn
 
-from kdseg.data.restore import labels_in_original_geometry  # noqa: F401 (re-exported)
 from kdseg.errors import ConfigError
 from kdseg.nets.registry import input_geometry
 

@@ -24,8 +24,9 @@ import torch
 from kdseg.atomic import atomic_dir
 from kdseg.data.nifti import write_volume
 from kdseg.data.preprocess import load_manifest, open_case
+from kdseg.data.restore import labels_in_original_geometry
 from kdseg.device import choose_device
-from kdseg.infer import labels_in_original_geometry, predict_probabilities
+from kdseg.infer import predict_probabilities
 from kdseg.model_file import load_model
 from kdseg.nets import count_parameters
 from kdseg.provenance import provenance

@@ -15,9 +15,16 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from kdseg.errors import KdsegError
+from kdseg.train.curve_rule import SETTLED_GAIN
 
 SETTLED_MARK = "§"
 """Mark of a results row with a network that did not settle (an ensemble: one of its members)."""
+
+NOT_SETTLED = (
+    f"its mean validation Dice gained {100 * SETTLED_GAIN:g} Dice point or more over the last "
+    "quarter of training (tables/training_<dataset>.md)"
+)
+"""What a network that did not settle did, for the notes of the results tables."""
 
 
 def read_settled(training_csv: str | Path) -> dict[str, bool]:

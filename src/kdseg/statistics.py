@@ -23,7 +23,7 @@ import pandas as pd
 
 from kdseg.atomic import atomic_path
 from kdseg.html_table import write_html_tables
-from kdseg.settled import read_settled, unsettled_in_comparison
+from kdseg.settled import NOT_SETTLED, read_settled, unsettled_in_comparison
 from kdseg.stats import compare_models, describe_unit
 
 METRICS = ("dice", "hd95", "assd")
@@ -113,9 +113,8 @@ def write_findings(statistics: pd.DataFrame, dataset: str, out_html: str | Path)
             "separately, over its per-structure tests; a finding needs Holm p < 0.05. "
             "Every test of Dice, HD95 and ASSD: tables/statistics_<dataset>.csv. A comparison "
             "counts only between networks whose validation curves settled: 'networks not "
-            "settled' names those behind either model (an ensemble: its members) that gained "
-            "1 Dice point or more over their last quarter of training "
-            "(tables/training_<dataset>.md).")  # fmt: skip
+            "settled' names those behind either model (an ensemble: its members) where "
+            f"{NOT_SETTLED}.")  # fmt: skip
     rows = findings(statistics)
     if not rows:
         note = "No comparison of the paper applies to the models of this study. " + note

@@ -20,7 +20,7 @@ import pandas as pd
 
 from kdseg.atomic import atomic_path
 from kdseg.html_table import markdown_table, write_html_tables
-from kdseg.settled import SETTLED_MARK, read_settled, unsettled_networks
+from kdseg.settled import NOT_SETTLED, SETTLED_MARK, read_settled, unsettled_networks
 from kdseg.statistics import METRICS, read_metrics
 from kdseg.stats import describe_unit
 
@@ -89,7 +89,7 @@ def write_study_table(
     with atomic_path(out_csv) as tmp:
         out.to_csv(tmp, index=False)
     _write_text_tables(out, statistics, structures, dataset, int(table["case"].nunique()),
-                       out_md, out_tex, out_html, checked=settled is not None)  # fmt: skip
+                       out_md, out_tex, out_html)  # fmt: skip
     return out
 
 
@@ -107,10 +107,10 @@ def _write_text_tables(
     out_md: str | Path,
     out_tex: str | Path,
     out_html: str | Path | None = None,
-    checked: bool = False,
 ) -> None:
     header = ["model", *[f"Dice {s}" for s in structures], "Dice mean", "HD95 mean (mm)",
               "ASSD mean (mm)", "parameters", "s/case"]  # fmt: skip
+    checked = "unsettled" in out.columns  # the training table was read
     body = []
     for _, row in out.iterrows():
         name = row["model"] + (SETTLED_MARK if checked and row["unsettled"] else "")
@@ -123,9 +123,7 @@ def _write_text_tables(
     notes = _significance_note(statistics, cases)
     if checked:
         notes += (f" {SETTLED_MARK} a network behind the row (an ensemble: a member) did not "
-                  "settle: its mean validation Dice gained 1 point or more over the last "
-                  "quarter of training (tables/training_<dataset>.md); comparisons with it do "
-                  "not count.")  # fmt: skip
+                  f"settle: {NOT_SETTLED}; comparisons with it do not count.")  # fmt: skip
     title = f"{dataset}: {cases} test cases, mean ± sd"
     if out_html is not None:
         write_html_tables(out_html, title, [("", header, body)], [notes])

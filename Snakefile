@@ -20,6 +20,7 @@ include: "rules/data.smk"
 include: "rules/train.smk"
 include: "rules/ensemble.smk"
 include: "rules/distill.smk"
+include: "rules/doubling.smk"
 include: "rules/evaluate.smk"
 include: "rules/statistics.smk"
 

@@ -317,6 +317,23 @@ def trained_histories(dataset):
     return {m: f"{STUDY}/{dataset}/{m}/training.csv" for m in models}
 
 
+def doubled_histories(dataset):
+    """{model id: training.csv of its doubled run} of the networks the doubling check covers
+    (none without the check)."""
+    view = VIEWS[dataset]
+    return {
+        m: f"{STUDY}/{dataset}/{kdcfg.doubled_run(view, m)}/training.csv"
+        for m in kdcfg.doubling_checked(view)
+    }
+
+
+def doubled_training(wildcards, arch):
+    """The job's training settings with twice the iterations (the doubling check)."""
+    return kdcfg.scaled_training(
+        kdcfg.training_settings(planned(wildcards), wildcards.dataset, arch), 2
+    )
+
+
 def training_table_csv(wildcards):
     """The dataset's table of training curves (none when it trains no network)."""
     if not trained_histories(wildcards.dataset):

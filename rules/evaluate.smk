@@ -70,9 +70,11 @@ rule teacher_table:
 
 
 rule training_table:
-    """Table of a dataset's training curves: final validation Dice, settled or not."""
+    """Table of a dataset's training curves: final validation Dice, settled or not, and what
+    doubling the budget gained (the doubling check)."""
     input:
-        lambda wc: list(trained_histories(wc.dataset).values()),
+        histories=lambda wc: list(trained_histories(wc.dataset).values()),
+        doubled=lambda wc: list(doubled_histories(wc.dataset).values()),
     output:
         csv=f"{STUDY}/tables/training_{{dataset}}.csv",
         md=f"{STUDY}/tables/training_{{dataset}}.md",
@@ -89,5 +91,6 @@ rule training_table:
         ENV
     params:
         models=lambda wc: list(trained_histories(wc.dataset)),
+        doubled=lambda wc: list(doubled_histories(wc.dataset)),
     script:
         "../workflow/scripts/training_table.py"

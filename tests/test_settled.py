@@ -52,3 +52,42 @@ def test_a_file_that_is_not_a_training_table_is_named(tmp_path):
     path.write_text("model,dice\nteachers/a/seed1,0.5\n")
     with pytest.raises(KdsegError, match=r"metrics\.csv: not a training table .*settled"):
         read_settled(path)
+
+
+def _doubled(path, final):
+    """A 200-iteration history (the doubled run) ending at ``final`` mean validation Dice."""
+    rows = [(50, 0.5), (100, 0.6), (150, final - 0.001), (200, final)]
+    path.write_text("iteration,loss,validation_dice\n" + "".join(f"{i},1.0,{v}\n" for i, v in rows))
+    return path
+
+
+def test_the_doubling_check_beside_the_curve_rule(tmp_path):
+    # a: settled, and doubling gains 0.005 (passes); b: settled, doubling gains 0.03 (fails);
+    # c: not checked
+    models = ["teachers/a/seed1", "teachers/b/seed1", "teachers/c/seed1"]
+    histories = [_history(tmp_path / f"h{k}.csv", 0.0) for k in range(3)]
+    doubled = {
+        "teachers/a/seed1": _doubled(tmp_path / "da.csv", 0.705),
+        "teachers/b/seed1": _doubled(tmp_path / "db.csv", 0.73),
+    }
+    out, md = tmp_path / "training.csv", tmp_path / "training.md"
+    table = write_training_table(models, histories, "D", out, md, doubled=doubled).set_index(
+        "model"
+    )
+    assert table.loc["teachers/a/seed1", "doubling_gain"] == pytest.approx(0.005)
+    assert table.loc["teachers/b/seed1", "doubling_gain"] == pytest.approx(0.03)
+    assert table.loc["teachers/a/seed1", "doubled_iterations"] == 200
+    assert list(table["passes_doubling"].iloc[:2]) == [True, False]
+    assert table["settled"].all()  # the curve rule alone passes all three
+    # a network that failed the doubling check is not settled for the results' comparisons
+    assert read_settled(out) == {"teachers/a/seed1": True, "teachers/b/seed1": False,
+                                 "teachers/c/seed1": True}  # fmt: skip
+    text = md.read_text()
+    assert "doubling check: 2 networks trained again with twice the iterations, 1 gained" in text
+    assert "| teachers/c/seed1 |" in text and "n/a" in text
+
+
+def test_a_table_without_the_doubling_check_has_no_doubling_columns(table):
+    import pandas as pd
+
+    assert not {"doubling_gain", "passes_doubling"} & set(pd.read_csv(table).columns)

@@ -377,6 +377,30 @@ def test_teachers_train_predict_evaluate_and_rerun_only_what_changed(tmp_path):
     assert jobs.get("predict") == 3 + 1 + 2  # Heart's unet teachers, baseline, students
     assert jobs.get("predict_ensemble") == 2 and jobs.get("soft_labels") == 2
     assert jobs.get("train_student") == 2
+    # the doubling check trains the named networks again with twice the iterations, nothing
+    # else; a baseline equal to a teacher reuses the doubled teacher
+    config = teacher_config(own)
+    config["doubling_check"] = {"networks": ["teachers", "students", "baselines"]}
+    jobs = _job_counts(snakemake(tmp_path, config, "--dry-run"))
+    assert jobs.get("train_doubled_teacher") == 10 and jobs.get("train_doubled_student") == 4
+    assert not {"train_doubled_baseline", "train_teacher", "train_student"} & set(jobs), jobs
+    config["doubling_check"] = {"networks": ["students", "baselines"]}
+    res = snakemake(tmp_path, config)
+    assert res.returncode == 0, res.stderr[-4000:]
+    training = pd.read_csv(study / "tables" / "training_Own.csv").set_index("model")
+    checked = training[training["passes_doubling"].notna()]
+    assert sorted(checked.index) == ["baselines/unet-ce/seed1", "students/kd/diverse/unet/seed1",
+                                     "students/kd/uniform/unet/seed1"]  # fmt: skip
+    assert (checked["doubled_iterations"] == 2 * checked["iterations"]).all()
+    gain = checked["doubled_validation_dice"] - checked["validation_dice"]
+    assert (checked["doubling_gain"] - gain).abs().max() < 1e-9
+    assert (study / "Own" / "doubled/baselines/unet-ce/x2/seed1/model.pt").exists()
+    assert "doubling check: 3 networks" in (study / "tables" / "training_Own.md").read_text()
+    # a network that failed the doubling check is named by the comparisons that involve it
+    failed = set(checked.index[~checked["passes_doubling"].astype(bool)])
+    statistics = pd.read_csv(study / "tables" / "statistics_Own.csv")
+    named = set("; ".join(statistics["unsettled"].dropna()).split("; ")) - {""}
+    assert failed <= named
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,9 @@
 """Which trained networks behind a model of the results are not settled by the curve rule.
 
 A comparison counts only between networks trained to a settled validation curve
-(:mod:`kdseg.train.curve_rule`). The results tables and the findings read the dataset's table
+(:mod:`kdseg.train.curve_rule`) that, where the study runs the budget-doubling check
+(:mod:`kdseg.config.doubling`), also gained less than the rule's threshold when trained with
+twice the iterations. The results tables and the findings read the dataset's table
 of training curves (``tables/training_<dataset>.csv``, :mod:`kdseg.training_table`) and name,
 for each model, the networks behind it that did not settle: the model itself, or an ensemble's
 members. A model whose networks the table does not list (nothing trained in the study) is not
@@ -22,20 +24,34 @@ SETTLED_MARK = "§"
 
 NOT_SETTLED = (
     f"its mean validation Dice gained {100 * SETTLED_GAIN:g} Dice point or more over the last "
-    "quarter of training (tables/training_<dataset>.md)"
+    "quarter of training, or when trained with twice the iterations (the doubling check, where "
+    "the study runs it; tables/training_<dataset>.md)"
 )
 """What a network that did not settle did, for the notes of the results tables."""
 
 
 def read_settled(training_csv: str | Path) -> dict[str, bool]:
-    """{model id: settled} from a training table CSV (columns ``model`` and ``settled``)."""
+    """{model id: settled} from a training table CSV (columns ``model`` and ``settled``, and
+    ``passes_doubling`` where the doubling check ran: a network that failed it is not
+    settled)."""
     path = Path(training_csv)
     with open(path, newline="") as fh:
         reader = csv.DictReader(fh)
         missing = {"model", "settled"} - set(reader.fieldnames or ())
         if missing:
             raise KdsegError(f"{path}: not a training table (no column {sorted(missing)[0]!r})")
-        return {row["model"]: row["settled"].strip().lower() == "true" for row in reader}
+        return {
+            row["model"]: _true(row["settled"]) and not _false(row.get("passes_doubling"))
+            for row in reader
+        }
+
+
+def _true(cell: str | None) -> bool:
+    return (cell or "").strip().lower() == "true"
+
+
+def _false(cell: str | None) -> bool:
+    return (cell or "").strip().lower() == "false"
 
 
 def _status(network: str, settled: Mapping[str, bool]) -> bool | None:

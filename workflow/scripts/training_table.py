@@ -1,4 +1,5 @@
-"""Snakemake entry point: the per-dataset table of training curves (the curve rule)."""
+"""Snakemake entry point: the per-dataset table of training curves (the curve rule, and the
+doubling check where the study asks for it)."""
 
 from kdseg.steps import run_job
 from kdseg.training_table import write_training_table
@@ -7,9 +8,10 @@ run_job(
     snakemake,
     write_training_table,
     models=list(snakemake.params.models),
-    histories=list(snakemake.input),
+    histories=list(snakemake.input.histories),
     dataset=snakemake.wildcards.dataset,
     out_csv=snakemake.output.csv,
     out_md=snakemake.output.md,
     out_html=snakemake.output.html,
+    doubled=dict(zip(snakemake.params.doubled, snakemake.input.doubled, strict=True)),
 )

@@ -9,6 +9,7 @@ paths          where a study's files live
 specs          what networks, optimisers and schedules accept (declared, no torch)
 methods        what each student method declares: keys, runs, teacher outputs
 students       the students and baselines the entries' methods train
+doubling       the budget-doubling check: which networks train again, and where
 comparisons    which models each table and statistics family compares
 validation     the schema with its defaults, then the checks a schema cannot express
 geometry       each network's receptive field, size divisor and valid margin (declared)
@@ -19,6 +20,13 @@ Nothing here imports torch or Snakemake: the workflow reads its config on every 
 """
 
 from kdseg.config.comparisons import compared_students, paper_comparisons
+from kdseg.config.doubling import (
+    DOUBLED,
+    DOUBLING_KINDS,
+    doubled_run,
+    doubling_checked,
+    doubling_kinds,
+)
 from kdseg.config.messages import config_error_message, describe_validation_error
 from kdseg.config.model_ids import (
     StudentRun,
@@ -70,6 +78,8 @@ from kdseg.config.validation import (
 )
 
 __all__ = [
+    "DOUBLED",
+    "DOUBLING_KINDS",
     "SCHEMA",
     "StudentRun",
     "apply_overrides",
@@ -88,6 +98,9 @@ __all__ = [
     "deep_merge",
     "default_study_name",
     "describe_validation_error",
+    "doubled_run",
+    "doubling_checked",
+    "doubling_kinds",
     "ensemble_members",
     "inference_settings",
     "load_config",

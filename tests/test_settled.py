@@ -77,6 +77,7 @@ def test_the_doubling_check_beside_the_curve_rule(tmp_path):
     assert table.loc["teachers/a/seed1", "doubling_gain"] == pytest.approx(0.005)
     assert table.loc["teachers/b/seed1", "doubling_gain"] == pytest.approx(0.03)
     assert table.loc["teachers/a/seed1", "doubled_iterations"] == 200
+    assert table.loc["teachers/a/seed1", "doubled_last_quarter_gain"] == pytest.approx(0.001)
     assert list(table["passes_doubling"].iloc[:2]) == [True, False]
     assert table["settled"].all()  # the curve rule alone passes all three
     # a network that failed the doubling check is not settled for the results' comparisons

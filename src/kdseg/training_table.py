@@ -32,15 +32,16 @@ def curve_summary(model: str, history_csv: str | Path) -> dict[str, object]:
 
 
 def doubling_summary(row: Mapping[str, object], doubled_history: str | Path) -> dict[str, object]:
-    """The doubling check of one network (its table ``row``): the doubled run's iterations
-    and final mean validation Dice, what doubling gained, and whether that stayed below the
-    rule's threshold."""
+    """The doubling check of one network (its table ``row``): the doubled run's iterations,
+    final mean validation Dice and last-quarter gain, what doubling gained, and whether that
+    stayed below the rule's threshold."""
     doubled = curve_summary(str(row["model"]), doubled_history)
     dice, twice = row.get("validation_dice"), doubled.get("validation_dice")
     gain = float(twice) - float(dice) if dice is not None and twice is not None else float("nan")
     return {
         "doubled_iterations": doubled["iterations"],
         "doubled_validation_dice": float("nan") if twice is None else twice,
+        "doubled_last_quarter_gain": doubled["last_quarter_gain"],
         "doubling_gain": gain,
         "passes_doubling": settles(gain),
     }
@@ -58,7 +59,8 @@ def write_training_table(
     """The table of ``models`` (paired with their ``training.csv``) as CSV, Markdown and
     optionally HTML; ``doubled``: {model: training.csv of its doubled run} for the networks
     the doubling check covers (columns ``doubled_iterations``, ``doubled_validation_dice``,
-    ``doubling_gain``, ``passes_doubling``; empty for the others)."""
+    ``doubled_last_quarter_gain``, ``doubling_gain``, ``passes_doubling``; empty for the
+    others)."""
     rows = [curve_summary(m, h) for m, h in zip(models, histories, strict=True)]
     for row in rows:
         if doubled and row["model"] in doubled:

@@ -85,6 +85,7 @@ def test_the_doubling_check_beside_the_curve_rule(tmp_path):
                                  "teachers/c/seed1": True}  # fmt: skip
     text = md.read_text()
     assert "doubling check: 2 networks trained again with twice the iterations, 1 gained" in text
+    assert "1 of 3 settled and passed the doubling check" in text
     assert "| teachers/c/seed1 |" in text and "n/a" in text
 
 

@@ -80,9 +80,11 @@ def write_training_table(
     if "passes_doubling" in table:
         checked = table["passes_doubling"].notna()
         failed = int((~table.loc[checked, "passes_doubling"].astype(bool)).sum())
+        both = int((table["settled"] & (table["passes_doubling"] == True)).sum())  # noqa: E712
         title += (
             f"; doubling check: {int(checked.sum())} networks trained again with twice the "
-            f"iterations, {failed} gained {SETTLED_GAIN:.2f} or more"
+            f"iterations, {failed} gained {SETTLED_GAIN:.2f} or more; {both} of {len(table)} "
+            "settled and passed the doubling check"
         )
     shown = [c for c in table.columns if c != "dataset"]
     header = [c.replace("validation_dice_", "") for c in shown]

@@ -60,6 +60,9 @@ def test_where_each_doubled_run_lives():
     assert kdcfg.doubled_run(budgets, "baselines/unet-ce/x2/seed1") == (
         "doubled/baselines/unet-ce/x4/seed1"
     )
+    assert kdcfg.doubled_run(config, "teachers/unet-ce/subset1of2/seed1") == (
+        "doubled/teachers/unet-ce/subset1of2/seed1"
+    )
     with pytest.raises(ConfigError, match="ensembles/diverse"):
         kdcfg.doubled_run(config, "ensembles/diverse")
 

@@ -123,3 +123,17 @@ def test_every_method_trains_end_to_end(tmp_path):
     config["students"]["online"]["init"] = "scratch"
     jobs = _job_counts(snakemake(tmp_path, config, "--dry-run"))
     assert jobs.get("train_student") == 2 and "train_online" not in jobs
+    # the doubling check covers every method's students (online KD's phase 2 too), the
+    # limit-trained teachers, and the baselines: budget 1's doubled run is the study's own x2
+    # baseline (no job), x2's is a baseline of 4x the iterations
+    config = methods_config(own)
+    config["doubling_check"] = {"networks": ["teachers", "students", "baselines"]}
+    jobs = _job_counts(snakemake(tmp_path, config, "--dry-run"))
+    assert jobs.get("train_doubled_teacher") == 1, jobs
+    assert jobs.get("train_doubled_subset_teacher") == 2 and jobs.get("train_doubled_student") == 6
+    assert jobs.get("train_doubled_baseline") == 1 and jobs.get("training_table") == 1
+    assert not {"train_teacher", "train_subset_teacher", "train_student", "train_online"} & set(
+        jobs
+    )
+    dry = snakemake(tmp_path, config, "--dry-run")
+    assert "Own/doubled/baselines/small-ce/x4/seed1/model.pt" in dry.stdout + dry.stderr

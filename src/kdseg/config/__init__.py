@@ -20,13 +20,7 @@ Nothing here imports torch or Snakemake: the workflow reads its config on every 
 """
 
 from kdseg.config.comparisons import compared_students, paper_comparisons
-from kdseg.config.doubling import (
-    DOUBLED,
-    DOUBLING_KINDS,
-    doubled_run,
-    doubling_checked,
-    doubling_kinds,
-)
+from kdseg.config.doubling import doubled_run, doubling_checked, doubling_kinds
 from kdseg.config.messages import config_error_message, describe_validation_error
 from kdseg.config.model_ids import (
     StudentRun,
@@ -78,8 +72,6 @@ from kdseg.config.validation import (
 )
 
 __all__ = [
-    "DOUBLED",
-    "DOUBLING_KINDS",
     "SCHEMA",
     "StudentRun",
     "apply_overrides",

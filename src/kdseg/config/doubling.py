@@ -29,9 +29,6 @@ from kdseg.config.model_ids import (
 from kdseg.config.students import student_models
 from kdseg.errors import ConfigError
 
-DOUBLING_KINDS = ("teachers", "students", "baselines")
-"""The kinds of networks ``doubling_check.networks`` may name."""
-
 DOUBLED = "doubled"
 """The folder (under a dataset's) of the doubled runs that are not the study's own models."""
 

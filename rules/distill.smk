@@ -139,11 +139,6 @@ use rule train_baseline as train_budget_baseline with:
     benchmark:
         f"{STUDY}/benchmarks/train/{{dataset}}/baselines/{{arch}}-{{loss}}/x{{budget}}/seed{{seed}}.tsv"
     params:
-        architecture=lambda wc: kdcfg.trained_architecture(
-            planned(wc), wc.dataset, wc.arch
-        ),
-        loss=lambda wc: config["losses"][wc.loss],
         training=lambda wc: kdcfg.scaled_training(
             kdcfg.training_settings(planned(wc), wc.dataset, wc.arch), int(wc.budget)
         ),
-        checkpoint=checkpoint_beside("model"),

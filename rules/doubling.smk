@@ -1,6 +1,8 @@
 """The budget-doubling check (doubling_check.networks): the named networks trained again with
 twice their iterations, beside the study's own (kdseg.config.doubling). The table of training
-curves shows what doubling gained."""
+curves shows what doubling gained. Each rule is the study's own training rule with other paths
+and, where the iterations are not already in a wildcard, twice the training budget (Snakemake
+keeps the other named params of the rule it uses)."""
 
 
 # teachers/<arch>-<loss>/seed<k> -> doubled/teachers/<arch>-<loss>/seed<k>
@@ -14,12 +16,7 @@ use rule train_teacher as train_doubled_teacher with:
     benchmark:
         f"{STUDY}/benchmarks/train/{{dataset}}/doubled/teachers/{{arch}}-{{loss}}/seed{{seed}}.tsv"
     params:
-        architecture=lambda wc: kdcfg.trained_architecture(
-            planned(wc), wc.dataset, wc.arch
-        ),
-        loss=lambda wc: config["losses"][wc.loss],
         training=lambda wc: doubled_training(wc, wc.arch),
-        checkpoint=checkpoint_beside("model"),
 
 
 # teachers/<arch>-<loss>/subset<k>of<K>/seed<s> (limit-trained teachers), doubled
@@ -33,13 +30,7 @@ use rule train_subset_teacher as train_doubled_subset_teacher with:
     benchmark:
         f"{STUDY}/benchmarks/train/{{dataset}}/doubled/teachers/{{arch}}-{{loss}}/{{subset}}/seed{{seed}}.tsv"
     params:
-        architecture=lambda wc: kdcfg.trained_architecture(
-            planned(wc), wc.dataset, wc.arch
-        ),
-        loss=lambda wc: config["losses"][wc.loss],
         training=lambda wc: doubled_training(wc, wc.arch),
-        splits=lambda wc: config["datasets"][wc.dataset]["splits"],
-        checkpoint=checkpoint_beside("model"),
 
 
 # students/<entry>/<teacher>/<arch>/seed<k>: the same teachers, twice the iterations
@@ -54,12 +45,7 @@ use rule train_student as train_doubled_student with:
         f"{STUDY}/benchmarks/train/{{dataset}}/doubled/students/{{student}}/{{teacher}}/{{arch}}/seed{{seed}}.tsv"
     priority: 0
     params:
-        architecture=lambda wc: kdcfg.trained_architecture(
-            planned(wc), wc.dataset, wc.arch
-        ),
-        kd=lambda wc: kdcfg.student_settings(config, wc.student),
         training=lambda wc: doubled_training(wc, wc.arch),
-        checkpoint=checkpoint_beside("model"),
 
 
 # a baseline of twice the budget that the study does not train itself (x<budget> = 2 b)

@@ -71,3 +71,11 @@ def test_an_unknown_kind_is_a_one_line_config_error():
     with pytest.raises(ConfigError, match=r"doubling_check\.networks") as err:
         study(["members"])
     assert "\n" not in str(err.value)
+
+
+def test_a_baseline_id_parses_back():
+    for budget in (1, 2):
+        model = kdcfg.baseline_id("unet", "ce", 3, budget)
+        assert kdcfg.parse_baseline(model) == ("unet", "ce", 3, budget)
+    with pytest.raises(ConfigError, match="not a baseline id"):
+        kdcfg.parse_baseline("baselines/unet-ce/x2")

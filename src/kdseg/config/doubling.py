@@ -17,12 +17,12 @@ teachers are checked too. No network is trained twice.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from kdseg.config.model_ids import (
     baseline_id,
     baseline_models,
+    parse_baseline,
     teacher_equal_to_baseline,
     teacher_models,
 )
@@ -31,8 +31,6 @@ from kdseg.errors import ConfigError
 
 DOUBLED = "doubled"
 """The folder (under a dataset's) of the doubled runs that are not the study's own models."""
-
-_BASELINE_ID = re.compile(r"^baselines/([^/]+)/(?:x(\d+)/)?seed(\d+)$")
 
 
 def doubling_kinds(config: dict[str, Any]) -> list[str]:
@@ -58,13 +56,11 @@ def doubled_run(config: dict[str, Any], model: str) -> str:
     """Where the doubled run of ``model`` lives, relative to its dataset's folder."""
     if model.startswith(("teachers/", "students/")):
         return f"{DOUBLED}/{model}"
-    match = _BASELINE_ID.match(model)
-    if not match:
+    if not model.startswith("baselines/"):
         raise ConfigError(
             f"model {model!r}: the doubling check covers teachers, students and baselines"
         )
-    arch_loss, budget, seed = match[1], int(match[2] or 1), int(match[3])
-    arch, loss = arch_loss.split("-", 1)
+    arch, loss, seed, budget = parse_baseline(model)
     twice = baseline_id(arch, loss, seed, 2 * budget)
     if twice in baseline_models(config):
         return twice

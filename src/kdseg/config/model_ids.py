@@ -15,6 +15,7 @@ from typing import Any
 from kdseg.errors import ConfigError
 
 _STUDENT_ID = re.compile(r"^students/([^/]+)/([^/]+)/([^/]+)/seed(\d+)$")
+_BASELINE_ID = re.compile(r"^baselines/([^/]+)/(?:x(\d+)/)?seed(\d+)$")
 
 
 @dataclass(frozen=True)
@@ -126,6 +127,15 @@ def baseline_id(arch: str, loss: str, seed: int, budget: int = 1) -> str:
     iterations: ``baselines/<arch>-<loss>/x<budget>/seed<k>``."""
     scale = f"x{budget}/" if budget != 1 else ""
     return f"baselines/{arch}-{loss}/{scale}seed{seed}"
+
+
+def parse_baseline(model_id: str) -> tuple[str, str, int, int]:
+    """(arch, loss, seed, budget) of a baseline id (the inverse of :func:`baseline_id`)."""
+    match = _BASELINE_ID.match(model_id)
+    if not match:
+        raise ConfigError(f"model {model_id!r}: not a baseline id")
+    arch, loss = match[1].split("-", 1)
+    return arch, loss, int(match[3]), int(match[2] or 1)
 
 
 def teacher_model(config: Mapping[str, Any], ensemble: str) -> str:

@@ -13,6 +13,8 @@ from snakemake.utils import min_version
 # kdseg is an installed package (`pip install -e .`, which `make setup` does; conda jobs:
 # envs/kdseg.post-deploy.sh), imported like any other
 from kdseg import config as kdcfg
+from kdseg.config import model_ids as ids
+from kdseg.config.layout import Layout
 from kdseg.data.sources import study as kdsrc
 from kdseg.errors import ConfigError
 
@@ -39,6 +41,7 @@ config.clear()
 config.update(_canonical)
 
 STUDY = kdcfg.study_dir(config)
+LAYOUT = Layout(STUDY)  # every output path of the study (kdseg.config.layout)
 if (_why := kdcfg.trained_nothing(config)) is not None:
     logger.warning(f"study {config['study']!r} trains no network: {_why}")
 ENV = "../envs/kdseg.yaml"
@@ -76,6 +79,51 @@ def job_resources(kind):
     """Scheduler resources of a training or prediction job (config ``resources.<kind>``)."""
     section = config["resources"][kind]
     return {key: section[key] for key in ("gpu", "mem_mb", "runtime")}
+
+
+def trained(model, in_report=True):
+    """Outputs of a job training the model-id pattern ``model`` (kdseg.config.model_ids)."""
+    curves = LAYOUT.curves(model)
+    if in_report:
+        curves = report(
+            curves,
+            category="Training curves",
+            subcategory="{dataset}",
+            labels={"model": model},
+            caption="../report/training_curves.rst",
+        )
+    return dict(
+        model=LAYOUT.model_file(model), history=LAYOUT.history(model), curves=curves
+    )
+
+
+def job_log(step, model):
+    """The log of a job of ``step`` on the model-id pattern ``model`` of a dataset."""
+    return LAYOUT.log(step, f"{{dataset}}/{model}")
+
+
+def job_benchmark(step, model):
+    """Snakemake's benchmark file of a job of ``step`` on the model-id pattern ``model``."""
+    return LAYOUT.benchmark(step, f"{{dataset}}/{model}")
+
+
+def architecture_of(wildcards):
+    """Param: the job's architecture (``{arch}``) as planned for its dataset."""
+    return kdcfg.trained_architecture(
+        planned(wildcards), wildcards.dataset, wildcards.arch
+    )
+
+
+def training_of(wildcards):
+    """Param: the job's training settings (dataset and architecture applied)."""
+    return kdcfg.training_settings(
+        planned(wildcards), wildcards.dataset, wildcards.arch
+    )
+
+
+def loss_of(wildcards):
+    """Param: the job's loss (``{loss}``)."""
+    return config["losses"][wildcards.loss]
 
 
 def checkpoint_beside(name):
@@ -186,18 +234,15 @@ def teacher_models(dataset):
     return kdcfg.teacher_models(VIEWS[dataset])
 
 
-def teacher_files(wildcards, pattern):
-    """``pattern`` (with ``{model}``) for every teacher of the job's dataset."""
-    return [
-        f"{STUDY}/{wildcards.dataset}/{pattern.format(model=m)}"
-        for m in teacher_models(wildcards.dataset)
-    ]
+def teacher_files(wildcards, where):
+    """``where(model, dataset)`` (a LAYOUT method) of every teacher of the job's dataset."""
+    return [where(m, wildcards.dataset) for m in teacher_models(wildcards.dataset)]
 
 
 def teacher_targets():
     """Per-dataset teacher tables (which need every teacher trained and evaluated)."""
     return [
-        f"{STUDY}/tables/teachers_{ds}.{ext}"
+        LAYOUT.table("teachers", ext, ds)
         for ds in DATASETS
         if teacher_models(ds)
         for ext in ("csv", "md", "html")
@@ -206,21 +251,22 @@ def teacher_targets():
 
 def data_targets():
     """Preprocessed datasets, their splits and overview figures."""
-    return expand(
-        [
-            f"{STUDY}/{{dataset}}/preprocessed",
-            f"{STUDY}/{{dataset}}/splits.json",
-            f"{STUDY}/{{dataset}}/plans.json",
-            f"{STUDY}/figures/data_overview_{{dataset}}.png",
-        ],
-        dataset=DATASETS,
-    )
+    return [
+        path
+        for ds in DATASETS
+        for path in (
+            LAYOUT.preprocessed(ds),
+            LAYOUT.data("splits.json", ds),
+            LAYOUT.data("plans.json", ds),
+            LAYOUT.figure("data_overview", ds),
+        )
+    ]
 
 
 def ensemble_member_predictions(wildcards):
     """Test prediction folders of the job's ensemble's members."""
     return [
-        f"{STUDY}/{wildcards.dataset}/predictions/{m}"
+        LAYOUT.predictions(m, wildcards.dataset)
         for m in kdcfg.ensemble_members(config, wildcards.ensemble)
     ]
 
@@ -228,7 +274,7 @@ def ensemble_member_predictions(wildcards):
 def soft_label_model_files(wildcards):
     """Model files whose mean probabilities are the job's soft labels."""
     return [
-        f"{STUDY}/{wildcards.dataset}/{m}/model.pt"
+        LAYOUT.model_file(m, wildcards.dataset)
         for m in kdcfg.soft_label_sources(config, wildcards.model)
     ]
 
@@ -248,35 +294,39 @@ def online_settings(wildcards):
     return settings
 
 
-def student_id(wildcards):
-    """Model id of the job's student."""
-    w = wildcards
-    return f"students/{w.student}/{w.teacher}/{w.arch}/seed{w.seed}"
+def model_id(pattern, wildcards):
+    """The model id the job's wildcards give the model-id pattern ``pattern``."""
+    return pattern.format(**dict(wildcards.items()))
 
 
 def student_teacher_files(wildcards):
     """What the job's student reads from its teachers (named inputs, see train_student)."""
-    needs = kdcfg.student_needs(config, student_id(wildcards))
-    where = f"{STUDY}/{wildcards.dataset}"
+    needs = kdcfg.student_needs(config, model_id(ids.STUDENT, wildcards))
+    ds = wildcards.dataset
     files = {
-        "soft_labels": [f"{where}/{m}/soft_labels" for m in needs.soft_labels],
-        "models": [f"{where}/{m}/model.pt" for m in needs.models],
+        "soft_labels": [LAYOUT.soft_labels(m, ds) for m in needs.soft_labels],
+        "models": [LAYOUT.model_file(m, ds) for m in needs.models],
     }
     if needs.init is not None:
-        files["init"] = f"{where}/{needs.init}/model.pt"
+        files["init"] = LAYOUT.model_file(needs.init, ds)
     return files
+
+
+def dataset_inputs(wildcards):
+    """What every training job reads: the preprocessed dataset and its fingerprint."""
+    return {
+        "preprocessed": LAYOUT.preprocessed(wildcards.dataset),
+        "fingerprint": fingerprint_file(wildcards),
+    }
 
 
 def baseline_inputs(wildcards):
     """A baseline's preprocessed data and, when a teacher is the same network, its model."""
-    inputs = {
-        "preprocessed": f"{STUDY}/{wildcards.dataset}/preprocessed",
-        "fingerprint": fingerprint_file(wildcards),
-    }
-    baseline = f"baselines/{wildcards.arch}-{wildcards.loss}/seed{wildcards.seed}"
+    inputs = dataset_inputs(wildcards)
+    baseline = model_id(ids.BASELINE, wildcards)
     teacher = kdcfg.teacher_equal_to_baseline(VIEWS[wildcards.dataset], baseline)
     if teacher is not None:
-        inputs["teacher"] = f"{STUDY}/{wildcards.dataset}/{teacher}/model.pt"
+        inputs["teacher"] = LAYOUT.model_file(teacher, wildcards.dataset)
     return inputs
 
 
@@ -294,7 +344,7 @@ def all_models(dataset):
     return (
         teacher_models(dataset)
         + [
-            f"ensembles/{e}"
+            ids.ensemble_id(e)
             for e in view["ensembles"]
             if len(kdcfg.ensemble_members(view, e)) > 1
         ]
@@ -314,7 +364,7 @@ def trained_histories(dataset):
         + sorted({m.rsplit("/", 1)[0] for m in kdcfg.online_models(view)})
         + kdcfg.baseline_models(view)
     )
-    return {m: f"{STUDY}/{dataset}/{m}/training.csv" for m in models}
+    return {m: LAYOUT.history(m, dataset) for m in models}
 
 
 def doubled_histories(dataset):
@@ -322,30 +372,33 @@ def doubled_histories(dataset):
     (none without the check)."""
     view = VIEWS[dataset]
     return {
-        m: f"{STUDY}/{dataset}/{kdcfg.doubled_run(view, m)}/training.csv"
+        m: LAYOUT.history(kdcfg.doubled_run(view, m), dataset)
         for m in kdcfg.doubling_checked(view)
     }
 
 
-def doubled_training(wildcards, arch):
+def doubled_training(wildcards):
     """The job's training settings with twice the iterations (the doubling check)."""
-    return kdcfg.scaled_training(
-        kdcfg.training_settings(planned(wildcards), wildcards.dataset, arch), 2
-    )
+    return kdcfg.scaled_training(training_of(wildcards), 2)
+
+
+def budget_training(wildcards):
+    """The job's training settings with ``{budget}`` times the iterations."""
+    return kdcfg.scaled_training(training_of(wildcards), int(wildcards.budget))
 
 
 def training_table_csv(wildcards):
     """The dataset's table of training curves (none when it trains no network)."""
     if not trained_histories(wildcards.dataset):
         return []
-    return f"{STUDY}/tables/training_{wildcards.dataset}.csv"
+    return LAYOUT.table("training", "csv", wildcards.dataset)
 
 
 def ensemble_members_of(dataset):
     """{ensemble model id: its members' model ids} of a dataset."""
     view = VIEWS[dataset]
     return {
-        f"ensembles/{name}": kdcfg.ensemble_members(view, name)
+        ids.ensemble_id(name): kdcfg.ensemble_members(view, name)
         for name in view["ensembles"]
     }
 
@@ -353,33 +406,29 @@ def ensemble_members_of(dataset):
 def training_table_targets():
     """Per-dataset tables of training curves."""
     return [
-        f"{STUDY}/tables/training_{ds}.{ext}"
+        LAYOUT.table("training", ext, ds)
         for ds in DATASETS
         if trained_histories(ds)
         for ext in ("csv", "md", "html")
     ]
 
 
-def model_files(wildcards, pattern):
-    """``pattern`` (with ``{model}``) for every model of the job's dataset."""
-    return [
-        f"{STUDY}/{wildcards.dataset}/{pattern.format(model=m)}"
-        for m in all_models(wildcards.dataset)
-    ]
+def model_files(wildcards, where):
+    """``where(model, dataset)`` (a LAYOUT method) of every model of the job's dataset."""
+    return [where(m, wildcards.dataset) for m in all_models(wildcards.dataset)]
 
 
-def compared_files(wildcards, pattern):
-    """``pattern`` (with ``{model}``) for every model of the student comparison table."""
+def compared_files(wildcards, where):
+    """``where(model, dataset)`` (a LAYOUT method) of every model of the student table."""
     return [
-        f"{STUDY}/{wildcards.dataset}/{pattern.format(model=m)}"
-        for m in COMPARED_STUDENTS[wildcards.dataset][0]
+        where(m, wildcards.dataset) for m in COMPARED_STUDENTS[wildcards.dataset][0]
     ]
 
 
 def student_table_targets():
     """Per-dataset student comparison tables (of datasets with students)."""
     return [
-        f"{STUDY}/tables/students_{ds}.{ext}"
+        LAYOUT.table("students", ext, ds)
         for ds in DATASETS
         if kdcfg.student_models(VIEWS[ds], final=True)
         for ext in ("csv", "md", "html")
@@ -388,21 +437,13 @@ def student_table_targets():
 
 def study_targets():
     """Per-dataset statistics and results tables of all models."""
-    patterns = [
-        "tables/statistics_{ds}.csv",
-        "tables/findings_{ds}.html",
-        "tables/study_{ds}.csv",
-        "tables/study_{ds}.md",
-        "tables/study_{ds}.tex",
-        "tables/study_{ds}.html",
-        "figures/dice_boxplots_{ds}.png",
-        "figures/footprint_{ds}.png",
-        "figures/qualitative_{ds}.png",
-        "figures/calibration_{ds}.png",
-    ]
+    tables = [("statistics", "csv"), ("findings", "html")]
+    tables += [("study", ext) for ext in ("csv", "md", "tex", "html")]
+    figures = ("dice_boxplots", "footprint", "qualitative", "calibration")
     return [
-        f"{STUDY}/{p.format(ds=ds)}"
+        path
         for ds in DATASETS
         if all_models(ds)
-        for p in patterns
+        for path in [LAYOUT.table(n, ext, ds) for n, ext in tables]
+        + [LAYOUT.figure(name, ds) for name in figures]
     ]

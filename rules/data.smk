@@ -4,11 +4,11 @@
 rule phantom:
     """Generate a synthetic dataset (phantom) in the nnU-Net v2 raw layout."""
     output:
-        directory(f"{STUDY}/{{dataset}}/raw"),
+        directory(LAYOUT.data("raw")),
     log:
-        f"{STUDY}/logs/phantom/{{dataset}}.log",
+        LAYOUT.log("phantom", "{dataset}"),
     benchmark:
-        f"{STUDY}/benchmarks/phantom/{{dataset}}.tsv"
+        LAYOUT.benchmark("phantom", "{dataset}")
     conda:
         ENV
     resources:
@@ -25,9 +25,9 @@ rule validate_raw:
     input:
         raw_inputs,
     output:
-        f"{STUDY}/{{dataset}}/raw_report.json",
+        LAYOUT.data("raw_report.json"),
     log:
-        f"{STUDY}/logs/validate_raw/{{dataset}}.log",
+        LAYOUT.log("validate_raw", "{dataset}"),
     conda:
         ENV
     resources:
@@ -43,11 +43,11 @@ rule validate_raw:
 rule splits:
     """Patient-level train / validation / test split of a dataset (splits.json)."""
     input:
-        f"{STUDY}/{{dataset}}/raw_report.json",
+        LAYOUT.data("raw_report.json"),
     output:
-        f"{STUDY}/{{dataset}}/splits.json",
+        LAYOUT.data("splits.json"),
     log:
-        f"{STUDY}/logs/splits/{{dataset}}.log",
+        LAYOUT.log("splits", "{dataset}"),
     conda:
         ENV
     params:
@@ -59,11 +59,11 @@ rule splits:
 checkpoint fingerprint:
     """Fingerprint of a raw dataset: spacings, shapes, intensities, classes (fingerprint.json)."""
     input:
-        report=f"{STUDY}/{{dataset}}/raw_report.json",
+        report=LAYOUT.data("raw_report.json"),
     output:
-        f"{STUDY}/{{dataset}}/fingerprint.json",
+        LAYOUT.data("fingerprint.json"),
     log:
-        f"{STUDY}/logs/fingerprint/{{dataset}}.log",
+        LAYOUT.log("fingerprint", "{dataset}"),
     conda:
         ENV
     resources:
@@ -81,16 +81,16 @@ rule plan:
     input:
         fingerprint_file,
     output:
-        plan=f"{STUDY}/{{dataset}}/plans.json",
-        markdown=f"{STUDY}/tables/plan_{{dataset}}.md",
+        plan=LAYOUT.data("plans.json"),
+        markdown=LAYOUT.table("plan", "md"),
         html=report(
-            f"{STUDY}/tables/plan_{{dataset}}.html",
+            LAYOUT.table("plan", "html"),
             category="Plans",
             labels={"dataset": "{dataset}"},
             caption="../report/plan.rst",
         ),
     log:
-        f"{STUDY}/logs/plan/{{dataset}}.log",
+        LAYOUT.log("plan", "{dataset}"),
     conda:
         ENV
     params:
@@ -102,15 +102,15 @@ rule plan:
 rule preprocess:
     """Resample, crop and normalise a dataset into memory-mappable arrays."""
     input:
-        report=f"{STUDY}/{{dataset}}/raw_report.json",
-        splits=f"{STUDY}/{{dataset}}/splits.json",
+        report=LAYOUT.data("raw_report.json"),
+        splits=LAYOUT.data("splits.json"),
         fingerprint=fingerprint_file,
     output:
-        directory(f"{STUDY}/{{dataset}}/preprocessed"),
+        directory(LAYOUT.preprocessed()),
     log:
-        f"{STUDY}/logs/preprocess/{{dataset}}.log",
+        LAYOUT.log("preprocess", "{dataset}"),
     benchmark:
-        f"{STUDY}/benchmarks/preprocess/{{dataset}}.tsv"
+        LAYOUT.benchmark("preprocess", "{dataset}")
     conda:
         ENV
     threads: config["threads"]
@@ -127,17 +127,17 @@ rule preprocess:
 rule data_overview:
     """Figure: cases of a dataset in three orientations with their labels."""
     input:
-        preprocessed=f"{STUDY}/{{dataset}}/preprocessed",
-        plan=f"{STUDY}/{{dataset}}/plans.json",
+        preprocessed=LAYOUT.preprocessed(),
+        plan=LAYOUT.data("plans.json"),
     output:
         report(
-            f"{STUDY}/figures/data_overview_{{dataset}}.png",
+            LAYOUT.figure("data_overview"),
             category="Data",
             labels={"dataset": "{dataset}"},
             caption="../report/data_overview.rst",
         ),
     log:
-        f"{STUDY}/logs/data_overview/{{dataset}}.log",
+        LAYOUT.log("data_overview", "{dataset}"),
     conda:
         ENV
     params:

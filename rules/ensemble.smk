@@ -10,13 +10,13 @@ rule predict_ensemble:
     """
     input:
         members=ensemble_member_predictions,
-        preprocessed=f"{STUDY}/{{dataset}}/preprocessed",
+        preprocessed=LAYOUT.preprocessed(),
     output:
-        directory(f"{STUDY}/{{dataset}}/predictions/ensembles/{{ensemble}}"),
+        directory(LAYOUT.predictions(ids.ENSEMBLE)),
     log:
-        f"{STUDY}/logs/predict/{{dataset}}/ensembles/{{ensemble}}.log",
+        job_log("predict", ids.ENSEMBLE),
     benchmark:
-        f"{STUDY}/benchmarks/predict/{{dataset}}/ensembles/{{ensemble}}.tsv"
+        job_benchmark("predict", ids.ENSEMBLE)
     conda:
         ENV
     resources:
@@ -30,14 +30,14 @@ rule soft_labels:
     """Soft labels of an ensemble or one model for the training and validation cases."""
     input:
         models=soft_label_model_files,
-        preprocessed=f"{STUDY}/{{dataset}}/preprocessed",
+        preprocessed=LAYOUT.preprocessed(),
         fingerprint=fingerprint_file,
     output:
-        directory(f"{STUDY}/{{dataset}}/{{model}}/soft_labels"),
+        directory(LAYOUT.soft_labels("{model}")),
     log:
-        f"{STUDY}/logs/soft_labels/{{dataset}}/{{model}}.log",
+        job_log("soft_labels", "{model}"),
     benchmark:
-        f"{STUDY}/benchmarks/soft_labels/{{dataset}}/{{model}}.tsv"
+        job_benchmark("soft_labels", "{model}")
     # the chain teachers -> soft labels -> students -> tables is the study's critical path
     priority: 1
     conda:

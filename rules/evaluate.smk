@@ -4,15 +4,15 @@
 rule predict:
     """Apply one model to the test cases (NIfTI labels, probabilities, timing)."""
     input:
-        model=f"{STUDY}/{{dataset}}/{{model}}/model.pt",
-        preprocessed=f"{STUDY}/{{dataset}}/preprocessed",
+        model=LAYOUT.model_file("{model}"),
+        preprocessed=LAYOUT.preprocessed(),
         fingerprint=fingerprint_file,
     output:
-        directory(f"{STUDY}/{{dataset}}/predictions/{{model}}"),
+        directory(LAYOUT.predictions("{model}")),
     log:
-        f"{STUDY}/logs/predict/{{dataset}}/{{model}}.log",
+        job_log("predict", "{model}"),
     benchmark:
-        f"{STUDY}/benchmarks/predict/{{dataset}}/{{model}}.tsv"
+        job_benchmark("predict", "{model}")
     conda:
         ENV
     threads: config["resources"]["predict"]["threads"]
@@ -29,12 +29,12 @@ rule predict:
 rule evaluate:
     """Metrics of one model's test predictions against the reference."""
     input:
-        predictions=f"{STUDY}/{{dataset}}/predictions/{{model}}",
+        predictions=LAYOUT.predictions("{model}"),
         raw=raw_inputs,
     output:
-        f"{STUDY}/{{dataset}}/metrics/{{model}}.csv",
+        LAYOUT.metrics("{model}"),
     log:
-        f"{STUDY}/logs/evaluate/{{dataset}}/{{model}}.log",
+        job_log("evaluate", "{model}"),
     conda:
         ENV
     resources:
@@ -49,20 +49,20 @@ rule evaluate:
 rule teacher_table:
     """Table of a dataset's teachers: test metrics, parameters, seconds per case."""
     input:
-        metrics=lambda wc: teacher_files(wc, "metrics/{model}.csv"),
-        predictions=lambda wc: teacher_files(wc, "predictions/{model}"),
+        metrics=lambda wc: teacher_files(wc, LAYOUT.metrics),
+        predictions=lambda wc: teacher_files(wc, LAYOUT.predictions),
     output:
-        csv=f"{STUDY}/tables/teachers_{{dataset}}.csv",
-        md=f"{STUDY}/tables/teachers_{{dataset}}.md",
+        csv=LAYOUT.table("teachers", "csv"),
+        md=LAYOUT.table("teachers", "md"),
         html=report(
-            f"{STUDY}/tables/teachers_{{dataset}}.html",
+            LAYOUT.table("teachers", "html"),
             category="Tables",
             subcategory="{dataset}",
             labels={"table": "teachers"},
             caption="../report/teacher_table.rst",
         ),
     log:
-        f"{STUDY}/logs/teacher_table/{{dataset}}.log",
+        LAYOUT.log("teacher_table", "{dataset}"),
     conda:
         ENV
     script:
@@ -76,17 +76,17 @@ rule training_table:
         histories=lambda wc: list(trained_histories(wc.dataset).values()),
         doubled=lambda wc: list(doubled_histories(wc.dataset).values()),
     output:
-        csv=f"{STUDY}/tables/training_{{dataset}}.csv",
-        md=f"{STUDY}/tables/training_{{dataset}}.md",
+        csv=LAYOUT.table("training", "csv"),
+        md=LAYOUT.table("training", "md"),
         html=report(
-            f"{STUDY}/tables/training_{{dataset}}.html",
+            LAYOUT.table("training", "html"),
             category="Tables",
             subcategory="{dataset}",
             labels={"table": "training curves"},
             caption="../report/training_table.rst",
         ),
     log:
-        f"{STUDY}/logs/training_table/{{dataset}}.log",
+        LAYOUT.log("training_table", "{dataset}"),
     conda:
         ENV
     params:

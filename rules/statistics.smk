@@ -4,19 +4,19 @@
 rule statistics:
     """Wilcoxon tests with Holm's correction for the study's comparisons."""
     input:
-        metrics=lambda wc: model_files(wc, "metrics/{model}.csv"),
-        splits=f"{STUDY}/{{dataset}}/splits.json",
+        metrics=lambda wc: model_files(wc, LAYOUT.metrics),
+        splits=LAYOUT.data("splits.json"),
         training=training_table_csv,
     output:
-        csv=f"{STUDY}/tables/statistics_{{dataset}}.csv",
+        csv=LAYOUT.table("statistics", "csv"),
         findings=report(
-            f"{STUDY}/tables/findings_{{dataset}}.html",
+            LAYOUT.table("findings", "html"),
             category="Findings",
             labels={"dataset": "{dataset}"},
             caption="../report/findings.rst",
         ),
     log:
-        f"{STUDY}/logs/statistics/{{dataset}}.log",
+        LAYOUT.log("statistics", "{dataset}"),
     conda:
         ENV
     params:
@@ -32,23 +32,23 @@ rule statistics:
 rule study_table:
     """The paper's comparison table of a dataset (CSV, Markdown, LaTeX, HTML)."""
     input:
-        metrics=lambda wc: model_files(wc, "metrics/{model}.csv"),
-        predictions=lambda wc: model_files(wc, "predictions/{model}"),
-        statistics=f"{STUDY}/tables/statistics_{{dataset}}.csv",
+        metrics=lambda wc: model_files(wc, LAYOUT.metrics),
+        predictions=lambda wc: model_files(wc, LAYOUT.predictions),
+        statistics=LAYOUT.table("statistics", "csv"),
         training=training_table_csv,
     output:
-        csv=f"{STUDY}/tables/study_{{dataset}}.csv",
-        md=f"{STUDY}/tables/study_{{dataset}}.md",
-        tex=f"{STUDY}/tables/study_{{dataset}}.tex",
+        csv=LAYOUT.table("study", "csv"),
+        md=LAYOUT.table("study", "md"),
+        tex=LAYOUT.table("study", "tex"),
         html=report(
-            f"{STUDY}/tables/study_{{dataset}}.html",
+            LAYOUT.table("study", "html"),
             category="Tables",
             subcategory="{dataset}",
             labels={"table": "results (every model)"},
             caption="../report/study_table.rst",
         ),
     log:
-        f"{STUDY}/logs/study_table/{{dataset}}.log",
+        LAYOUT.log("study_table", "{dataset}"),
     conda:
         ENV
     params:
@@ -61,21 +61,21 @@ rule study_table:
 rule student_table:
     """Table of a dataset's students against their teachers and baselines."""
     input:
-        metrics=lambda wc: compared_files(wc, "metrics/{model}.csv"),
-        predictions=lambda wc: compared_files(wc, "predictions/{model}"),
-        statistics=f"{STUDY}/tables/statistics_{{dataset}}.csv",
+        metrics=lambda wc: compared_files(wc, LAYOUT.metrics),
+        predictions=lambda wc: compared_files(wc, LAYOUT.predictions),
+        statistics=LAYOUT.table("statistics", "csv"),
     output:
-        csv=f"{STUDY}/tables/students_{{dataset}}.csv",
-        md=f"{STUDY}/tables/students_{{dataset}}.md",
+        csv=LAYOUT.table("students", "csv"),
+        md=LAYOUT.table("students", "md"),
         html=report(
-            f"{STUDY}/tables/students_{{dataset}}.html",
+            LAYOUT.table("students", "html"),
             category="Tables",
             subcategory="{dataset}",
             labels={"table": "students"},
             caption="../report/student_table.rst",
         ),
     log:
-        f"{STUDY}/logs/student_table/{{dataset}}.log",
+        LAYOUT.log("student_table", "{dataset}"),
     conda:
         ENV
     params:
@@ -89,41 +89,41 @@ rule student_table:
 rule study_figures:
     """Figures of a dataset: boxplots, calibration, footprint, qualitative panel."""
     input:
-        metrics=lambda wc: model_files(wc, "metrics/{model}.csv"),
-        predictions=lambda wc: model_files(wc, "predictions/{model}"),
-        preprocessed=f"{STUDY}/{{dataset}}/preprocessed",
+        metrics=lambda wc: model_files(wc, LAYOUT.metrics),
+        predictions=lambda wc: model_files(wc, LAYOUT.predictions),
+        preprocessed=LAYOUT.preprocessed(),
     output:
         boxplots=report(
-            f"{STUDY}/figures/dice_boxplots_{{dataset}}.png",
+            LAYOUT.figure("dice_boxplots"),
             category="Figures",
             subcategory="{dataset}",
             labels={"figure": "Dice per structure (boxplots)"},
             caption="../report/dice_boxplots.rst",
         ),
         footprint=report(
-            f"{STUDY}/figures/footprint_{{dataset}}.png",
+            LAYOUT.figure("footprint"),
             category="Figures",
             subcategory="{dataset}",
             labels={"figure": "Dice against cost"},
             caption="../report/footprint.rst",
         ),
         qualitative=report(
-            f"{STUDY}/figures/qualitative_{{dataset}}.png",
+            LAYOUT.figure("qualitative"),
             category="Figures",
             subcategory="{dataset}",
             labels={"figure": "qualitative panel"},
             caption="../report/qualitative.rst",
         ),
         calibration=report(
-            f"{STUDY}/figures/calibration_{{dataset}}.png",
+            LAYOUT.figure("calibration"),
             category="Figures",
             subcategory="{dataset}",
             labels={"figure": "calibration"},
             caption="../report/calibration.rst",
         ),
-        calibration_json=f"{STUDY}/tables/calibration_{{dataset}}.json",
+        calibration_json=LAYOUT.table("calibration", "json"),
     log:
-        f"{STUDY}/logs/study_figures/{{dataset}}.log",
+        LAYOUT.log("study_figures", "{dataset}"),
     conda:
         ENV
     params:

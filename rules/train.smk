@@ -1,72 +1,41 @@
-"""Teachers: train one network per (dataset, architecture, loss, seed) on reference labels."""
+"""Training: every network of the study is trained by one rule, train_teacher, used with its
+own paths (``use rule``): teachers (also on one of K disjoint subsets of the training cases),
+students, online KD's joint phase and baselines (distill.smk), and the doubling check's runs
+(doubling.smk). Paths come from LAYOUT and the model-id patterns of kdseg.config.model_ids.
+"""
 
 
 rule train_teacher:
     """Train one teacher (architecture, loss, seed) on the reference labels."""
     input:
-        preprocessed=f"{STUDY}/{{dataset}}/preprocessed",
-        fingerprint=fingerprint_file,
+        unpack(dataset_inputs),
     output:
-        model=f"{STUDY}/{{dataset}}/teachers/{{arch}}-{{loss}}/seed{{seed}}/model.pt",
-        history=f"{STUDY}/{{dataset}}/teachers/{{arch}}-{{loss}}/seed{{seed}}/training.csv",
-        curves=report(
-            f"{STUDY}/{{dataset}}/teachers/{{arch}}-{{loss}}/seed{{seed}}/training.png",
-            category="Training curves",
-            subcategory="{dataset}",
-            labels={"model": "teachers/{arch}-{loss}/seed{seed}"},
-            caption="../report/training_curves.rst",
-        ),
+        **trained(ids.TEACHER),
     log:
-        f"{STUDY}/logs/train/{{dataset}}/teachers/{{arch}}-{{loss}}/seed{{seed}}.log",
+        job_log("train", ids.TEACHER),
     benchmark:
-        f"{STUDY}/benchmarks/train/{{dataset}}/teachers/{{arch}}-{{loss}}/seed{{seed}}.tsv"
+        job_benchmark("train", ids.TEACHER)
     conda:
         ENV
     threads: config["resources"]["train"]["threads"]
     resources:
         **job_resources("train"),
     params:
-        architecture=lambda wc: kdcfg.trained_architecture(
-            planned(wc), wc.dataset, wc.arch
-        ),
-        loss=lambda wc: config["losses"][wc.loss],
-        training=lambda wc: kdcfg.training_settings(planned(wc), wc.dataset, wc.arch),
+        architecture=architecture_of,
+        # what the network learns from: a loss here, a distillation method for students
+        objective=loss_of,
+        training=training_of,
         checkpoint=checkpoint_beside("model"),
     script:
-        "../workflow/scripts/train_teacher.py"
+        "../workflow/scripts/train.py"
 
 
-rule train_subset_teacher:
-    """Train one limit-trained teacher on one of K disjoint subsets of the training cases."""
-    input:
-        preprocessed=f"{STUDY}/{{dataset}}/preprocessed",
-        fingerprint=fingerprint_file,
+use rule train_teacher as train_subset_teacher with:
     output:
-        model=f"{STUDY}/{{dataset}}/teachers/{{arch}}-{{loss}}/{{subset}}/seed{{seed}}/model.pt",
-        history=f"{STUDY}/{{dataset}}/teachers/{{arch}}-{{loss}}/{{subset}}/seed{{seed}}/training.csv",
-        curves=report(
-            f"{STUDY}/{{dataset}}/teachers/{{arch}}-{{loss}}/{{subset}}/seed{{seed}}/training.png",
-            category="Training curves",
-            subcategory="{dataset}",
-            labels={"model": "teachers/{arch}-{loss}/{subset}/seed{seed}"},
-            caption="../report/training_curves.rst",
-        ),
+        **trained(ids.SUBSET_TEACHER),
     log:
-        f"{STUDY}/logs/train/{{dataset}}/teachers/{{arch}}-{{loss}}/{{subset}}/seed{{seed}}.log",
+        job_log("train", ids.SUBSET_TEACHER),
     benchmark:
-        f"{STUDY}/benchmarks/train/{{dataset}}/teachers/{{arch}}-{{loss}}/{{subset}}/seed{{seed}}.tsv"
-    conda:
-        ENV
-    threads: config["resources"]["train"]["threads"]
-    resources:
-        **job_resources("train"),
+        job_benchmark("train", ids.SUBSET_TEACHER)
     params:
-        architecture=lambda wc: kdcfg.trained_architecture(
-            planned(wc), wc.dataset, wc.arch
-        ),
-        loss=lambda wc: config["losses"][wc.loss],
-        training=lambda wc: kdcfg.training_settings(planned(wc), wc.dataset, wc.arch),
         splits=lambda wc: config["datasets"][wc.dataset]["splits"],
-        checkpoint=checkpoint_beside("model"),
-    script:
-        "../workflow/scripts/train_teacher.py"

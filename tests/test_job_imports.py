@@ -10,10 +10,7 @@ from conftest import REPO
 
 SCRIPTS = REPO / "workflow" / "scripts"
 # jobs whose work needs a network: they may import torch
-NETWORK_JOBS = {
-    "predict.py", "soft_labels.py", "train_online.py",
-    "train_student.py", "train_teacher.py",
-}  # fmt: skip
+NETWORK_JOBS = {"predict.py", "soft_labels.py", "train.py"}
 LIGHT_JOBS = sorted(
     p.name
     for p in SCRIPTS.glob("*.py")

@@ -7,8 +7,8 @@ import re
 from conftest import REPO
 
 RULES = sorted((REPO / "rules").glob("*.smk"))
-# rules that train on labels share the teachers' script
-SHARED_SCRIPTS = {"train_baseline": "train_teacher", "train_subset_teacher": "train_teacher"}
+# every training rule is train_teacher used with its own paths; it runs the training script
+SHARED_SCRIPTS = {"train_teacher": "train"}
 
 
 def rule_scripts() -> dict[str, str]:
@@ -36,7 +36,7 @@ def test_job_resources_and_checkpoints_are_written_once():
     assert 'config["resources"]["train"]["mem_mb"]' not in text
     assert 'config["resources"]["predict"]["mem_mb"]' not in text
     assert '"checkpoint.pt"' not in text
-    assert text.count("**job_resources(") >= 7
+    assert text.count("**job_resources(") >= 3  # training, prediction, soft labels
 
 
 def test_every_rule_says_what_it_does():
@@ -46,3 +46,23 @@ def test_every_rule_says_what_it_does():
         for i, line in enumerate(lines):
             if re.match(r"^(?:rule|checkpoint) \w+:", line):
                 assert lines[i + 1].strip().startswith('"""'), f"{path.name}: {line}"
+
+
+def test_every_training_rule_is_the_one_training_rule_used_with_its_paths():
+    text = "".join(path.read_text() for path in RULES)
+    trained = re.findall(r"^rule (train_\w+):", text, flags=re.M)
+    assert trained == ["train_teacher"]
+    used = re.findall(r"^use rule (\w+) as (train\w+) with:", text, flags=re.M)
+    names = {new for _, new in used}
+    assert {"train_subset_teacher", "train_student", "train_online", "train_baseline",
+            "train_budget_baseline", "train_doubled_teacher", "train_doubled_student"} <= names
+    assert all(base.startswith("train_") for base, _ in used)
+
+
+def test_rules_take_paths_and_model_ids_from_the_layout():
+    """No rule writes a study path or a model id itself (kdseg.config.layout, model_ids)."""
+    for path in RULES:
+        text = path.read_text()
+        if path.name != "common.smk":
+            assert "{STUDY}" not in text, path.name
+        assert "seed{" not in text, path.name

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from kdseg.config.methods import method_of
-from kdseg.config.model_ids import StudentRun, baseline_models, ensemble_members
+from kdseg.config.model_ids import StudentRun, baseline_models, ensemble_id, ensemble_members
 from kdseg.config.students import baseline_of_student, student_models
 
 
@@ -43,7 +43,7 @@ def paper_comparisons(config: dict[str, Any]) -> list[tuple[str, str, str, str]]
     names = [e for e in config["ensembles"] if len(ensemble_members(config, e)) > 1]
     for ens in names:
         for member in ensemble_members(config, ens):
-            pairs.append((f"ensemble {ens} vs member", f"ensembles/{ens}", member, "paper"))
+            pairs.append((f"ensemble {ens} vs member", ensemble_id(ens), member, "paper"))
     finals = []
     for name, entry in config["students"].items():
         method = method_of(entry)
@@ -74,6 +74,6 @@ def paper_comparisons(config: dict[str, Any]) -> list[tuple[str, str, str, str]]
                 pairs.append(("student vs student", a.model_id, b.model_id, "methods"))
     for i, e1 in enumerate(names):
         for e2 in names[i + 1 :]:
-            pairs.append((f"ensemble {e1} vs {e2}", f"ensembles/{e1}", f"ensembles/{e2}",
+            pairs.append((f"ensemble {e1} vs {e2}", ensemble_id(e1), ensemble_id(e2),
                           "paper"))  # fmt: skip
     return pairs

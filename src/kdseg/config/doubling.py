@@ -22,15 +22,13 @@ from typing import Any
 from kdseg.config.model_ids import (
     baseline_id,
     baseline_models,
+    doubled,
     parse_baseline,
     teacher_equal_to_baseline,
     teacher_models,
 )
 from kdseg.config.students import student_models
 from kdseg.errors import ConfigError
-
-DOUBLED = "doubled"
-"""The folder (under a dataset's) of the doubled runs that are not the study's own models."""
 
 
 def doubling_kinds(config: dict[str, Any]) -> list[str]:
@@ -55,7 +53,7 @@ def doubling_checked(config: dict[str, Any]) -> list[str]:
 def doubled_run(config: dict[str, Any], model: str) -> str:
     """Where the doubled run of ``model`` lives, relative to its dataset's folder."""
     if model.startswith(("teachers/", "students/")):
-        return f"{DOUBLED}/{model}"
+        return doubled(model)
     if not model.startswith("baselines/"):
         raise ConfigError(
             f"model {model!r}: the doubling check covers teachers, students and baselines"
@@ -66,5 +64,5 @@ def doubled_run(config: dict[str, Any], model: str) -> str:
         return twice
     teacher = teacher_equal_to_baseline(config, model) if budget == 1 else None
     if teacher is not None and "teachers" in doubling_kinds(config):
-        return f"{DOUBLED}/{teacher}"
-    return f"{DOUBLED}/{twice}"
+        return doubled(teacher)
+    return doubled(twice)

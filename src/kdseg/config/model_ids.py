@@ -14,8 +14,37 @@ from typing import Any
 
 from kdseg.errors import ConfigError
 
-_STUDENT_ID = re.compile(r"^students/([^/]+)/([^/]+)/([^/]+)/seed(\d+)$")
-_BASELINE_ID = re.compile(r"^baselines/([^/]+)/(?:x(\d+)/)?seed(\d+)$")
+# Each kind of model id as a pattern of Snakemake wildcards: the rules' output paths, the ids
+# built below and their parsers all come from these (and nowhere else).
+TEACHER = "teachers/{arch}-{loss}/seed{seed}"
+SUBSET_TEACHER = "teachers/{arch}-{loss}/{subset}/seed{seed}"
+STUDENT = "students/{student}/{teacher}/{arch}/seed{seed}"
+ONLINE_PAIR = "online/{student}/{teacher}/{arch}/seed{seed}"
+BASELINE = "baselines/{arch}-{loss}/seed{seed}"
+BUDGET_BASELINE = "baselines/{arch}-{loss}/x{budget}/seed{seed}"
+ENSEMBLE = "ensembles/{ensemble}"
+DOUBLED = "doubled"
+"""The folder (under a dataset's) of the doubled runs that are not the study's own models."""
+
+
+def doubled(pattern: str) -> str:
+    """The id (or id pattern) of a model's run with twice the iterations (the doubling check)."""
+    return f"{DOUBLED}/{pattern}"
+
+
+def id_regex(pattern: str) -> re.Pattern[str]:
+    """A pattern's parser: ``{seed}``/``{budget}`` match digits, other wildcards one path part."""
+    parts = re.split(r"\{(\w+)\}", pattern)
+    regex = "".join(
+        re.escape(part) if i % 2 == 0 else
+        rf"(?P<{part}>\d+)" if part in ("seed", "budget") else rf"(?P<{part}>[^/]+?)"
+        for i, part in enumerate(parts)
+    )  # fmt: skip
+    return re.compile(regex)
+
+
+_STUDENT_ID = id_regex(STUDENT)
+_BASELINE_IDS = (id_regex(BASELINE), id_regex(BUDGET_BASELINE))
 
 
 @dataclass(frozen=True)
@@ -29,20 +58,21 @@ class StudentRun:
 
     @property
     def model_id(self) -> str:
-        return f"students/{self.name}/{self.teacher}/{self.arch}/seed{self.seed}"
+        return STUDENT.format(student=self.name, teacher=self.teacher, arch=self.arch,
+                              seed=self.seed)  # fmt: skip
 
     @classmethod
     def parse(cls, model_id: str) -> StudentRun:
-        match = _STUDENT_ID.match(model_id)
+        match = _STUDENT_ID.fullmatch(model_id)
         if match is None:
             raise ConfigError(f"model {model_id!r}: not a student id")
-        name, teacher, arch, seed = match.groups()
-        return cls(name, teacher, arch, int(seed))
+        return cls(match["student"], match["teacher"], match["arch"], int(match["seed"]))
 
 
 def online_id(run: StudentRun, role: str) -> str:
     """Model id of a phase-1 network of online KD (``role``: teacher or student)."""
-    return f"online/{run.name}/{run.teacher}/{run.arch}/seed{run.seed}/{role}"
+    pair = ONLINE_PAIR.format(student=run.name, teacher=run.teacher, arch=run.arch, seed=run.seed)
+    return f"{pair}/{role}"
 
 
 def model_architecture(config: dict[str, Any], model_id: str) -> str:
@@ -69,14 +99,21 @@ def ensemble_members(config: dict[str, Any], ensemble: str) -> list[str]:
     on one of K disjoint subsets of the training cases)."""
     ens = config["ensembles"][ensemble]
     total = int(ens.get("subsets", 1))
-    subsets = [""] if total == 1 else [f"subset{i}of{total}/" for i in range(1, total + 1)]
+    subsets = [None] if total == 1 else [f"subset{i}of{total}" for i in range(1, total + 1)]
     return [
-        f"teachers/{a}-{loss}/{sub}seed{s}"
+        teacher_id(a, loss, s, sub)
         for a in ens["architectures"]
         for loss in ens["losses"]
         for s in ens["seeds"]
         for sub in subsets
     ]
+
+
+def teacher_id(arch: str, loss: str, seed: int, subset: str | None = None) -> str:
+    """``teachers/<arch>-<loss>/seed<k>``; on a subset ``.../subset<i>of<K>/seed<k>``."""
+    if subset is None:
+        return TEACHER.format(arch=arch, loss=loss, seed=seed)
+    return SUBSET_TEACHER.format(arch=arch, loss=loss, subset=subset, seed=seed)
 
 
 def teacher_models(config: dict[str, Any]) -> list[str]:
@@ -125,21 +162,27 @@ def baseline_models(config: dict[str, Any]) -> list[str]:
 def baseline_id(arch: str, loss: str, seed: int, budget: int = 1) -> str:
     """``baselines/<arch>-<loss>/seed<k>``; a baseline trained ``budget`` > 1 times the
     iterations: ``baselines/<arch>-<loss>/x<budget>/seed<k>``."""
-    scale = f"x{budget}/" if budget != 1 else ""
-    return f"baselines/{arch}-{loss}/{scale}seed{seed}"
+    if budget == 1:
+        return BASELINE.format(arch=arch, loss=loss, seed=seed)
+    return BUDGET_BASELINE.format(arch=arch, loss=loss, budget=budget, seed=seed)
 
 
 def parse_baseline(model_id: str) -> tuple[str, str, int, int]:
     """(arch, loss, seed, budget) of a baseline id (the inverse of :func:`baseline_id`)."""
-    match = _BASELINE_ID.match(model_id)
-    if not match:
-        raise ConfigError(f"model {model_id!r}: not a baseline id")
-    arch, loss = match[1].split("-", 1)
-    return arch, loss, int(match[3]), int(match[2] or 1)
+    for regex in _BASELINE_IDS:
+        if match := regex.fullmatch(model_id):
+            fields = match.groupdict()
+            return fields["arch"], fields["loss"], int(fields["seed"]), int(fields.get("budget", 1))
+    raise ConfigError(f"model {model_id!r}: not a baseline id")
 
 
 def teacher_model(config: Mapping[str, Any], ensemble: str) -> str:
     """The model id an ensemble stands for in tables and soft labels: its only member, or
     ``ensembles/<name>``."""
     members = ensemble_members(config, ensemble)
-    return members[0] if len(members) == 1 else f"ensembles/{ensemble}"
+    return members[0] if len(members) == 1 else ensemble_id(ensemble)
+
+
+def ensemble_id(name: str) -> str:
+    """``ensembles/<name>``: the id of an ensemble's combined predictions."""
+    return ENSEMBLE.format(ensemble=name)

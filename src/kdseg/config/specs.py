@@ -1,6 +1,6 @@
 """What the builders of networks, optimisers and schedules accept, declared without torch so
 that reading a config never imports it. Tests keep these tables equal to the constructors'
-signatures (``tests/test_config_specs.py``); values are checked when a job builds them."""
+signatures (``tests/test_floors.py``); values are checked when a job builds them."""
 
 from __future__ import annotations
 

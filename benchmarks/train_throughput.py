@@ -108,8 +108,13 @@ def bench_architecture(config, dataset, arch, pre, args, tmp: Path) -> str:
     for i in range(min(20, args.iterations)):
         b = sampler.batch(10_000 + i)
         batches.append((torch.from_numpy(b["image"]), torch.from_numpy(b["label"])))
-    loop = TrainSettings(iterations=args.iterations, batch_size=batch, checkpoint_every=10**9,
-                         log_every=10**9, **{k: training[k] for k in LOOP_KEYS if k in training})
+    loop = TrainSettings(
+        iterations=args.iterations,
+        batch_size=batch,
+        checkpoint_every=10**9,
+        log_every=10**9,
+        **{k: training[k] for k in LOOP_KEYS if k in training},
+    )
     lr = float(training["optimizer"].get("lr", 1e-3))
     plain_loop(model, batches, criterion, 2, lr)  # warm-up
     plain, ours, waits = [], [], []

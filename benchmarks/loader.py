@@ -199,9 +199,21 @@ def main() -> None:
                 flops = forward_flops(settings["network"], settings.get("kwargs", {}), 1, 5, shape)
                 step = ref_seconds * flops / ref_flops
             need = {k: math.ceil(batch / rates[k] / step) for k in ("plain", "rotated")}
-            rows.append((arch, settings["network"], "x".join(map(str, settings["patch"])), batch,
-                         rates["tables_s"], rates["plain"], rates["rotated"], step,
-                         need["plain"], need["rotated"], training.get("loader_workers")))  # fmt: skip
+            rows.append(
+                (
+                    arch,
+                    settings["network"],
+                    "x".join(map(str, settings["patch"])),
+                    batch,
+                    rates["tables_s"],
+                    rates["plain"],
+                    rates["rotated"],
+                    step,
+                    need["plain"],
+                    need["rotated"],
+                    training.get("loader_workers"),
+                )
+            )
     head = ("| architecture | network | patch | batch | tables s | patches/CPU-s | rotated "
             "patches/CPU-s | GPU step s | workers needed | rotated: workers needed | "
             "config's loader_workers |")  # fmt: skip

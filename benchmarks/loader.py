@@ -188,7 +188,9 @@ def main() -> None:
             settings = kdcfg.trained_architecture(config, ds, arch)
             training = kdcfg.training_settings(config, ds, arch)
             batch = batch_override or int(training["batch_size"])
-            key = (settings["network"], str(settings.get("kwargs")), str(settings["patch"]))
+            margin = network_geometry(settings["network"], settings.get("kwargs") or {})
+            key = str((settings["patch"], margin.valid_margin, settings.get("orientations"),
+                       training.get("sampling"), training.get("augmentation")))  # fmt: skip
             if key not in cache:
                 cache[key] = sampler_rates(case, settings, training, batch, args.batches)
             rates = cache[key]

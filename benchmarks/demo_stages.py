@@ -8,6 +8,7 @@ Then measures, side by side on this machine, what importing each job script's mo
 a fresh interpreter, for comparison.
 
     python benchmarks/demo_stages.py [--workdir .] [--log PATH] [--no-imports]
+        [--import-repeats 3]
 """
 
 from __future__ import annotations
@@ -105,6 +106,7 @@ def main() -> None:
     parser.add_argument("--workdir", default=".")
     parser.add_argument("--log", default=None, help="a Snakemake log (default: the newest)")
     parser.add_argument("--no-imports", action="store_true", help="skip the import timing")
+    parser.add_argument("--import-repeats", type=int, default=3, help="interpreters per script")
     args = parser.parse_args()
     workdir = Path(args.workdir)
     log = Path(args.log) if args.log else max((workdir / ".snakemake" / "log").glob("*.log"))
@@ -115,7 +117,8 @@ def main() -> None:
     stages["startup_share"] = stages["startup"] / stages["seconds"].where(stages["seconds"] > 0)
     if not args.no_imports:
         stages["import_s_per_job"] = [
-            import_seconds(s) if (s := script_of(rule)) else float("nan") for rule in stages.index
+            import_seconds(s, args.import_repeats) if (s := script_of(rule)) else float("nan")
+            for rule in stages.index
         ]
     stages = stages.sort_values("seconds", ascending=False)
     print(f"{log}: {len(jobs)} jobs")

@@ -36,7 +36,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-import yaml
 
 from kdseg import config as kdcfg
 from kdseg.data.preprocess import load_manifest, open_case
@@ -141,7 +140,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     study = Path(args.study)
     # the settings the study's jobs used: its datasets' plans applied
-    config = kdcfg.apply_study_plans(yaml.safe_load(Path(args.configfile).read_text()), study)
+    config = kdcfg.apply_study_plans(kdcfg.load_config(args.configfile), study)
     datasets = args.datasets.split(",") if args.datasets else list(config["datasets"])
     fixed = None if args.budgets == "study" else [int(b) for b in args.budgets.split(",")]
     seeds = [int(s) for s in args.seeds.split(",")]

@@ -1,59 +1,76 @@
-"""Training throughput: kdseg's training loop against a plain PyTorch loop, side by side.
+"""Training throughput: kdseg's training loop against a plain PyTorch loop, side by side, for
+every architecture of a study with its current settings.
 
 Both train the same network with the same batch size. The plain loop gets its batches already
-in memory (sampled beforehand); kdseg's loop samples them from the memory-mapped arrays with
-augmentation in its background thread, as in a real run. Prints iterations per second of both,
-their ratio (target on CPU: >= 0.9) and the fraction of kdseg's step time spent waiting for
-data (target: <= 10%).
+in memory (sampled beforehand) and trains in PyTorch's default memory layout; kdseg's loop
+samples them from the memory-mapped arrays with the study's sampling and augmentation (the
+authors' rotation by default) in its loader, as in a real run, with the study's training
+settings (optimizer, loader workers, channels-last, AMP on CUDA only). Prints iterations per
+second of both, their ratio (target on CPU: >= 0.9) and the fraction of kdseg's step time spent
+waiting for data (target: <= 10%).
 
-    python benchmarks/train_throughput.py [--preprocessed DIR] [--iterations N] [--repeats R]
-                                          [--batch-size B] [--threads T] [--rotate-prob P]
+    python benchmarks/train_throughput.py [--configfile config/config.yaml] [--dataset Thorax]
+        [--study results/demo] [--iterations N] [--repeats R] [--batch-size B] [--threads T]
+        [--tiny]
 
-Without ``--preprocessed`` a thorax phantom is generated and preprocessed in a temporary folder.
+Without ``--study`` the dataset's phantom is generated (``--cases``, default 8), fingerprinted,
+planned (patch, batch) and preprocessed in a temporary folder; with ``--study`` its
+preprocessed data and plans are used. ``--tiny``: a tiny phantom and 2 iterations, 1 repeat
+(a check that the script runs, not a measurement).
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import tempfile
 import time
 from pathlib import Path
 
 import torch
 
+from kdseg import config as kdcfg
+from kdseg.data.fingerprint import dataset_fingerprint
 from kdseg.data.phantoms import write_phantom_dataset
 from kdseg.data.preprocess import load_manifest, preprocess_dataset
 from kdseg.data.splits import write_splits
 from kdseg.data.validate import validate_raw_dataset
+from kdseg.errors import KdsegError
 from kdseg.losses import build_loss
 from kdseg.nets import build_network
 from kdseg.train.loop import TrainSettings, train
 from kdseg.train.segmentation import build_sampler
 
-ARCHITECTURES = {
-    "unet3d": {"network": "unet3d", "kwargs": {"features": [8, 16, 32, 64]}, "patch": [24] * 3},
-    "dilated2d": {
-        "network": "dilated2d",
-        "kwargs": {"features": 16, "dilations": [1, 1, 2, 4, 8, 1], "head": [32, 64]},
-        "patch": [57, 57],
-    },
-}
+TINY_PHANTOM = {"shape": [24, 24, 16], "spacing": [6.0, 6.0, 6.0]}
+LOOP_KEYS = ("optimizer", "amp", "loader_workers", "channels_last")
 
 
-def phantom_dataset(root: Path) -> Path:
-    raw, out = root / "raw", root / "preprocessed"
-    write_phantom_dataset(raw, kind="thorax", cases=8, seed=1)
-    validate_raw_dataset(raw, root / "report.json")
-    write_splits(str(root / "report.json"), str(root / "splits.json"), seed=0, test=1,
-                 validation=1)  # fmt: skip
-    preprocess_dataset(raw, root / "report.json", root / "splits.json", out,
-                       {"target_spacing": [3.0, 3.0, 3.0]}, name="Thorax")  # fmt: skip
-    return out
+def phantom_study(configfile: str, dataset: str, root: Path, cases: int, tiny: bool) -> tuple:
+    """(planned config, preprocessed folder) of the dataset's phantom, planned as the workflow
+    plans it (its fingerprint, the study file's explicit values)."""
+    config = kdcfg.load_config(configfile)
+    explicit = kdcfg.read_study_file(configfile)
+    entry = config["datasets"][dataset]
+    if entry["source"] != "phantom":
+        raise KdsegError(f"{configfile}: dataset {dataset} is not a phantom; pass --study")
+    raw, report, splits = root / "raw", root / "report.json", root / "splits.json"
+    phantom = entry["phantom"]
+    shapes = TINY_PHANTOM if tiny else {}
+    write_phantom_dataset(raw, kind=phantom["kind"], cases=cases, seed=phantom.get("seed", 1),
+                          **shapes)  # fmt: skip
+    validate_raw_dataset(raw, report)
+    fingerprint = dataset_fingerprint(raw, report, entry.get("preprocess", {}), name=dataset)
+    config = kdcfg.apply_plan(config, kdcfg.plan_dataset(fingerprint, config, explicit, dataset))
+    write_splits(str(report), str(splits), seed=0, test=1, validation=1)
+    out = root / "preprocessed"
+    preprocess_dataset(raw, report, splits, out, config["datasets"][dataset]["preprocess"],
+                       name=dataset)  # fmt: skip
+    return config, out
 
 
-def plain_loop(model, batches, criterion, iterations: int) -> float:
+def plain_loop(model, batches, criterion, iterations: int, lr: float) -> float:
     """Seconds for ``iterations`` steps of a textbook loop over in-memory batches."""
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     model.train()
     start = time.perf_counter()
     for i in range(iterations):
@@ -65,9 +82,8 @@ def plain_loop(model, batches, criterion, iterations: int) -> float:
     return time.perf_counter() - start
 
 
-def kdseg_loop(model, sampler, criterion, iterations: int, tmp: Path) -> tuple[float, float]:
-    """(seconds, data-wait seconds) of kdseg's loop for ``iterations`` steps."""
-    settings = TrainSettings(iterations=iterations, checkpoint_every=10**9, log_every=10**9)
+def kdseg_loop(model, sampler, criterion, settings: TrainSettings, tmp: Path) -> tuple:
+    """(seconds, data-wait seconds) of kdseg's loop."""
     ckpt = tmp / "bench_checkpoint.pt"
     ckpt.unlink(missing_ok=True)
     result = train(model, sampler, lambda m, b: criterion(m(b["image"]), b["label"]),
@@ -75,45 +91,78 @@ def kdseg_loop(model, sampler, criterion, iterations: int, tmp: Path) -> tuple[f
     return result.seconds, result.data_wait_seconds
 
 
+def bench_architecture(config, dataset, arch, pre, args, tmp: Path) -> str:
+    """One table line: plain and kdseg iterations per second, ratio, data wait."""
+    manifest = load_manifest(pre)
+    k = len(manifest["dataset"]["labels"])
+    settings = kdcfg.trained_architecture(config, dataset, arch)
+    training = kdcfg.training_settings(config, dataset, arch)
+    if args.batch_size:
+        training["batch_size"] = args.batch_size
+    batch = int(training["batch_size"])
+    torch.manual_seed(0)
+    model = build_network(settings["network"], len(manifest["modalities"]), k,
+                          **settings.get("kwargs", {}))  # fmt: skip
+    criterion = build_loss({"name": "ce"}, k)
+    sampler = build_sampler(pre, manifest, settings, training, model, seed=1)
+    batches = []
+    for i in range(min(20, args.iterations)):
+        b = sampler.batch(10_000 + i)
+        batches.append((torch.from_numpy(b["image"]), torch.from_numpy(b["label"])))
+    loop = TrainSettings(
+        iterations=args.iterations,
+        batch_size=batch,
+        checkpoint_every=10**9,
+        log_every=10**9,
+        **{k: training[k] for k in LOOP_KEYS if k in training},
+    )
+    lr = float(training["optimizer"].get("lr", 1e-3))
+    textbook = copy.deepcopy(model)  # kdseg's loop changes its model's memory layout in place
+    plain_loop(textbook, batches, criterion, 2, lr)  # warm-up
+    plain, ours, waits = [], [], []
+    for _ in range(args.repeats):  # interleaved, so drift hits both alike
+        plain.append(plain_loop(textbook, batches, criterion, args.iterations, lr))
+        seconds, wait = kdseg_loop(model, sampler, criterion, loop, tmp)
+        ours.append(seconds)
+        waits.append(wait / seconds)
+    p, o = min(plain), min(ours)
+    return (f"{arch:10s} {settings['network']:10s} {'x'.join(map(str, settings['patch'])):>9s} "
+            f"{batch:>5d} {args.iterations / p:8.2f} {args.iterations / o:8.2f} {p / o:6.3f} "
+            f"{100 * min(waits):6.1f}% (max {100 * max(waits):.1f}%)")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--preprocessed", type=Path)
+    parser.add_argument("--configfile", default="config/config.yaml")
+    parser.add_argument("--dataset", default=None, help="default: the study's first dataset")
+    parser.add_argument("--study", type=Path, default=None, help="a finished study's folder")
+    parser.add_argument("--architectures", default=None, help="comma-separated (default: all)")
+    parser.add_argument("--cases", type=int, default=8)
     parser.add_argument("--iterations", type=int, default=100)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--batch-size", type=int, default=2)
-    parser.add_argument("--rotate-prob", type=float, default=0.5)
+    parser.add_argument("--batch-size", type=int, default=None, help="default: the study's")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--tiny", action="store_true", help="tiny phantom, 2 iterations")
     args = parser.parse_args()
+    if args.tiny:
+        args.cases, args.iterations, args.repeats = 4, 2, 1
     torch.set_num_threads(args.threads)
+    config = kdcfg.load_config(args.configfile)
+    dataset = args.dataset or next(iter(config["datasets"]))
+    archs = args.architectures.split(",") if args.architectures else list(config["architectures"])
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        pre = args.preprocessed or phantom_dataset(tmp)
-        manifest = load_manifest(pre)
-        k = len(manifest["dataset"]["labels"])
-        print(f"data: {pre}, batch {args.batch_size}, {args.iterations} iterations x "
+        if args.study:
+            config = kdcfg.apply_study_plans(config, args.study)
+            pre = args.study / dataset / "preprocessed"
+        else:
+            config, pre = phantom_study(args.configfile, dataset, tmp, args.cases, args.tiny)
+        print(f"{args.configfile}, {dataset}: data {pre}, {args.iterations} iterations x "
               f"{args.repeats} repeats, {args.threads} threads, device cpu")  # fmt: skip
-        augmentation = {"rotate_degrees": 10, "rotate_prob": args.rotate_prob}
-        training = {"batch_size": args.batch_size, "augmentation": augmentation}
-        for name, arch in ARCHITECTURES.items():
-            torch.manual_seed(0)
-            model = build_network(arch["network"], 1, k, **arch["kwargs"])
-            criterion = build_loss({"name": "ce"}, k)
-            sampler = build_sampler(pre, manifest, arch, training, model, seed=1)
-            batches = []
-            for i in range(20):
-                b = sampler.batch(10_000 + i)
-                batches.append((torch.from_numpy(b["image"]), torch.from_numpy(b["label"])))
-            plain_loop(model, batches, criterion, 5)  # warm-up
-            plain, ours, waits = [], [], []
-            for _ in range(args.repeats):  # interleaved, so drift hits both alike
-                plain.append(plain_loop(model, batches, criterion, args.iterations))
-                seconds, wait = kdseg_loop(model, sampler, criterion, args.iterations, tmp)
-                ours.append(seconds)
-                waits.append(wait / seconds)
-            p, o = min(plain), min(ours)
-            print(f"{name:10s} plain {args.iterations / p:6.2f} it/s | kdseg "
-                  f"{args.iterations / o:6.2f} it/s | ratio {p / o:.3f} | data wait "
-                  f"{100 * min(waits):.1f}% (max {100 * max(waits):.1f}%)")  # fmt: skip
+        print(f"{'arch':10s} {'network':10s} {'patch':>9s} {'batch':>5s} {'plain':>8s} "
+              f"{'kdseg':>8s} {'ratio':>6s} data wait (it/s: iterations per second)")  # fmt: skip
+        for arch in archs:
+            print(bench_architecture(config, dataset, arch, pre, args, tmp), flush=True)
 
 
 if __name__ == "__main__":

@@ -1,9 +1,10 @@
-"""Students of every method (kdseg.config.methods; trained by kdseg.distill.trainers), online
-KD's joint first phase, and baselines trained on the labels alone: the training rule
-(train.smk) with their own paths and objectives."""
+"""Students of every method (kdseg.config.methods; trained by kdseg.distill.trainers) and
+online KD's joint first phase. Their job scripts differ from the teachers', so each is a rule
+of its own; paths, inputs and params come from the helpers of common.smk."""
 
 
-use rule train_teacher as train_student with:
+rule train_student:
+    """Train one student with its entry's distillation method."""
     input:
         unpack(student_teacher_files),
         unpack(dataset_inputs),
@@ -15,12 +16,24 @@ use rule train_teacher as train_student with:
         job_benchmark("train", ids.STUDENT)
     # the chain teachers -> soft labels -> students -> tables is the study's critical path
     priority: 1
+    conda:
+        ENV
+    threads: config["resources"]["train"]["threads"]
+    resources:
+        **job_resources("train"),
     params:
-        objective=lambda wc: kdcfg.student_settings(config, wc.student),
+        architecture=architecture_of,
+        kd=lambda wc: kdcfg.student_settings(config, wc.student),
+        training=training_of,
+        checkpoint=checkpoint_beside("model"),
+    script:
+        "../workflow/scripts/train_student.py"
 
 
-# online KD phase 1: teacher and student trained together
-use rule train_teacher as train_online with:
+rule train_online:
+    """Online KD phase 1: teacher and student trained together."""
+    input:
+        unpack(dataset_inputs),
     output:
         teacher=LAYOUT.model_file(f"{ids.ONLINE_PAIR}/teacher"),
         student=LAYOUT.model_file(f"{ids.ONLINE_PAIR}/student"),
@@ -30,6 +43,11 @@ use rule train_teacher as train_online with:
         job_log("train", ids.ONLINE_PAIR),
     benchmark:
         job_benchmark("train", ids.ONLINE_PAIR)
+    conda:
+        ENV
+    threads: config["resources"]["train"]["threads"]
+    resources:
+        **job_resources("train"),
     params:
         teacher_architecture=lambda wc: kdcfg.trained_architecture(
             planned(wc),
@@ -39,29 +57,9 @@ use rule train_teacher as train_online with:
         teacher_loss=lambda wc: config["losses"][
             config["students"][wc.student]["teacher"]["loss"]
         ],
-        objective=online_settings,
+        architecture=architecture_of,
+        kd=online_settings,
+        training=training_of,
         checkpoint=checkpoint_beside("history"),
-
-
-# a baseline that equals a teacher (same architecture, loss, seed) reuses its model file
-use rule train_teacher as train_baseline with:
-    input:
-        unpack(baseline_inputs),
-    output:
-        **trained(ids.BASELINE),
-    log:
-        job_log("train", ids.BASELINE),
-    benchmark:
-        job_benchmark("train", ids.BASELINE)
-
-
-# a baseline trained for a multiple of the iterations (baselines.budgets; online KD's budget)
-use rule train_teacher as train_budget_baseline with:
-    output:
-        **trained(ids.BUDGET_BASELINE),
-    log:
-        job_log("train", ids.BUDGET_BASELINE),
-    benchmark:
-        job_benchmark("train", ids.BUDGET_BASELINE)
-    params:
-        training=budget_training,
+    script:
+        "../workflow/scripts/train_online.py"

@@ -1,8 +1,8 @@
-"""Training: every network of the study is trained by one rule, train_teacher, used with its
-own paths (``use rule``): teachers (also on one of K disjoint subsets of the training cases),
-students, online KD's joint phase and baselines (distill.smk), and the doubling check's runs
-(doubling.smk). Paths come from LAYOUT and the model-id patterns of kdseg.config.model_ids.
-"""
+"""Training. Three rules train networks, one per job script: train_teacher (a network on the
+labels: teachers, also on one of K disjoint subsets of the training cases, and baselines),
+train_student (a student by its entry's method) and train_online (online KD's joint phase,
+distill.smk). Every other training rule is one of them used with its own paths (``use rule``).
+Paths come from LAYOUT and the model-id patterns of kdseg.config.model_ids."""
 
 
 rule train_teacher:
@@ -22,12 +22,11 @@ rule train_teacher:
         **job_resources("train"),
     params:
         architecture=architecture_of,
-        # what the network learns from: a loss here, a distillation method for students
-        objective=loss_of,
+        loss=loss_of,
         training=training_of,
         checkpoint=checkpoint_beside("model"),
     script:
-        "../workflow/scripts/train.py"
+        "../workflow/scripts/train_teacher.py"
 
 
 use rule train_teacher as train_subset_teacher with:
@@ -39,3 +38,27 @@ use rule train_teacher as train_subset_teacher with:
         job_benchmark("train", ids.SUBSET_TEACHER)
     params:
         splits=lambda wc: config["datasets"][wc.dataset]["splits"],
+
+
+# a baseline that equals a teacher (same architecture, loss, seed) reuses its model file
+use rule train_teacher as train_baseline with:
+    input:
+        unpack(baseline_inputs),
+    output:
+        **trained(ids.BASELINE),
+    log:
+        job_log("train", ids.BASELINE),
+    benchmark:
+        job_benchmark("train", ids.BASELINE)
+
+
+# a baseline trained for a multiple of the iterations (baselines.budgets; online KD's budget)
+use rule train_teacher as train_budget_baseline with:
+    output:
+        **trained(ids.BUDGET_BASELINE),
+    log:
+        job_log("train", ids.BUDGET_BASELINE),
+    benchmark:
+        job_benchmark("train", ids.BUDGET_BASELINE)
+    params:
+        training=budget_training,

@@ -10,7 +10,10 @@ from conftest import REPO
 
 SCRIPTS = REPO / "workflow" / "scripts"
 # jobs whose work needs a network: they may import torch
-NETWORK_JOBS = {"predict.py", "soft_labels.py", "train.py"}
+NETWORK_JOBS = {
+    "predict.py", "soft_labels.py", "train_online.py",
+    "train_student.py", "train_teacher.py",
+}  # fmt: skip
 LIGHT_JOBS = sorted(
     p.name
     for p in SCRIPTS.glob("*.py")

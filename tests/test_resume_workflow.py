@@ -48,7 +48,7 @@ def training_processes(workdir: Path) -> list[int]:
             cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
         except (OSError, ValueError):
             continue
-        if entry.name.isdigit() and "train.py" in cmdline and str(workdir) in cmdline:
+        if entry.name.isdigit() and "train_teacher.py" in cmdline and str(workdir) in cmdline:
             pids.append(int(entry.name))
     return pids
 

@@ -263,8 +263,11 @@ SCHEMA = Path(__file__).with_name("config.schema.yaml")
 
 @functools.cache
 def schema_document() -> dict[str, Any]:
-    """The config schema (``kdseg/config/config.schema.yaml``, shipped with the package)."""
-    return yaml.safe_load(SCHEMA.read_text())
+    """The config schema (``kdseg/config/config.schema.yaml``, shipped with the package); the
+    enum of ``students.<entry>.method`` is the registered methods (:data:`METHODS`)."""
+    document = yaml.safe_load(SCHEMA.read_text())
+    document["$defs"]["student"]["properties"]["method"]["enum"] = list(METHODS)
+    return document
 
 
 def _schema_defs() -> dict[str, Any]:

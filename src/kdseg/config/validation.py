@@ -241,8 +241,9 @@ def _check_method_keys(config: Any) -> None:
     students = config.get("students") if isinstance(config, dict) else None
     if not isinstance(students, dict):
         return  # the schema reports it
+    default = _schema_defs()["student"]["properties"]["method"]["default"]
     for name, entry in students.items():
-        method = entry.get("method", "kd") if isinstance(entry, dict) else None
+        method = entry.get("method", default) if isinstance(entry, dict) else None
         if method in METHODS:
             METHODS[method].check_keys(name, entry)
 

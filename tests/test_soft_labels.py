@@ -174,7 +174,7 @@ def test_students_train_from_float16_soft_labels_and_8bit_at_t2_is_refused(
     }  # fmt: skip
     for name in ("model_out", "history_out", "curves_out", "checkpoint"):
         common[name] = tmp_path / f"{name}.out"
-    settings = {"soft_loss": "mse", "temperature": 2.0, "hard_weight": 0.1}
+    settings = {"soft_loss": "mse", "temperature": 2.0, "hard_weight": 0.1, "soften": "members"}
     info = train_from_soft_labels(tmp_path / "f16", settings, **common)
     assert info["distillation"]["temperature"] == 2.0
     assert np.isfinite(pd_last_loss(tmp_path / "history_out.out"))

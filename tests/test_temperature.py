@@ -85,7 +85,7 @@ def test_student_step_distils_the_authors_target_with_mse_at_t(t):
     torch.manual_seed(0)
     batch = {"image": torch.randn(2, 1, 8, 8, 8), "soft": stored,
              "label": torch.randint(0, CLASSES, (2, 8, 8, 8))}  # fmt: skip
-    settings = {"soft_loss": "mse", "temperature": t, "hard_weight": 0.0}
+    settings = {"soft_loss": "mse", "temperature": t, "hard_weight": 0.0, "soften": "members"}
     loss = kd_step_loss(settings, layout)(CLASSES, torch.device("cpu"), net)(net, batch)
     s = net(batch["image"]).detach().double().numpy().reshape(2, CLASSES, -1)
     target = authors_target(stored.double().numpy().reshape(2, MEMBERS, CLASSES, -1), t)

@@ -10,7 +10,6 @@ from kdseg.config.model_ids import (
     StudentRun,
     baseline_id,
     baseline_models,
-    online_id,
     soft_label_sources,
     teacher_models,
 )
@@ -36,14 +35,14 @@ def student_teachers(config: dict[str, Any]) -> list[str]:
 
 
 def online_models(config: dict[str, Any]) -> list[str]:
-    """Model ids of the networks of online KD's phase 1 (``online/.../teacher|student``)."""
+    """Model ids of the networks that methods train in a phase of their own before their
+    students (:meth:`~kdseg.config.methods.StudentMethod.phase_models`; online KD's phase 1,
+    ``online/.../teacher|student``)."""
 
     return [
-        online_id(run, role)
+        model
         for name, entry in config["students"].items()
-        if entry.get("method") == "online"
-        for run in method_of(entry).runs(config, name)
-        for role in ("teacher", "student")
+        for model in method_of(entry).phase_models(config, name)
     ]
 
 
@@ -60,6 +59,14 @@ def student_settings(config: dict[str, Any], name: str) -> dict[str, Any]:
     entry = config["students"][name]
     method = method_of(entry)
     return {"method": method.name, **method.settings(entry)}
+
+
+def phase_settings(config: dict[str, Any], name: str) -> dict[str, Any]:
+    """What the phase of a student entry's method's own depends on (online KD's phase 1)."""
+
+    entry = config["students"][name]
+    method = method_of(entry)
+    return {"method": method.name, **method.phase_settings(entry)}
 
 
 def baseline_of_student(config: dict[str, Any], run: Any) -> str | None:
@@ -86,15 +93,14 @@ def soft_label_storage(config: Mapping[str, Any], model_id: str) -> str:
     members = len(soft_label_sources(config, model_id))
     storage = "uint8"
     for name, entry in config.get("students", {}).items():
-        temperature = float(entry.get("temperature", 1.0))
-        if temperature == 1:
+        if float(entry["temperature"]) == 1:
             continue
         method = method_of(entry)
         if not any(
             model_id in method.needs(config, run).soft_labels for run in method.runs(config, name)
         ):
             continue
-        if entry.get("soften", "members") == "members" and members > 1:
+        if entry["soften"] == "members" and members > 1:
             return "float16_log_members"
         storage = "float16_log_mean"
     return storage

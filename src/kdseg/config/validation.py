@@ -241,8 +241,9 @@ def _check_method_keys(config: Any) -> None:
     students = config.get("students") if isinstance(config, dict) else None
     if not isinstance(students, dict):
         return  # the schema reports it
+    default = _schema_defs()["student"]["properties"]["method"]["default"]
     for name, entry in students.items():
-        method = entry.get("method", "kd") if isinstance(entry, dict) else None
+        method = entry.get("method", default) if isinstance(entry, dict) else None
         if method in METHODS:
             METHODS[method].check_keys(name, entry)
 
@@ -263,8 +264,11 @@ SCHEMA = Path(__file__).with_name("config.schema.yaml")
 
 @functools.cache
 def schema_document() -> dict[str, Any]:
-    """The config schema (``kdseg/config/config.schema.yaml``, shipped with the package)."""
-    return yaml.safe_load(SCHEMA.read_text())
+    """The config schema (``kdseg/config/config.schema.yaml``, shipped with the package); the
+    enum of ``students.<entry>.method`` is the registered methods (:data:`METHODS`)."""
+    document = yaml.safe_load(SCHEMA.read_text())
+    document["$defs"]["student"]["properties"]["method"]["enum"] = list(METHODS)
+    return document
 
 
 def _schema_defs() -> dict[str, Any]:

@@ -12,16 +12,20 @@ online      teacher and student trained together, then KD from the best teacher
 assistant   teacher -> assistant(s) -> student, each link a KD step
 =========== ==================================================================================
 
-These modules declare; they import no torch. The training of each method is in
-:mod:`kdseg.distill.trainers` (imported only by training jobs).
+These modules declare; they import no torch. Every module of this package that sets
+``METHOD`` (a :class:`StudentMethod`) is a method: :data:`METHODS`, the schema's enum of
+``students.<entry>.method`` and the trainer lookup (``METHOD.trainer`` names a module of
+:mod:`kdseg.distill.trainers`, imported only by training jobs) all come from it, so a new method
+is two new files (docs/development.md).
 """
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from collections.abc import Mapping
 from typing import Any
 
-from kdseg.config.methods import adaptive, assistant, feature, kd, online
 from kdseg.config.methods.base import (
     COMMON_KEYS,
     KD_LOSS_KEYS,
@@ -30,14 +34,29 @@ from kdseg.config.methods.base import (
     TeacherNeeds,
 )
 
-METHODS: dict[str, StudentMethod] = {
-    m.name: m for m in (kd.METHOD, adaptive.METHOD, feature.METHOD, online.METHOD, assistant.METHOD)
-}
+
+def discover() -> dict[str, StudentMethod]:
+    """The ``METHOD`` of every module of this package, by name (sorted)."""
+    found: dict[str, StudentMethod] = {}
+    for module in pkgutil.iter_modules(__path__):
+        method = getattr(importlib.import_module(f"{__name__}.{module.name}"), "METHOD", None)
+        if not isinstance(method, StudentMethod):
+            continue
+        if not method.name or method.name in found:
+            raise ValueError(
+                f"{__name__}.{module.name}: method name {method.name!r} is empty or taken"
+            )
+        found[method.name] = method
+    return dict(sorted(found.items()))
+
+
+# updated in place (tests that add a method call discover() again)
+METHODS: dict[str, StudentMethod] = discover()
 
 
 def method_of(entry: Mapping[str, Any]) -> StudentMethod:
-    """The method of a ``students`` entry (default ``kd``)."""
-    return METHODS[entry.get("method", "kd")]
+    """The method of a (validated) ``students`` entry."""
+    return METHODS[entry["method"]]
 
 
 __all__ = [
@@ -47,5 +66,6 @@ __all__ = [
     "StudentMethod",
     "TeacherFiles",
     "TeacherNeeds",
+    "discover",
     "method_of",
 ]

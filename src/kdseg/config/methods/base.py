@@ -38,12 +38,20 @@ class TeacherFiles:
 
 
 class StudentMethod:
-    """Base of the student methods; subclasses set ``name``, ``keys``, ``loss_keys``."""
+    """Base of the student methods; subclasses set ``name``, ``keys``, ``loss_keys``,
+    ``summary`` and, where it is not the method's name, ``trainer``."""
 
     name: str = ""
     keys: tuple[str, ...] = ()  # entry keys the method reads, besides COMMON_KEYS
     loss_keys: tuple[str, ...] = ()  # the keys training depends on (rule params)
     summary: str = ""
+    # the module of kdseg.distill.trainers whose ``train`` trains the students ("": ``name``)
+    trainer: str = ""
+
+    @property
+    def trainer_module(self) -> str:
+        """The dotted name of the module whose ``train`` trains this method's students."""
+        return f"kdseg.distill.trainers.{self.trainer or self.name}"
 
     def check_keys(self, student: str, entry: Mapping[str, Any]) -> None:
         """Keys the user wrote that this method does not use are errors."""
@@ -88,9 +96,18 @@ class StudentMethod:
         """The entry's values of ``loss_keys`` (what training depends on); ``soften`` only
         where the temperature is not 1 (both rules give the same targets at T = 1)."""
         settings = {k: entry[k] for k in self.loss_keys if k in entry}
-        if float(entry.get("temperature", 1.0)) == 1:
-            settings.pop("soften", None)
+        if "soften" in settings and float(entry["temperature"]) == 1:
+            del settings["soften"]
         return settings
+
+    def phase_models(self, config: Mapping[str, Any], student: str) -> list[str]:
+        """Model ids of the networks that a phase of the method's own trains before its
+        students (default: none; online KD: the phase-1 teacher and student)."""
+        return []
+
+    def phase_settings(self, entry: Mapping[str, Any]) -> dict[str, Any]:
+        """What that phase depends on (default: the students' :meth:`settings`)."""
+        return self.settings(entry)
 
     def needs(self, config: Mapping[str, Any], run: StudentRun) -> TeacherNeeds:
         raise NotImplementedError

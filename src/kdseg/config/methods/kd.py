@@ -19,6 +19,7 @@ class EnsembleKD(StudentMethod):
     keys = ("ensembles", *KD_LOSS_KEYS, *PATCH_KEYS)
     loss_keys = (*KD_LOSS_KEYS, *PATCH_KEYS)
     summary = "soft labels of an ensemble (or one teacher) + weighted CE (Noothout et al.)"
+    trainer = "kd"  # also of its subclasses: online KD's phase 2, every assistant link
 
     def needs(self, config: Mapping[str, Any], run: StudentRun) -> TeacherNeeds:
         return TeacherNeeds(soft_labels=(teacher_model(config, run.teacher),))

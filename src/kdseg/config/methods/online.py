@@ -47,8 +47,22 @@ class OnlineKD(EnsembleKD):
         tag = f"{entry['teacher']['architecture']}-{entry['teacher']['loss']}"
         return [StudentRun(student, tag, entry["architecture"], s) for s in entry["seeds"]]
 
+    def phase_models(self, config: Mapping[str, Any], student: str) -> list[str]:
+        """Phase 1's teacher and student of every run."""
+        return [
+            online_id(run, role)
+            for run in self.runs(config, student)
+            for role in ("teacher", "student")
+        ]
+
+    def phase_settings(self, entry: Mapping[str, Any]) -> dict[str, Any]:
+        """Phase 1 does not depend on phase 2's ``init``."""
+        settings = self.settings(entry)
+        settings.pop("init", None)
+        return settings
+
     def needs(self, config: Mapping[str, Any], run: StudentRun) -> TeacherNeeds:
-        init = config["students"][run.name].get("init", "online")
+        init = config["students"][run.name]["init"]
         return TeacherNeeds(
             soft_labels=(online_id(run, "teacher"),),
             init=online_id(run, "student") if init == "online" else None,
@@ -59,7 +73,7 @@ class OnlineKD(EnsembleKD):
 
     def budget(self, config: Mapping[str, Any], run: StudentRun) -> int:
         """Phase 1 + phase 2 from the phase-1 student (``init: online``): twice the iterations."""
-        return 2 if config["students"][run.name].get("init", "online") == "online" else 1
+        return 2 if config["students"][run.name]["init"] == "online" else 1
 
 
 METHOD = OnlineKD()

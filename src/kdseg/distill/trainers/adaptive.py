@@ -40,7 +40,7 @@ def adaptive_step_loss(
 
     def make_step_loss(num_classes: int, device: torch.device, _network: nn.Module) -> StepLoss:
         criterion = KDLoss.from_settings(settings)
-        tau = float(settings.get("tau", 1.0))
+        tau = float(settings["tau"])
 
         def step(net: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
             logp = torch.cat(

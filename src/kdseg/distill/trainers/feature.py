@@ -75,7 +75,7 @@ def feature_step_loss(
                 f"feature KD: teacher {teacher_file} and student lose different margins; "
                 "they must take the same patches"
             )
-        layers = settings.get("layers") or {}
+        layers = settings["layers"] or {}  # null: our default layers
         student_layers = layers.get("student") or default_layers(network)
         teacher_layers = layers.get("teacher") or default_layers(teacher)
         network.to(device)
@@ -85,8 +85,8 @@ def feature_step_loss(
             feature_channels(network, student_layers, example),
             feature_channels(teacher, teacher_layers, example),
             spatial_dims=len(patch),
-            weights=settings.get("weights"),
-            temperature=float(settings.get("temperature", 1.0)),
+            weights=settings["weights"],
+            temperature=float(settings["temperature"]),
         )
         return FeatureStep(loss, teacher, student_layers, teacher_layers)
 

@@ -13,9 +13,10 @@ from torch import nn
 
 from kdseg.config.methods import TeacherFiles
 from kdseg.data.preprocess import load_manifest
-from kdseg.distill.kd_loss import KDLoss
+from kdseg.distill.kd_loss import SOFTEN_RULES, KDLoss
 from kdseg.distill.patch_guides import patch_guides
 from kdseg.distill.soft_labels import SoftLabelLayout, open_soft_labels
+from kdseg.errors import ConfigError
 from kdseg.train.loop import StepLoss
 from kdseg.train.segmentation import (
     StepLossFactory,
@@ -54,8 +55,15 @@ def train_from_soft_labels(
 
 
 def target_settings(settings: Mapping[str, Any]) -> tuple[float, str]:
-    """(temperature, soften rule) of a student's settings (defaults: 1, the authors' rule)."""
-    return float(settings.get("temperature", 1.0)), str(settings.get("soften", "members"))
+    """(temperature, soften rule) of a student's settings. At T = 1 the settings leave
+    ``soften`` out (:meth:`~kdseg.config.methods.StudentMethod.settings`): every rule gives
+    the same target there, and the first of :data:`SOFTEN_RULES` stands for them."""
+    temperature = float(settings["temperature"])
+    if temperature == 1 and "soften" not in settings:
+        return temperature, SOFTEN_RULES[0]
+    if "soften" not in settings:
+        raise ConfigError(f"student settings: 'soften' is needed at temperature {temperature:g}")
+    return temperature, str(settings["soften"])
 
 
 def kd_step_loss(

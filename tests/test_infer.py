@@ -249,3 +249,41 @@ def test_inference_settings_change_the_stored_spec():
     assert model_architecture(config, "baselines/unet-ce/seed1") == "unet"
     with pytest.raises(ConfigError, match="'teachers/vnet-ce/seed1'"):
         model_architecture(config, "teachers/vnet-ce/seed1")
+
+
+@pytest.mark.parametrize(("padding", "mode"), [("edge", "edge"), ("zeros", "constant")])
+def test_valid_margin_slices_are_padded_as_the_spec_says(padding, mode):
+    """``padding: zeros`` is the authors' zero padding by half the receptive field
+    (utils.py:305, 477); ``edge`` ours. The two differ at the border."""
+    net = _net("dilated2d")
+    image = _image((10, 12, 7)) + 3.0  # far from 0: zero padding shows at the border
+    spec = InferenceSpec(2, (8, 8), orientations=(2,), padding=padding)
+    probs = predict_probabilities(net, image, spec)
+    padded = np.pad(image[:, :, :, 3], ((0, 0), (4, 4), (4, 4)), mode=mode)
+    with torch.no_grad():
+        expected = torch.softmax(net(torch.from_numpy(padded)[None]), dim=1)[0].numpy()
+    np.testing.assert_allclose(probs[:, :, :, 3], expected, atol=1e-6)
+    other = InferenceSpec(
+        2, (8, 8), orientations=(2,), padding="edge" if padding == "zeros" else "zeros"
+    )
+    assert np.abs(predict_probabilities(net, image, other) - probs).max() > 1e-3
+
+
+def test_padding_is_recorded_in_the_spec_only_when_not_the_default():
+    edge = InferenceSpec(2, (8, 8))
+    assert "padding" not in edge.to_json()  # model files of edge-padded runs are unchanged
+    zeros = InferenceSpec(2, (8, 8), padding="zeros")
+    assert InferenceSpec.from_json(zeros.to_json()) == zeros
+    assert InferenceSpec.from_json(zeros.to_json()).with_settings({"overlap": 0.25}).padding == (
+        "zeros"
+    )
+    with pytest.raises(ConfigError, match="inference: padding: 'reflect'"):
+        InferenceSpec(2, (8, 8), padding="reflect")
+
+
+def test_the_training_padding_reaches_the_model_files_spec():
+    from kdseg.train.segmentation import inference_spec
+
+    dilated = {"network": "dilated2d", "patch": [57, 57]}
+    assert inference_spec(dilated).padding == "edge"
+    assert inference_spec(dilated, "zeros").padding == "zeros"

@@ -98,3 +98,32 @@ def test_a_patch_far_larger_than_every_image_is_refused(tiny_preprocessed):
     _sampler(tiny_preprocessed, patch=(57, 57), margin=17, orientations=(0, 1, 2))
     with pytest.raises(ConfigError, match="along array axis 0"):
         _sampler(tiny_preprocessed, patch=(50, 16), orientations=(2,))
+
+
+def test_zero_padding_of_image_windows_outside_the_image(tiny_preprocessed):
+    """``training.padding: zeros``: the authors zero-pad every image by half the receptive field
+    (utils.py:305, 477); ours (``edge``) repeats the border. Same plans, labels edge-padded."""
+    settings = dict(patch=(21, 21), margin=5, augmentation=None, batch_size=8)
+    edge = _sampler(tiny_preprocessed, **settings)
+    zeros = _sampler(tiny_preprocessed, padding="zeros", **settings)
+    outside = 0
+    for i in range(10):
+        for plan_e, plan_z in zip(edge.plan(i), zeros.plan(i), strict=True):
+            assert plan_e == plan_z
+            a, b = edge.cut(plan_e), zeros.cut(plan_z)
+            np.testing.assert_array_equal(a["label"], b["label"])
+            shape = edge.cases[plan_e.case].label.shape
+            inside = np.ones(b["image"].shape[1:], bool)
+            axes = [ax for ax in range(3) if ax != plan_e.orientation]
+            for d, ax in enumerate(axes):
+                lo, n = plan_e.starts[ax], plan_e.sizes[ax]
+                cover = (np.arange(lo, lo + n) >= 0) & (np.arange(lo, lo + n) < shape[ax])
+                inside &= np.expand_dims(cover, 1 - d)
+            np.testing.assert_array_equal(a["image"][:, inside], b["image"][:, inside])
+            assert np.all(b["image"][:, ~inside] == 0)
+            outside += int((~inside).sum())
+            if (~inside).any():
+                assert not np.all(a["image"][:, ~inside] == 0)
+    assert outside > 0  # some windows did reach outside the image
+    with pytest.raises(ConfigError, match=r"training\.padding: 'reflect'"):
+        _sampler(tiny_preprocessed, padding="reflect")

@@ -3,9 +3,12 @@ to the original geometry.
 
 3D networks run MONAI sliding windows (Gaussian blending). 2D networks run slice by slice along
 one or more orientations whose probabilities are averaged; networks with valid convolutions
-(``valid_margin`` > 0) see each whole slice, edge-padded by the margin, so every output pixel
-has its full receptive field. Window outputs are blended as softmax probabilities (as nnU-Net
-v1 did; v2 blends logits), so the blend is a convex combination that still sums to one.
+(``valid_margin`` > 0) see each whole slice padded by the margin, so every output pixel has its
+full receptive field: ``padding`` ``edge`` (ours) repeats the border pixels, ``zeros`` pads
+with 0 (the authors' zero padding by half the receptive field, their ``utils.py:305, 477``).
+Sliding windows that overhang the image are zero-padded by MONAI under both. Window outputs are
+blended as softmax probabilities (as nnU-Net v1 did; v2 blends logits), so the blend is a
+convex combination that still sums to one.
 """
 
 from __future__ import annotations
@@ -26,6 +29,17 @@ from torch import nn
 from kdseg.errors import ConfigError
 from kdseg.nets.registry import input_geometry
 
+PADDINGS = ("edge", "zeros")
+"""How an image is padded where a network's input reaches outside it (``training.padding``)."""
+_TORCH_PAD = {"edge": "replicate", "zeros": "constant"}
+
+
+def check_padding(padding: str, key: str = "padding") -> str:
+    """``padding`` if it is one of :data:`PADDINGS`; else a one-line error naming ``key``."""
+    if padding not in PADDINGS:
+        raise ConfigError(f"{key}: {padding!r}; choose one of {list(PADDINGS)}")
+    return padding
+
 
 @dataclass
 class InferenceSpec:
@@ -33,7 +47,9 @@ class InferenceSpec:
 
     ``patch`` is the training patch (3 sizes for 3D networks, 2 for 2D ones), used as the
     sliding-window ROI (rounded up to the network's size divisor); ``orientations`` are the
-    array axes along which 2D slices are taken (0, 1, 2; ignored for 3D networks).
+    array axes along which 2D slices are taken (0, 1, 2; ignored for 3D networks);
+    ``padding`` how whole slices are padded by a valid margin (:data:`PADDINGS`; the training
+    run's ``training.padding``).
     """
 
     spatial_dims: int
@@ -41,8 +57,10 @@ class InferenceSpec:
     orientations: tuple[int, ...] = (0, 1, 2)
     overlap: float = 0.5
     batch_size: int = 4
+    padding: str = "edge"
 
     def __post_init__(self) -> None:
+        check_padding(self.padding, "inference: padding")
         self.spatial_dims = int(self.spatial_dims)
         self.patch = tuple(int(p) for p in self.patch)
         self.orientations = tuple(int(o) for o in self.orientations)
@@ -75,6 +93,8 @@ class InferenceSpec:
             "orientations": list(self.orientations),
             "overlap": self.overlap,
             "batch_size": self.batch_size,
+            # the default is left out: model files of edge-padded runs stay as they were
+            **({"padding": self.padding} if self.padding != "edge" else {}),
         }
 
     @classmethod
@@ -162,11 +182,14 @@ def _predict_3d(
     return _sliding(model, x, spec, device, divisor)[0].float().cpu().numpy()
 
 
-def _whole_slices(model: nn.Module, x: torch.Tensor, margin: int, divisor: int) -> torch.Tensor:
-    """Softmax of a valid-convolution network on edge-padded whole slices (N, C, H, W)."""
+def _whole_slices(
+    model: nn.Module, x: torch.Tensor, margin: int, divisor: int, padding: str = "edge"
+) -> torch.Tensor:
+    """Softmax of a valid-convolution network on padded whole slices (N, C, H, W)."""
     h, w = x.shape[-2:]
     extra_h, extra_w = ((-(n + 2 * margin)) % divisor for n in (h, w))
-    padded = F.pad(x, (margin, margin + extra_w, margin, margin + extra_h), mode="replicate")
+    pads = (margin, margin + extra_w, margin, margin + extra_h)
+    padded = F.pad(x, pads, mode=_TORCH_PAD[check_padding(padding)])
     logits = model(padded)
     if tuple(logits.shape[-2:]) != (h + extra_h, w + extra_w):
         raise ValueError(
@@ -192,7 +215,7 @@ def _predict_2d(
             chunk = np.array(slices[start : start + spec.batch_size], dtype=np.float32)
             x = torch.from_numpy(chunk).to(device)
             if margin:
-                probs = _whole_slices(model, x, margin, divisor)
+                probs = _whole_slices(model, x, margin, divisor, spec.padding)
             else:
                 probs = _sliding(model, x, spec, device, divisor)
             probs_np = probs.float().cpu().numpy()

@@ -287,3 +287,32 @@ def test_the_training_padding_reaches_the_model_files_spec():
     dilated = {"network": "dilated2d", "patch": [57, 57]}
     assert inference_spec(dilated).padding == "edge"
     assert inference_spec(dilated, "zeros").padding == "zeros"
+
+
+@pytest.mark.parametrize("key", ["dilated2d", "unet3d"])
+def test_every_prediction_is_softened_before_the_blend(key):
+    """At T != 1 each orientation's (each window's) softmax(z / T) is blended, as the authors'
+    networks end in softmax(z / T) (networks.py:111) whose outputs they average
+    (testing_network.py:410-475, 1075-1097); softening the blend (ours before) agrees at T = 1
+    only."""
+    from kdseg.distill.kd_loss import soften
+
+    net = _net(key)
+    with torch.no_grad():  # sharper logits: the two rules then differ visibly
+        for p in net.parameters():
+            p.mul_(3.0)
+    _, dims, patch = NETS[key]
+    image = _image((12, 11, 10))
+    spec = InferenceSpec(dims, patch, orientations=(0, 1, 2), overlap=0.5)
+    blend = predict_probabilities(net, image, spec)
+    np.testing.assert_allclose(predict_probabilities(net, image, spec, temperature=1.0), blend)
+    softened = predict_probabilities(net, image, spec, temperature=2.0)
+    np.testing.assert_allclose(softened.sum(0), 1.0, atol=1e-5)
+    ours = soften(torch.from_numpy(blend)[None], 2.0)[0].numpy()
+    assert np.abs(softened - ours).max() > 1e-2
+    if dims == 2:  # the authors' target by hand: the three orientations softened, averaged
+        by_hand = np.zeros_like(blend)
+        for axis in (0, 1, 2):
+            one = InferenceSpec(2, patch, orientations=(axis,))
+            by_hand += predict_probabilities(net, image, one, temperature=2.0) / 3
+        np.testing.assert_allclose(softened, by_hand, atol=1e-5)

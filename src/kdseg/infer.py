@@ -8,7 +8,10 @@ full receptive field: ``padding`` ``edge`` (ours) repeats the border pixels, ``z
 with 0 (the authors' zero padding by half the receptive field, their ``utils.py:305, 477``).
 Sliding windows that overhang the image are zero-padded by MONAI under both. Window outputs are
 blended as softmax probabilities (as nnU-Net v1 did; v2 blends logits), so the blend is a
-convex combination that still sums to one.
+convex combination that still sums to one. At a temperature T != 1 every prediction (window,
+slice orientation) is softened, ``softmax(z / T)``, before the blend: the authors' soft labels
+(their networks end in ``softmax(z / T)``, ``networks.py:9-11, 111``, whose outputs they
+average over orientations and shifted passes, ``testing_network.py:410-475, 1075-1097``).
 """
 
 from __future__ import annotations
@@ -117,8 +120,10 @@ def predict_probabilities(
     spec: InferenceSpec,
     device: torch.device | str = "cpu",
     amp: bool = False,
+    temperature: float = 1.0,
 ) -> np.ndarray:
-    """Softmax probabilities (K, X, Y, Z) float32 of ``model`` on a (C, X, Y, Z) image.
+    """Softmax probabilities (K, X, Y, Z) float32 of ``model`` on a (C, X, Y, Z) image
+    (``temperature``: every prediction's ``softmax(z / T)`` blended, see the module).
 
     The model is moved to ``device`` and run in eval mode (its training flag is restored after);
     ``amp`` enables float16 autocast on CUDA only. The image may be a memmap: 2D networks read
@@ -141,8 +146,8 @@ def predict_probabilities(
             if spec.spatial_dims == 3:
                 if margin:
                     raise ConfigError("inference: 3D networks with a valid margin are unsupported")
-                return _predict_3d(model, image, spec, device, divisor)
-            return _predict_2d(model, image, spec, device, margin, divisor)
+                return _predict_3d(model, image, spec, device, divisor, temperature)
+            return _predict_2d(model, image, spec, device, margin, divisor, temperature)
     finally:
         model.train(was_training)
 
@@ -151,17 +156,23 @@ def _round_up(sizes: Sequence[int], divisor: int) -> tuple[int, ...]:
     return tuple(divisor * math.ceil(n / divisor) for n in sizes)
 
 
-def _softmax(logits: torch.Tensor) -> torch.Tensor:
-    return torch.softmax(logits.float(), dim=1)
+def _softmax(logits: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+    logits = logits.float()
+    return torch.softmax(logits if temperature == 1 else logits / temperature, dim=1)
 
 
 def _sliding(
-    model: nn.Module, x: torch.Tensor, spec: InferenceSpec, device: torch.device, divisor: int
+    model: nn.Module,
+    x: torch.Tensor,
+    spec: InferenceSpec,
+    device: torch.device,
+    divisor: int,
+    temperature: float = 1.0,
 ) -> torch.Tensor:
     """Gaussian-blended sliding-window softmax; MONAI zero-pads inputs smaller than the ROI."""
 
     def predictor(window: torch.Tensor) -> torch.Tensor:
-        return _softmax(model(window))
+        return _softmax(model(window), temperature)
 
     return sliding_window_inference(
         x,
@@ -176,14 +187,24 @@ def _sliding(
 
 
 def _predict_3d(
-    model: nn.Module, image: np.ndarray, spec: InferenceSpec, device: torch.device, divisor: int
+    model: nn.Module,
+    image: np.ndarray,
+    spec: InferenceSpec,
+    device: torch.device,
+    divisor: int,
+    temperature: float = 1.0,
 ) -> np.ndarray:
     x = torch.from_numpy(np.array(image, dtype=np.float32))[None]
-    return _sliding(model, x, spec, device, divisor)[0].float().cpu().numpy()
+    return _sliding(model, x, spec, device, divisor, temperature)[0].float().cpu().numpy()
 
 
 def _whole_slices(
-    model: nn.Module, x: torch.Tensor, margin: int, divisor: int, padding: str = "edge"
+    model: nn.Module,
+    x: torch.Tensor,
+    margin: int,
+    divisor: int,
+    padding: str = "edge",
+    temperature: float = 1.0,
 ) -> torch.Tensor:
     """Softmax of a valid-convolution network on padded whole slices (N, C, H, W)."""
     h, w = x.shape[-2:]
@@ -196,7 +217,7 @@ def _whole_slices(
             f"network output {tuple(logits.shape[-2:])} for input {tuple(padded.shape[-2:])} "
             f"does not match its declared valid_margin {margin}"
         )
-    return _softmax(logits[..., :h, :w])
+    return _softmax(logits[..., :h, :w], temperature)
 
 
 def _predict_2d(
@@ -206,6 +227,7 @@ def _predict_2d(
     device: torch.device,
     margin: int,
     divisor: int,
+    temperature: float = 1.0,
 ) -> np.ndarray:
     spatial = tuple(image.shape[1:])
     total: np.ndarray | None = None
@@ -215,9 +237,9 @@ def _predict_2d(
             chunk = np.array(slices[start : start + spec.batch_size], dtype=np.float32)
             x = torch.from_numpy(chunk).to(device)
             if margin:
-                probs = _whole_slices(model, x, margin, divisor, spec.padding)
+                probs = _whole_slices(model, x, margin, divisor, spec.padding, temperature)
             else:
-                probs = _sliding(model, x, spec, device, divisor)
+                probs = _sliding(model, x, spec, device, divisor, temperature)
             probs_np = probs.float().cpu().numpy()
             if total is None:
                 total = np.zeros((probs_np.shape[1], *spatial), dtype=np.float32)

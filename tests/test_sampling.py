@@ -127,3 +127,31 @@ def test_zero_padding_of_image_windows_outside_the_image(tiny_preprocessed):
     assert outside > 0  # some windows did reach outside the image
     with pytest.raises(ConfigError, match=r"training\.padding: 'reflect'"):
         _sampler(tiny_preprocessed, padding="reflect")
+
+
+def test_training_padding_reaches_the_model_file_and_its_predictions(tiny_preprocessed, tmp_path):
+    """``training.padding: zeros`` trains on zero-padded windows and is recorded in the model
+    file, so its predictions pad whole slices with 0 too; ``edge`` leaves the file's spec as
+    it was (no ``padding`` key)."""
+    from kdseg.model_file import load_model, read_model_file
+    from kdseg.train.segmentation import train_segmentation_model
+
+    arch = {
+        "network": "dilated2d",
+        "kwargs": {"features": 4, "dilations": [1, 2, 1], "head": [8]},
+        "patch": [17, 17],
+        "orientations": [2],
+    }
+    training = {"iterations": 2, "batch_size": 2, "validate_every": 0, "device": "cpu",
+                "loader_workers": 0}  # fmt: skip
+    specs = {}
+    for padding in ("edge", "zeros"):
+        out = tmp_path / padding
+        out.mkdir()
+        train_segmentation_model(
+            tiny_preprocessed, out / "model.pt", out / "h.csv", out / "h.png", out / "ckpt.pt",
+            arch, {"name": "ce"}, {**training, "padding": padding}, seed=1, name=padding,
+        )  # fmt: skip
+        specs[padding] = read_model_file(out / "model.pt")["inference"]
+        assert load_model(out / "model.pt")[2].padding == padding
+    assert "padding" not in specs["edge"] and specs["zeros"]["padding"] == "zeros"

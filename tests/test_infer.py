@@ -249,3 +249,70 @@ def test_inference_settings_change_the_stored_spec():
     assert model_architecture(config, "baselines/unet-ce/seed1") == "unet"
     with pytest.raises(ConfigError, match="'teachers/vnet-ce/seed1'"):
         model_architecture(config, "teachers/vnet-ce/seed1")
+
+
+@pytest.mark.parametrize(("padding", "mode"), [("edge", "edge"), ("zeros", "constant")])
+def test_valid_margin_slices_are_padded_as_the_spec_says(padding, mode):
+    """``padding: zeros`` is the authors' zero padding by half the receptive field
+    (utils.py:305, 477); ``edge`` ours. The two differ at the border."""
+    net = _net("dilated2d")
+    image = _image((10, 12, 7)) + 3.0  # far from 0: zero padding shows at the border
+    spec = InferenceSpec(2, (8, 8), orientations=(2,), padding=padding)
+    probs = predict_probabilities(net, image, spec)
+    padded = np.pad(image[:, :, :, 3], ((0, 0), (4, 4), (4, 4)), mode=mode)
+    with torch.no_grad():
+        expected = torch.softmax(net(torch.from_numpy(padded)[None]), dim=1)[0].numpy()
+    np.testing.assert_allclose(probs[:, :, :, 3], expected, atol=1e-6)
+    other = InferenceSpec(
+        2, (8, 8), orientations=(2,), padding="edge" if padding == "zeros" else "zeros"
+    )
+    assert np.abs(predict_probabilities(net, image, other) - probs).max() > 1e-3
+
+
+def test_padding_is_recorded_in_the_spec_only_when_not_the_default():
+    edge = InferenceSpec(2, (8, 8))
+    assert "padding" not in edge.to_json()  # model files of edge-padded runs are unchanged
+    zeros = InferenceSpec(2, (8, 8), padding="zeros")
+    assert InferenceSpec.from_json(zeros.to_json()) == zeros
+    assert InferenceSpec.from_json(zeros.to_json()).with_settings({"overlap": 0.25}).padding == (
+        "zeros"
+    )
+    with pytest.raises(ConfigError, match="inference: padding: 'reflect'"):
+        InferenceSpec(2, (8, 8), padding="reflect")
+
+
+def test_the_training_padding_reaches_the_model_files_spec():
+    from kdseg.train.segmentation import inference_spec
+
+    dilated = {"network": "dilated2d", "patch": [57, 57]}
+    assert inference_spec(dilated).padding == "edge"
+    assert inference_spec(dilated, "zeros").padding == "zeros"
+
+
+@pytest.mark.parametrize("key", ["dilated2d", "unet3d"])
+def test_every_prediction_is_softened_before_the_blend(key):
+    """At T != 1 each orientation's (each window's) softmax(z / T) is blended, as the authors'
+    networks end in softmax(z / T) (networks.py:111) whose outputs they average
+    (testing_network.py:410-475, 1075-1097); softening the blend (ours before) agrees at T = 1
+    only."""
+    from kdseg.distill.kd_loss import soften
+
+    net = _net(key)
+    with torch.no_grad():  # sharper logits: the two rules then differ visibly
+        for p in net.parameters():
+            p.mul_(3.0)
+    _, dims, patch = NETS[key]
+    image = _image((12, 11, 10))
+    spec = InferenceSpec(dims, patch, orientations=(0, 1, 2), overlap=0.5)
+    blend = predict_probabilities(net, image, spec)
+    np.testing.assert_allclose(predict_probabilities(net, image, spec, temperature=1.0), blend)
+    softened = predict_probabilities(net, image, spec, temperature=2.0)
+    np.testing.assert_allclose(softened.sum(0), 1.0, atol=1e-5)
+    ours = soften(torch.from_numpy(blend)[None], 2.0)[0].numpy()
+    assert np.abs(softened - ours).max() > 1e-2
+    if dims == 2:  # the authors' target by hand: the three orientations softened, averaged
+        by_hand = np.zeros_like(blend)
+        for axis in (0, 1, 2):
+            one = InferenceSpec(2, patch, orientations=(axis,))
+            by_hand += predict_probabilities(net, image, one, temperature=2.0) / 3
+        np.testing.assert_allclose(softened, by_hand, atol=1e-5)

@@ -251,3 +251,14 @@ def test_tools_outside_the_workflow_see_the_planned_settings(tmp_path):
     planned = kdcfg.apply_study_plans(config, tmp_path)
     assert kdcfg.trained_architecture(planned, "Own", "unet")["patch"] == [40, 40, 8]
     assert kdcfg.apply_study_plans(config, tmp_path / "elsewhere") == config  # nothing planned
+
+
+def test_original_spacing_plans_on_each_cases_own_grid():
+    """``target_spacing: original`` (no case resampled): the median image is that of the cropped
+    shapes, the patches are planned at the median spacing."""
+    mixed = fingerprint([[1.0, 1.0, 5.0], [2.0, 2.0, 5.0], [1.5, 1.5, 10.0]], [[80, 80, 10]] * 3)
+    config, written = study(datasets={"Own": {"preprocess": {"target_spacing": "original"}}})
+    plan = plan_dataset(mixed, config, written, "Own")
+    assert plan["target_spacing"]["value"] == "original"
+    assert plan["median_shape"] == [80, 80, 10]
+    assert apply_plan(config, plan)["datasets"]["Own"]["preprocess"]["target_spacing"] == "original"

@@ -10,6 +10,7 @@ from kdseg.data.preprocess import load_manifest, open_case, preprocess_dataset, 
 from kdseg.data.resample import resample_to_shape
 from kdseg.data.splits import write_splits
 from kdseg.data.validate import validate_raw_dataset
+from kdseg.errors import KdsegError
 from kdseg.figures.overview import plot_data_overview
 
 
@@ -125,3 +126,19 @@ def test_overview_figure_with_the_datasets_plan(tiny_raw, tmp_path):
         return int(((rgb[..., 0] > 0.9) & (rgb[..., 1] > 0.9) & (rgb[..., 2] < 0.2)).sum())
 
     assert yellow(planned) > yellow(plain) + 20
+
+
+def test_original_spacing_keeps_every_case_on_its_grid(tiny_raw, tmp_path):
+    """``target_spacing: original``: no case resampled (the authors' ACDC and brain images);
+    the manifest records the median spacing and each case's own."""
+    out = _prepare(tiny_raw, tmp_path, {"target_spacing": "original", "smoothing": "authors"})
+    manifest = load_manifest(out)
+    for entry in manifest["cases"]:
+        assert entry["shape"] == entry["cropped_shape"]
+        assert entry["spacing"] == entry["original"]["spacing"]
+    assert len(manifest["target_spacing"]) == 3
+
+
+def test_unknown_smoothing_is_refused(tiny_raw, tmp_path):
+    with pytest.raises(KdsegError, match=r"preprocess\.smoothing: unknown value 'gauss'"):
+        _prepare(tiny_raw, tmp_path, {"target_spacing": [4.0, 4.0, 4.0], "smoothing": "gauss"})

@@ -71,3 +71,37 @@ def test_modality_from_channel_name():
     assert modality_of("CT") == "ct"
     assert modality_of("T2") == "mr"
     assert modality_of("CT", override="mr") == "mr"
+
+
+def test_authors_smoothing_is_their_gaussian_on_every_axis():
+    """``resample_images.py:29-34``: sigma 0.5 x new / old spacing on every axis, upsampled
+    ones included (ours smooths only the axes that shrink)."""
+    from scipy import ndimage
+
+    from kdseg.data.resample import authors_sigma
+
+    rng = np.random.default_rng(0)
+    image = rng.normal(size=(20, 16, 6)).astype(np.float32)
+    spacing, target = (1.0, 1.0, 5.0), (2.0, 2.0, 2.5)
+    sigma = authors_sigma(spacing, target)
+    assert sigma == (1.0, 1.0, 0.25)
+    shape = shape_for_spacing(image.shape, spacing, target)
+    theirs = resample_to_shape(image, shape, order=3, sigma=sigma)
+    smoothed = ndimage.gaussian_filter(image, sigma, mode="nearest")
+    factors = [n / o for n, o in zip(shape, image.shape, strict=True)]
+    expected = ndimage.zoom(smoothed, factors, order=3, mode="nearest", grid_mode=True)
+    np.testing.assert_allclose(theirs, expected, atol=1e-6)
+    ours = resample_to_shape(image, shape, order=3)
+    assert np.abs(theirs - ours).max() > 0.05  # the upsampled z axis: smoothed only by theirs
+    # upsampling only: ours does not smooth, theirs does (sigma 0.25 on z)
+    up = (20, 16, 12)
+    assert not np.allclose(
+        resample_to_shape(image, up, 3, sigma=authors_sigma((1, 1, 5), (1, 1, 2.5))),
+        resample_to_shape(image, up, 3),
+    )
+    # labels (order 0) and images not resampled are never smoothed
+    label = rng.integers(0, 3, (20, 16, 6)).astype(np.uint8)
+    np.testing.assert_array_equal(
+        resample_to_shape(label, shape, 0, sigma=sigma), resample_to_shape(label, shape, 0)
+    )
+    np.testing.assert_array_equal(resample_to_shape(image, image.shape, 3, sigma=sigma), image)

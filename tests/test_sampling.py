@@ -98,3 +98,60 @@ def test_a_patch_far_larger_than_every_image_is_refused(tiny_preprocessed):
     _sampler(tiny_preprocessed, patch=(57, 57), margin=17, orientations=(0, 1, 2))
     with pytest.raises(ConfigError, match="along array axis 0"):
         _sampler(tiny_preprocessed, patch=(50, 16), orientations=(2,))
+
+
+def test_zero_padding_of_image_windows_outside_the_image(tiny_preprocessed):
+    """``training.padding: zeros``: the authors zero-pad every image by half the receptive field
+    (utils.py:305, 477); ours (``edge``) repeats the border. Same plans, labels edge-padded."""
+    settings = dict(patch=(21, 21), margin=5, augmentation=None, batch_size=8)
+    edge = _sampler(tiny_preprocessed, **settings)
+    zeros = _sampler(tiny_preprocessed, padding="zeros", **settings)
+    outside = 0
+    for i in range(10):
+        for plan_e, plan_z in zip(edge.plan(i), zeros.plan(i), strict=True):
+            assert plan_e == plan_z
+            a, b = edge.cut(plan_e), zeros.cut(plan_z)
+            np.testing.assert_array_equal(a["label"], b["label"])
+            shape = edge.cases[plan_e.case].label.shape
+            inside = np.ones(b["image"].shape[1:], bool)
+            axes = [ax for ax in range(3) if ax != plan_e.orientation]
+            for d, ax in enumerate(axes):
+                lo, n = plan_e.starts[ax], plan_e.sizes[ax]
+                cover = (np.arange(lo, lo + n) >= 0) & (np.arange(lo, lo + n) < shape[ax])
+                inside &= np.expand_dims(cover, 1 - d)
+            np.testing.assert_array_equal(a["image"][:, inside], b["image"][:, inside])
+            assert np.all(b["image"][:, ~inside] == 0)
+            outside += int((~inside).sum())
+            if (~inside).any():
+                assert not np.all(a["image"][:, ~inside] == 0)
+    assert outside > 0  # some windows did reach outside the image
+    with pytest.raises(ConfigError, match=r"training\.padding: 'reflect'"):
+        _sampler(tiny_preprocessed, padding="reflect")
+
+
+def test_training_padding_reaches_the_model_file_and_its_predictions(tiny_preprocessed, tmp_path):
+    """``training.padding: zeros`` trains on zero-padded windows and is recorded in the model
+    file, so its predictions pad whole slices with 0 too; ``edge`` leaves the file's spec as
+    it was (no ``padding`` key)."""
+    from kdseg.model_file import load_model, read_model_file
+    from kdseg.train.segmentation import train_segmentation_model
+
+    arch = {
+        "network": "dilated2d",
+        "kwargs": {"features": 4, "dilations": [1, 2, 1], "head": [8]},
+        "patch": [17, 17],
+        "orientations": [2],
+    }
+    training = {"iterations": 2, "batch_size": 2, "validate_every": 0, "device": "cpu",
+                "loader_workers": 0}  # fmt: skip
+    specs = {}
+    for padding in ("edge", "zeros"):
+        out = tmp_path / padding
+        out.mkdir()
+        train_segmentation_model(
+            tiny_preprocessed, out / "model.pt", out / "h.csv", out / "h.png", out / "ckpt.pt",
+            arch, {"name": "ce"}, {**training, "padding": padding}, seed=1, name=padding,
+        )  # fmt: skip
+        specs[padding] = read_model_file(out / "model.pt")["inference"]
+        assert load_model(out / "model.pt")[2].padding == padding
+    assert "padding" not in specs["edge"] and specs["zeros"]["padding"] == "zeros"

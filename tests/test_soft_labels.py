@@ -22,7 +22,7 @@ from kdseg.data.preprocess import load_manifest
 from kdseg.distill import soft_labels as sl
 from kdseg.distill.soft_labels import SoftLabelLayout, quantise
 from kdseg.distill.trainers.kd import train_from_soft_labels
-from kdseg.errors import KdsegError
+from kdseg.errors import ConfigError, KdsegError
 
 MEMBERS = 3
 BOUND = 1e-2  # the largest target error the stored form may cause at T = 2 and 4
@@ -187,3 +187,85 @@ def pd_last_loss(history) -> float:
     import pandas as pd
 
     return float(pd.read_csv(history)["loss"].iloc[-1])
+
+
+PREDICTIONS = 3  # per member, e.g. the 2D network's three orientations
+
+
+def prediction_logits(image: np.ndarray, classes: int) -> np.ndarray:
+    """Random logits (M, P, K, X, Y, Z): P predictions per member, fixed by the image."""
+    seed = int(abs(float(np.asarray(image, dtype=np.float64).sum())) * 1000) % 2**32
+    rng = np.random.default_rng(seed + 1)
+    return rng.normal(0.0, 4.0, size=(MEMBERS, PREDICTIONS, classes, *image.shape[1:]))
+
+
+class FakePredictionsEnsemble(FakeEnsemble):
+    """Members that blend several predictions per voxel, each softened at T first (as
+    :func:`kdseg.infer.predict_probabilities` does)."""
+
+    def member_probabilities(self, image, temperature=1.0):
+        for z in prediction_logits(image, self.classes):
+            yield _softmax(z / temperature, 1).mean(0).astype(np.float32)
+
+
+def test_soft_labels_softened_per_prediction_give_the_authors_target(
+    tiny_preprocessed, tmp_path, monkeypatch
+):
+    """``soften: predictions``: the mean over members and predictions of softmax(z / T) (the
+    authors' networks end in softmax(z / T), networks.py:111, averaged over orientations,
+    testing_network.py:410-475). Ours (``members``) softens each member's blend: equal at
+    T = 1, other targets at T = 2."""
+    monkeypatch.setattr(sl, "Ensemble", FakePredictionsEnsemble)
+    pre, case = tiny_preprocessed, _cases(tiny_preprocessed)[0]
+    z = prediction_logits(np.load(pre / f"{case}_image.npy"), 5)  # (M, P, K, ...)
+
+    def authors(t):  # every prediction softened, then averaged
+        return _softmax(z / t, 2).mean((0, 1))
+
+    def ours(t):  # each member's blend of its predictions softened, then averaged
+        return _softmax(np.log(_softmax(z, 2).mean(1)) / t, 1).mean(0)
+
+    np.testing.assert_allclose(authors(1.0), ours(1.0), atol=1e-12)
+    assert np.abs(authors(2.0) - ours(2.0)).max() > 0.1  # about 0.13 on such logits
+    summary = _write(pre, tmp_path / "soft", sl.softened_storage(2.0))
+    assert (summary["storage"], summary["temperature"], summary["groups"]) == (
+        "float16_softened", 2.0, MEMBERS
+    )  # fmt: skip
+    layout = SoftLabelLayout.read(tmp_path / "soft")
+    stored = torch.from_numpy(np.load(tmp_path / "soft" / f"{case}.npy"))[None]
+    target = layout.target(stored, 2.0, "predictions")[0].double().numpy()
+    assert np.abs(target - authors(2.0)).max() < 1e-3
+    assert summary["cases"][0]["target_error"]["predictions"]["2"] == pytest.approx(
+        np.abs(target - authors(2.0)).max(), abs=1e-4
+    )
+    # the members rule on every member's log-probabilities (T = 1 blends) gives ours
+    _write(pre, tmp_path / "members", "float16_log_members")
+    members = SoftLabelLayout.read(tmp_path / "members")
+    stored = torch.from_numpy(np.load(tmp_path / "members" / f"{case}.npy"))[None]
+    assert np.abs(members.target(stored, 2.0, "members")[0].numpy() - ours(2.0)).max() < 1e-3
+    # softened soft labels serve their temperature and rule only; others refuse that rule
+    assert not layout.supports(1.0, "predictions") and not layout.supports(2.0, "members")
+    with pytest.raises(KdsegError, match=r"stored as float16_softened_T2 cannot give targets"):
+        layout.require(4.0, "predictions", tmp_path / "soft")
+    with pytest.raises(KdsegError, match="softened at T = 2 cannot give targets at T = 1"):
+        layout.target(stored, 1.0, "members")
+    assert not members.supports(2.0, "predictions") and members.supports(1.0, "predictions")
+
+
+def test_softening_per_prediction_stores_one_temperature():
+    def kd(**changes):
+        return lambda c: c["students"]["kd"].update(**changes)
+
+    pair = "ensembles/pair"
+    config = _config(kd(temperature=2.0, soften="predictions"))
+    assert soft_label_storage(config, pair) == "float16_softened_T2"
+    assert soft_label_storage(_config(kd(soften="predictions")), pair) == "uint8"  # T = 1
+
+    def two_readers(c):  # a second student of the same ensemble at another temperature
+        c["students"]["kd"].update(temperature=2.0, soften="predictions")
+        c["students"]["kd2"] = {**copy.deepcopy(c["students"]["kd"]), "temperature": 4.0}
+
+    with pytest.raises(ConfigError, match=r"students\.kd: soften: predictions at temperature 2"):
+        soft_label_storage(_config(two_readers), pair)
+    with pytest.raises(ConfigError, match="unknown"):
+        sl.parse_storage("float16_softened_Tx")

@@ -169,3 +169,17 @@ def test_adaptive_step_softens_its_teachers_at_t():
                     "soften": rule}  # fmt: skip
         step = adaptive_step_loss(settings, layouts)(3, torch.device("cpu"), net)
         assert step(net, batch).item() == pytest.approx(expected.item(), rel=1e-5)
+
+
+def test_predictions_rule_is_the_members_rule_on_one_prediction_per_voxel():
+    """``soften: predictions`` differs from ``members`` only where a member blends several
+    predictions (its soft labels are then stored softened: test_soft_labels); on logits of a
+    live teacher or stored log-probabilities the two give the same target."""
+    z = random_logits(seed=3)
+    logp = torch.from_numpy(z).float()
+    for t in (1.0, 2.0):
+        torch.testing.assert_close(
+            tempered_target(logp, t, "predictions"), tempered_target(logp, t)
+        )
+    config = _validated(lambda c: c["students"]["kd"].update(temperature=2.0, soften="predictions"))
+    assert kdcfg.student_settings(config, "kd")["soften"] == "predictions"

@@ -51,10 +51,15 @@ class Ensemble:
     def parameters(self) -> int:
         return sum(count_parameters(m) for m, _ in self.members)
 
-    def member_probabilities(self, image: np.ndarray) -> Iterator[np.ndarray]:
-        """Each member's probabilities (K, ...) float32 in turn (one member in memory)."""
+    def member_probabilities(
+        self, image: np.ndarray, temperature: float = 1.0
+    ) -> Iterator[np.ndarray]:
+        """Each member's probabilities (K, ...) float32 in turn (one member in memory;
+        ``temperature``: each of its predictions softened before they are blended)."""
         for model, spec in self.members:
-            yield predict_probabilities(model, image, spec, device=self.device, amp=self.amp)
+            yield predict_probabilities(
+                model, image, spec, device=self.device, amp=self.amp, temperature=temperature
+            )
 
     def __call__(self, image: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """(mean probabilities (K, ...), {"std": std of the predicted class's probability})."""

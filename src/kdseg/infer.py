@@ -3,9 +3,15 @@ to the original geometry.
 
 3D networks run MONAI sliding windows (Gaussian blending). 2D networks run slice by slice along
 one or more orientations whose probabilities are averaged; networks with valid convolutions
-(``valid_margin`` > 0) see each whole slice, edge-padded by the margin, so every output pixel
-has its full receptive field. Window outputs are blended as softmax probabilities (as nnU-Net
-v1 did; v2 blends logits), so the blend is a convex combination that still sums to one.
+(``valid_margin`` > 0) see each whole slice padded by the margin, so every output pixel has its
+full receptive field: ``padding`` ``edge`` (ours) repeats the border pixels, ``zeros`` pads
+with 0 (the authors' zero padding by half the receptive field, their ``utils.py:305, 477``).
+Sliding windows that overhang the image are zero-padded by MONAI under both. Window outputs are
+blended as softmax probabilities (as nnU-Net v1 did; v2 blends logits), so the blend is a
+convex combination that still sums to one. At a temperature T != 1 every prediction (window,
+slice orientation) is softened, ``softmax(z / T)``, before the blend: the authors' soft labels
+(their networks end in ``softmax(z / T)``, ``networks.py:9-11, 111``, whose outputs they
+average over orientations and shifted passes, ``testing_network.py:410-475, 1075-1097``).
 """
 
 from __future__ import annotations
@@ -26,6 +32,17 @@ from torch import nn
 from kdseg.errors import ConfigError
 from kdseg.nets.registry import input_geometry
 
+PADDINGS = ("edge", "zeros")
+"""How an image is padded where a network's input reaches outside it (``training.padding``)."""
+_TORCH_PAD = {"edge": "replicate", "zeros": "constant"}
+
+
+def check_padding(padding: str, key: str = "padding") -> str:
+    """``padding`` if it is one of :data:`PADDINGS`; else a one-line error naming ``key``."""
+    if padding not in PADDINGS:
+        raise ConfigError(f"{key}: {padding!r}; choose one of {list(PADDINGS)}")
+    return padding
+
 
 @dataclass
 class InferenceSpec:
@@ -33,7 +50,9 @@ class InferenceSpec:
 
     ``patch`` is the training patch (3 sizes for 3D networks, 2 for 2D ones), used as the
     sliding-window ROI (rounded up to the network's size divisor); ``orientations`` are the
-    array axes along which 2D slices are taken (0, 1, 2; ignored for 3D networks).
+    array axes along which 2D slices are taken (0, 1, 2; ignored for 3D networks);
+    ``padding`` how whole slices are padded by a valid margin (:data:`PADDINGS`; the training
+    run's ``training.padding``).
     """
 
     spatial_dims: int
@@ -41,8 +60,10 @@ class InferenceSpec:
     orientations: tuple[int, ...] = (0, 1, 2)
     overlap: float = 0.5
     batch_size: int = 4
+    padding: str = "edge"
 
     def __post_init__(self) -> None:
+        check_padding(self.padding, "inference: padding")
         self.spatial_dims = int(self.spatial_dims)
         self.patch = tuple(int(p) for p in self.patch)
         self.orientations = tuple(int(o) for o in self.orientations)
@@ -75,6 +96,8 @@ class InferenceSpec:
             "orientations": list(self.orientations),
             "overlap": self.overlap,
             "batch_size": self.batch_size,
+            # the default is left out: model files of edge-padded runs stay as they were
+            **({"padding": self.padding} if self.padding != "edge" else {}),
         }
 
     @classmethod
@@ -97,8 +120,10 @@ def predict_probabilities(
     spec: InferenceSpec,
     device: torch.device | str = "cpu",
     amp: bool = False,
+    temperature: float = 1.0,
 ) -> np.ndarray:
-    """Softmax probabilities (K, X, Y, Z) float32 of ``model`` on a (C, X, Y, Z) image.
+    """Softmax probabilities (K, X, Y, Z) float32 of ``model`` on a (C, X, Y, Z) image
+    (``temperature``: every prediction's ``softmax(z / T)`` blended, see the module).
 
     The model is moved to ``device`` and run in eval mode (its training flag is restored after);
     ``amp`` enables float16 autocast on CUDA only. The image may be a memmap: 2D networks read
@@ -121,8 +146,8 @@ def predict_probabilities(
             if spec.spatial_dims == 3:
                 if margin:
                     raise ConfigError("inference: 3D networks with a valid margin are unsupported")
-                return _predict_3d(model, image, spec, device, divisor)
-            return _predict_2d(model, image, spec, device, margin, divisor)
+                return _predict_3d(model, image, spec, device, divisor, temperature)
+            return _predict_2d(model, image, spec, device, margin, divisor, temperature)
     finally:
         model.train(was_training)
 
@@ -131,17 +156,23 @@ def _round_up(sizes: Sequence[int], divisor: int) -> tuple[int, ...]:
     return tuple(divisor * math.ceil(n / divisor) for n in sizes)
 
 
-def _softmax(logits: torch.Tensor) -> torch.Tensor:
-    return torch.softmax(logits.float(), dim=1)
+def _softmax(logits: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+    logits = logits.float()
+    return torch.softmax(logits if temperature == 1 else logits / temperature, dim=1)
 
 
 def _sliding(
-    model: nn.Module, x: torch.Tensor, spec: InferenceSpec, device: torch.device, divisor: int
+    model: nn.Module,
+    x: torch.Tensor,
+    spec: InferenceSpec,
+    device: torch.device,
+    divisor: int,
+    temperature: float = 1.0,
 ) -> torch.Tensor:
     """Gaussian-blended sliding-window softmax; MONAI zero-pads inputs smaller than the ROI."""
 
     def predictor(window: torch.Tensor) -> torch.Tensor:
-        return _softmax(model(window))
+        return _softmax(model(window), temperature)
 
     return sliding_window_inference(
         x,
@@ -156,24 +187,37 @@ def _sliding(
 
 
 def _predict_3d(
-    model: nn.Module, image: np.ndarray, spec: InferenceSpec, device: torch.device, divisor: int
+    model: nn.Module,
+    image: np.ndarray,
+    spec: InferenceSpec,
+    device: torch.device,
+    divisor: int,
+    temperature: float = 1.0,
 ) -> np.ndarray:
     x = torch.from_numpy(np.array(image, dtype=np.float32))[None]
-    return _sliding(model, x, spec, device, divisor)[0].float().cpu().numpy()
+    return _sliding(model, x, spec, device, divisor, temperature)[0].float().cpu().numpy()
 
 
-def _whole_slices(model: nn.Module, x: torch.Tensor, margin: int, divisor: int) -> torch.Tensor:
-    """Softmax of a valid-convolution network on edge-padded whole slices (N, C, H, W)."""
+def _whole_slices(
+    model: nn.Module,
+    x: torch.Tensor,
+    margin: int,
+    divisor: int,
+    padding: str = "edge",
+    temperature: float = 1.0,
+) -> torch.Tensor:
+    """Softmax of a valid-convolution network on padded whole slices (N, C, H, W)."""
     h, w = x.shape[-2:]
     extra_h, extra_w = ((-(n + 2 * margin)) % divisor for n in (h, w))
-    padded = F.pad(x, (margin, margin + extra_w, margin, margin + extra_h), mode="replicate")
+    pads = (margin, margin + extra_w, margin, margin + extra_h)
+    padded = F.pad(x, pads, mode=_TORCH_PAD[check_padding(padding)])
     logits = model(padded)
     if tuple(logits.shape[-2:]) != (h + extra_h, w + extra_w):
         raise ValueError(
             f"network output {tuple(logits.shape[-2:])} for input {tuple(padded.shape[-2:])} "
             f"does not match its declared valid_margin {margin}"
         )
-    return _softmax(logits[..., :h, :w])
+    return _softmax(logits[..., :h, :w], temperature)
 
 
 def _predict_2d(
@@ -183,6 +227,7 @@ def _predict_2d(
     device: torch.device,
     margin: int,
     divisor: int,
+    temperature: float = 1.0,
 ) -> np.ndarray:
     spatial = tuple(image.shape[1:])
     total: np.ndarray | None = None
@@ -192,9 +237,9 @@ def _predict_2d(
             chunk = np.array(slices[start : start + spec.batch_size], dtype=np.float32)
             x = torch.from_numpy(chunk).to(device)
             if margin:
-                probs = _whole_slices(model, x, margin, divisor)
+                probs = _whole_slices(model, x, margin, divisor, spec.padding, temperature)
             else:
-                probs = _sliding(model, x, spec, device, divisor)
+                probs = _sliding(model, x, spec, device, divisor, temperature)
             probs_np = probs.float().cpu().numpy()
             if total is None:
                 total = np.zeros((probs_np.shape[1], *spatial), dtype=np.float32)

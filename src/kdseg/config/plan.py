@@ -349,9 +349,12 @@ def plan_dataset(
     explicit_spacing = explicit_value(explicit, dataset, None, "preprocess", "target_spacing")
     spacing_entry = _entry(spacing_planned, explicit_spacing, why)
     spacing = spacing_entry["value"]
-    if spacing == "median":
+    own_grid = spacing == "original"  # no case resampled: each keeps its cropped shape
+    if spacing in ("median", "original"):
         spacing = [float(v) for v in fingerprint["median_spacing"]]
-    shapes = resampled_shapes(fingerprint, spacing)
+    shapes = (
+        fingerprint["shapes_after_crop"] if own_grid else resampled_shapes(fingerprint, spacing)
+    )
     image = median_shape(shapes)
     training_voxels = sum(math.prod(s) for s in shapes)
     architectures = {

@@ -13,6 +13,7 @@ from kdseg.config.model_ids import (
     soft_label_sources,
     teacher_models,
 )
+from kdseg.errors import ConfigError
 
 
 def student_models(config: dict[str, Any], final: bool = False) -> list[str]:
@@ -84,23 +85,57 @@ def baseline_of_student(config: dict[str, Any], run: Any) -> str | None:
     return None
 
 
+SOFTENED_STORAGE = "float16_softened"
+"""Soft labels softened per prediction at one temperature (:mod:`kdseg.distill.soft_labels`)."""
+
+
+def softened_storage(temperature: float) -> str:
+    """The storage name of soft labels softened per prediction at ``temperature``."""
+    return f"{SOFTENED_STORAGE}_T{temperature:g}"
+
+
 def soft_label_storage(config: Mapping[str, Any], model_id: str) -> str:
     """The stored form of ``<model_id>/soft_labels`` that every student reading them needs.
 
-    ``float16_log_members`` if a reader softens members (``soften: members``) at T != 1 and the
-    soft labels are of several models; otherwise ``float16_log_mean`` if any reader has
-    T != 1; otherwise ``uint8``. ``config``: the study config as one dataset sees it."""
+    :func:`softened_storage` at T if its readers soften every prediction (``soften:
+    predictions``) at T != 1 (they must then agree on T, and no other reader may need other
+    targets, e.g. at T = 1 for patch placement); else ``float16_log_members`` if a reader softens
+    members (``soften: members``) at T != 1 and the soft labels are of several models;
+    otherwise ``float16_log_mean`` if any reader has T != 1; otherwise ``uint8``. ``config``:
+    the study config as one dataset sees it."""
     members = len(soft_label_sources(config, model_id))
-    storage = "uint8"
+    readers = []  # (student, temperature, soften rule, reads T = 1 targets to place patches)
     for name, entry in config.get("students", {}).items():
-        if float(entry["temperature"]) == 1:
-            continue
         method = method_of(entry)
         if not any(
             model_id in method.needs(config, run).soft_labels for run in method.runs(config, name)
         ):
             continue
-        if entry["soften"] == "members" and members > 1:
+        guides = entry.get("patch_source", "labels") != "labels" or (
+            float(entry.get("uncertain_patches", 0.0)) > 0
+        )
+        temperature = float(entry["temperature"])
+        readers.append((name, temperature, entry["soften"], guides))
+    per_prediction = {(n, t) for n, t, rule, _ in readers if rule == "predictions" and t != 1}
+    if per_prediction:
+        name, temperature = sorted(per_prediction)[0]
+        others = sorted(
+            n for n, t, rule, guides in readers
+            if guides or rule != "predictions" or t != temperature
+        )  # fmt: skip
+        if others:
+            raise ConfigError(
+                f"students.{name}: soften: predictions at temperature {temperature:g} stores "
+                f"the soft labels of {model_id} softened at that temperature, which "
+                f"students.{others[0]} also reads at another temperature, rule or for patch "
+                "placement; give them one temperature and soften rule"
+            )
+        return softened_storage(temperature)
+    storage = "uint8"
+    for _, temperature, rule, _ in readers:
+        if temperature == 1:
+            continue
+        if rule == "members" and members > 1:
             return "float16_log_members"
         storage = "float16_log_mean"
     return storage

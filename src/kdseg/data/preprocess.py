@@ -1,7 +1,8 @@
 """Preprocessing of a validated raw dataset into memory-mappable arrays plus a manifest.
 
 Per case: crop to the body box (original grid), normalise intensities per modality,
-resample to the target spacing (images: cubic with anti-aliasing, labels: nearest), save
+resample to the target spacing (images: cubic after smoothing, labels: nearest; target
+``original``: every case keeps its own grid, as the authors' ACDC and brain images), save
 ``<case>_image.npy`` (channels, x, y, z; float32) and ``<case>_label.npy`` (uint8).
 The manifest keeps what is needed to map a prediction back to the original geometry:
 original shape and affine, crop box, cropped shape.
@@ -24,7 +25,7 @@ from kdseg.data.crop import body_mask, bounding_box, crop
 from kdseg.data.nifti import read_volume
 from kdseg.data.normalize import CTStats, ct_stats, modality_of, normalize_ct, normalize_mr
 from kdseg.data.raw_dataset import discover_cases, read_dataset_json
-from kdseg.data.resample import resample_to_shape, shape_for_spacing
+from kdseg.data.resample import SMOOTHING_RULES, authors_sigma, resample_to_shape, shape_for_spacing
 from kdseg.errors import KdsegError
 from kdseg.locks import reads
 from kdseg.provenance import provenance
@@ -45,6 +46,14 @@ class PreprocessSettings:
     mr_body_fraction: float = 0.1
     crop_margin: int = 2
     image_order: int = 3
+    smoothing: str = "ours"
+
+    def __post_init__(self) -> None:
+        if self.smoothing not in SMOOTHING_RULES:
+            raise KdsegError(
+                f"preprocess.smoothing: unknown value {self.smoothing!r} "
+                f"(use {' or '.join(SMOOTHING_RULES)})"
+            )
 
     @classmethod
     def from_config(cls, section: dict[str, Any]) -> PreprocessSettings:
@@ -59,16 +68,19 @@ class PreprocessSettings:
             mr_body_fraction=float(section.get("mr_body_fraction", 0.1)),
             crop_margin=int(section.get("crop_margin", 2)),
             image_order=int(section.get("image_order", 3)),
+            smoothing=section.get("smoothing", "ours"),
         )
 
 
 def resolve_spacing(setting: list[float] | str, spacings: list[list[float]]) -> list[float]:
-    """The target spacing: as configured, or the per-axis median of the dataset's spacings."""
-    if setting == "median":
+    """The target spacing: as configured, or the per-axis median of the dataset's spacings
+    (``median``; ``original``, where no case is resampled, records the median too)."""
+    if setting in ("median", "original"):
         return [float(v) for v in np.median(np.asarray(spacings, dtype=float), axis=0)]
     if isinstance(setting, str):
         raise KdsegError(
-            f"preprocess.target_spacing: unknown value {setting!r} (use 'median' or [x, y, z])"
+            f"preprocess.target_spacing: unknown value {setting!r} "
+            "(use 'median', 'original' or [x, y, z])"
         )
     return [float(v) for v in setting]
 
@@ -108,11 +120,12 @@ def preprocess_case(
     files: Any,
     modalities: list[str],
     ct: dict[int, CTStats],
-    target_spacing: list[float],
+    target_spacing: list[float] | None,
     settings: PreprocessSettings,
     out_dir: Path,
 ) -> dict[str, Any]:
-    """Crop, normalise and resample one case; write its arrays; return its manifest entry."""
+    """Crop, normalise and resample one case (``target_spacing`` None: not resampled); write
+    its arrays; return its manifest entry."""
     label_vol = read_volume(files.label)
     channels = [read_volume(files.images[c]).array for c in range(len(modalities))]
     label = label_vol.array.astype(np.uint8)
@@ -133,9 +146,15 @@ def preprocess_case(
             normalized.append(out)
             norm_stats.append({"modality": "mr", **stats})
     spacing = list(label_vol.spacing)
-    shape = shape_for_spacing(label_c.shape, spacing, target_spacing)
+    target = spacing if target_spacing is None else target_spacing
+    shape = (
+        label_c.shape
+        if target_spacing is None
+        else shape_for_spacing(label_c.shape, spacing, target)
+    )
+    sigma = authors_sigma(spacing, target) if settings.smoothing == "authors" else None
     image_r = np.stack(
-        [resample_to_shape(ch, shape, order=settings.image_order) for ch in normalized]
+        [resample_to_shape(ch, shape, settings.image_order, sigma=sigma) for ch in normalized]
     )
     label_r = resample_to_shape(label_c, shape, order=0)
     save_npy(out_dir / f"{files.case}_image.npy", image_r.astype(np.float32))
@@ -154,6 +173,7 @@ def preprocess_case(
         "cropped_shape": list(label_c.shape),
         "normalization": norm_stats,
         "voxels_per_label": {int(v): int((label_r == v).sum()) for v in np.unique(label_r)},
+        **({"spacing": spacing} if target_spacing is None else {}),
     }
 
 
@@ -186,7 +206,8 @@ def preprocess_dataset(
     entries = []
     out_dir = Path(out_dir)
     with atomic_dir(out_dir) as tmp:
-        args = [(f, modalities, ct, target, cfg, tmp) for f in cases]
+        own_grid = cfg.target_spacing == "original"  # every case keeps its spacing
+        args = [(f, modalities, ct, None if own_grid else target, cfg, tmp) for f in cases]
         if threads > 1:
             with ProcessPoolExecutor(max_workers=threads) as pool:
                 futures = [pool.submit(preprocess_case, *a) for a in args]

@@ -40,7 +40,7 @@ from kdseg.config.methods.base import KD_LOSS_KEYS
 from kdseg.errors import ConfigError
 
 SOFT_LOSSES = ("mse", "soft_ce", "kl")
-SOFTEN_RULES = ("members", "average")
+SOFTEN_RULES = ("members", "average", "predictions")
 LOSS_SETTINGS = (
     "soft_loss",
     "temperature",
@@ -73,15 +73,18 @@ def tempered_target(
 
     Log-probabilities are logits up to a per-voxel constant, which a softmax ignores, so
     ``softmax(log p_m / T) == softmax(z_m / T)``. ``weights`` (N, S, ...): per-voxel member
-    weights summing to 1 (None: the plain mean). ``rule``: ``members`` (the authors')
-    ``sum_m w_m softmax(z_m / T)``; ``average`` ``softmax(log(sum_m w_m softmax(z_m)) / T)``."""
+    weights summing to 1 (None: the plain mean). ``rule``: ``members``
+    ``sum_m w_m softmax(z_m / T)``; ``average`` ``softmax(log(sum_m w_m softmax(z_m)) / T)``;
+    ``predictions`` (the authors') as ``members`` here: it softens every prediction of a member
+    (2D orientations, sliding windows) before they are blended, which soft labels stored for
+    it already did (:mod:`kdseg.distill.soft_labels`); a live teacher makes one per voxel."""
     if rule not in SOFTEN_RULES:
         raise ConfigError(f"soften {rule!r}: unknown (known: {', '.join(SOFTEN_RULES)})")
     logp = log_probabilities.float()
-    scale = temperature if rule == "members" else 1.0
+    scale = temperature if rule != "average" else 1.0
     members = torch.softmax(logp / scale, dim=2)
     mean = members.mean(1) if weights is None else (weights.unsqueeze(2) * members).sum(1)
-    if rule == "members" or temperature == 1:
+    if rule != "average" or temperature == 1:
         return mean
     return soften(mean, temperature)
 

@@ -8,7 +8,12 @@ What is stored depends on what the students reading them need
 - ``float16_log_members`` (a reader softens each member, ``soften: members``, the authors'
   rule, at T != 1): every member's log-probabilities, (M x K, ...) float16;
 - ``float16_log_mean`` (readers at T != 1 that soften the average, or soft labels of one
-  model): the log of the mean probabilities, (K, ...) float16.
+  model): the log of the mean probabilities, (K, ...) float16;
+- ``float16_softened_T<T>`` (readers that soften every prediction, ``soften: predictions``,
+  the authors' rule, at T != 1): per member ``T log(mean_i softmax(z_i / T))`` over its
+  predictions i (2D orientations, sliding windows), (M x K, ...) float16, so that the
+  ``members`` rule at T gives back ``mean_m mean_i softmax(z_mi / T)``, their target. It serves
+  that temperature only (``soft_labels.json``: ``temperature``).
 
 8 bits lose every probability below 1/510, which softening at T > 1 raises again (a target
 error of 0.08 at T = 2 and 0.33 at T = 4 on random logits; tested); log-probabilities in float16
@@ -39,6 +44,7 @@ import numpy as np
 import torch
 
 from kdseg.atomic import atomic_dir
+from kdseg.config.students import SOFTENED_STORAGE, softened_storage
 from kdseg.data.preprocess import load_manifest, open_case
 from kdseg.device import choose_device
 from kdseg.distill.kd_loss import SOFTEN_RULES, TINY, soften, tempered_target
@@ -51,6 +57,7 @@ log = logging.getLogger("kdseg")
 
 SCALE = 1.0 / 255.0
 STORAGES = ("uint8", "float16_log_mean", "float16_log_members")
+SOFTENED = SOFTENED_STORAGE  # softened per prediction at one temperature
 REPORT_TEMPERATURES = (2.0, 4.0)  # the temperatures soft_labels.json reports errors at
 _SLAB = 8  # slices per step of the per-member work (bounds its temporaries)
 
@@ -65,15 +72,33 @@ def log_probabilities(probabilities: np.ndarray) -> np.ndarray:
     return np.log(np.maximum(np.asarray(probabilities, dtype=np.float32), np.float32(TINY)))
 
 
+def parse_storage(storage: str) -> tuple[str, float]:
+    """(storage form, temperature its predictions are softened at: 1 unless softened)."""
+    if storage in STORAGES:
+        return storage, 1.0
+    prefix = f"{SOFTENED}_T"
+    if storage.startswith(prefix):
+        try:
+            temperature = float(storage[len(prefix) :])
+        except ValueError:
+            temperature = 0.0
+        if temperature > 0:
+            return SOFTENED, temperature
+    known = ", ".join((*STORAGES, f"{SOFTENED}_T<T>"))
+    raise ConfigError(f"soft-label storage {storage!r}: unknown (known: {known})")
+
+
 @dataclass(frozen=True)
 class SoftLabelLayout:
     """How a soft-label folder is stored: ``storage`` (one of :data:`STORAGES`), ``groups``
     (stored sets of K channels: the members for ``float16_log_members``, else 1) and
-    ``members`` (the models whose soft labels they are)."""
+    ``members`` (the models whose soft labels they are); ``temperature``: the one temperature
+    that :data:`SOFTENED` soft labels serve (1 for the others, which serve every one)."""
 
     storage: str = "uint8"
     groups: int = 1
     members: int = 1
+    temperature: float = 1.0
 
     @classmethod
     def read(cls, folder: str | Path) -> SoftLabelLayout:
@@ -83,13 +108,16 @@ class SoftLabelLayout:
             summary.get("storage", "uint8"),
             int(summary.get("groups", 1)),
             len(summary.get("members", [None])),
+            float(summary.get("temperature", 1.0)),
         )
 
     def supports(self, temperature: float, rule: str) -> bool:
         """Whether targets at ``temperature`` by ``rule`` can be made from this storage."""
+        if self.storage == SOFTENED:
+            return temperature == self.temperature and rule == "predictions"
         if temperature == 1:
             return True
-        if self.storage == "uint8":
+        if self.storage == "uint8" or rule == "predictions":
             return False
         return rule == "average" or self.groups == self.members
 
@@ -98,8 +126,11 @@ class SoftLabelLayout:
         if rule not in SOFTEN_RULES:
             raise ConfigError(f"soften {rule!r}: unknown (known: {', '.join(SOFTEN_RULES)})")
         if not self.supports(temperature, rule):
+            stored = self.storage
+            if stored == SOFTENED:
+                stored = softened_storage(self.temperature)
             raise KdsegError(
-                f"{folder}: soft labels stored as {self.storage} cannot give targets at "
+                f"{folder}: soft labels stored as {stored} cannot give targets at "
                 f"temperature {temperature:g} (soften: {rule}); re-make them (the workflow "
                 "does when a student's temperature or soften changes the stored form)"
             )
@@ -114,6 +145,11 @@ class SoftLabelLayout:
 
     def target(self, stored: torch.Tensor, temperature: float = 1.0, rule: str = "members"):
         """The target (N, K, ...) at ``temperature`` of a batch of stored soft labels."""
+        if self.storage == SOFTENED and temperature != self.temperature:
+            raise KdsegError(
+                f"soft labels softened at T = {self.temperature:g} cannot give targets at "
+                f"T = {temperature:g}"
+            )
         return tempered_target(self.log_probabilities(stored), temperature, rule)
 
 
@@ -129,14 +165,13 @@ def write_soft_labels(
     storage: str = "uint8",
 ) -> dict[str, Any]:
     """Soft labels of every case of ``splits`` as ``<case>.npy`` in ``storage`` form."""
-    if storage not in STORAGES:
-        raise ConfigError(f"soft-label storage {storage!r}: unknown (known: {', '.join(STORAGES)})")
+    storage, temperature = parse_storage(storage)
     torch.set_num_threads(threads)
     ensemble = Ensemble(model_files, choose_device(device), amp, inference)
     members = len(ensemble.members)
     if members == 1 and storage == "float16_log_members":
         storage = "float16_log_mean"  # one model: its log-probabilities are the mean's
-    groups = members if storage == "float16_log_members" else 1
+    groups = members if storage in ("float16_log_members", SOFTENED) else 1
     manifest = load_manifest(preprocessed)
     num_classes = len(manifest["dataset"]["labels"])
     cases = [c["case"] for c in manifest["cases"] if c["split"] in splits]
@@ -146,7 +181,10 @@ def write_soft_labels(
         for i, case in enumerate(cases, 1):
             image, label = open_case(preprocessed, case)
             path = tmp / f"{case}.npy"
-            probs, restored, errors = _write_case(ensemble, image, path, storage, groups)
+            if storage == SOFTENED:
+                probs, restored, errors = _write_softened(ensemble, image, path, temperature)
+            else:
+                probs, restored, errors = _write_case(ensemble, image, path, storage, groups)
             stored_bytes += path.stat().st_size
             float32_bytes += 4 * probs.size
             rows.append(
@@ -166,6 +204,7 @@ def write_soft_labels(
             "storage": storage,
             "dtype": "uint8" if storage == "uint8" else "float16",
             "groups": groups,
+            **({"temperature": temperature} if storage == SOFTENED else {}),
             "classes": num_classes,
             **({"scale": SCALE} if storage == "uint8" else {}),
             "bytes_stored": stored_bytes,
@@ -251,6 +290,34 @@ def _write_case(
         else:
             errors["members"] = dict(errors["average"])  # one model: the rules agree
     return mean, restored, errors
+
+
+def _write_softened(
+    ensemble: Ensemble, image: np.ndarray, path: Path, temperature: float
+) -> tuple[np.ndarray, np.ndarray, dict[str, dict[str, float]]]:
+    """Write one case softened per prediction at ``temperature``; (the float32 target at T,
+    the stored one restored at T, {"predictions": {T: largest error}})."""
+    members = len(ensemble.members)
+    mean = restored = out = None
+    for m, p in enumerate(ensemble.member_probabilities(image, temperature)):
+        if mean is None:
+            mean, restored = np.zeros_like(p), np.zeros_like(p)
+            shape = (members * p.shape[0], *p.shape[1:])
+            out = np.lib.format.open_memmap(path, "w+", np.float16, shape)
+        mean += p / members
+        k = p.shape[0]
+        for s in _slabs(p.shape[1]):
+            kept = (temperature * log_probabilities(p[:, s])).astype(np.float16)
+            out[m * k : (m + 1) * k, s] = kept
+            restored[:, s] += tempered_target(_t(kept), temperature)[0].numpy() / members
+    assert out is not None and mean is not None and restored is not None
+    out.flush()
+    del out
+    return (
+        mean,
+        restored,
+        {"predictions": {f"{temperature:g}": float(np.abs(restored - mean).max())}},
+    )
 
 
 def open_soft_labels(folder: str | Path, cases: Sequence[str]) -> dict[str, dict[str, np.ndarray]]:

@@ -30,7 +30,10 @@ voxels (``CaseArrays.focus``, e.g. where the ensemble is uncertain; ``cls`` -1 i
 :class:`PatchGuides` carries both (:mod:`kdseg.distill.patch_guides`).
 
 Images are read from the memory-mapped ``.npy`` arrays one window at a time; per case the
-sampler keeps only bounded tables of positions, never the image.
+sampler keeps only bounded tables of positions, never the image. A window reaching outside the
+image is padded (``training.padding``): ``edge`` (ours) repeats the border voxels, ``zeros``
+(the authors': they zero-pad every image by half the receptive field, ``utils.py:305, 477``)
+pads the image with 0; labels and extra targets are edge-padded under both.
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ from monai.transforms import Compose, RandGaussianNoised, RandRotated, RandScale
 from scipy import ndimage, special
 
 from kdseg.errors import ConfigError
+from kdseg.infer import PADDINGS, check_padding
 
 log = logging.getLogger("kdseg")
 
@@ -520,8 +524,11 @@ def _window_tables(
     return tables
 
 
-def _window(array: np.ndarray, starts: Sequence[int], sizes: Sequence[int]) -> np.ndarray:
-    """``array[..., start:start+size]`` over the last three axes, edge-padded where outside."""
+def _window(
+    array: np.ndarray, starts: Sequence[int], sizes: Sequence[int], padding: str = "edge"
+) -> np.ndarray:
+    """``array[..., start:start+size]`` over the last three axes, padded where outside:
+    ``edge`` repeats the border voxels, ``zeros`` pads with 0 (:data:`PADDINGS`)."""
     lead = array.ndim - 3
     inner, pads = [], []
     for start, size, dim in zip(starts, sizes, array.shape[lead:], strict=True):
@@ -533,8 +540,12 @@ def _window(array: np.ndarray, starts: Sequence[int], sizes: Sequence[int]) -> n
         pads.append((lo - start, start + size - hi))
     out = np.asarray(array[(slice(None),) * lead + tuple(inner)])
     if any(p != (0, 0) for p in pads):
-        out = np.pad(out, [(0, 0)] * lead + pads, mode="edge")
+        out = np.pad(out, [(0, 0)] * lead + pads, mode=_NUMPY_PAD[padding])
     return out
+
+
+_NUMPY_PAD = {"edge": "edge", "zeros": "constant"}
+assert set(_NUMPY_PAD) == set(PADDINGS)
 
 
 PADDING_LIMIT = 2.0  # a patch's output region may be at most this many times the image
@@ -570,6 +581,7 @@ class PatchSampler:
     along one of ``orientations`` (array axes; 2 is axial). ``margin`` is the network's valid
     margin: labels (and extra targets) are cut to the output region, ``patch - 2 * margin``.
     ``rule``, ``class_ratios``, ``percent_bg_full_bg``, ``max_locations``: :class:`Sampling`.
+    ``padding``: how image windows reaching outside the image are padded (module docstring).
     """
 
     def __init__(
@@ -587,7 +599,9 @@ class PatchSampler:
         rule: str = "authors",
         percent_bg_full_bg: float = 0.0,
         focus_fraction: float = 0.0,
+        padding: str = "edge",
     ) -> None:
+        self.padding = check_padding(padding, "training.padding")
         if not cases:
             raise ConfigError("sampling: no training cases")
         self.cases = list(cases)
@@ -791,7 +805,9 @@ class PatchSampler:
         case = self.cases[plan.case]
         starts, sizes = plan.starts, plan.sizes
         sample = {
-            "image": _window(case.image, starts, sizes).astype(np.float32, copy=False),
+            "image": _window(case.image, starts, sizes, self.padding).astype(
+                np.float32, copy=False
+            ),
             "label": _window(case.label, starts, sizes)[None].astype(np.float32),
         }
         for key in self.extra_keys:

@@ -68,13 +68,15 @@ def validation_scores(
             **{c: float(v) for c, v in zip(columns, per_structure, strict=True)}}  # fmt: skip
 
 
-def inference_spec(architecture: Mapping[str, Any]) -> InferenceSpec:
-    """The inference settings of an architecture config section."""
+def inference_spec(architecture: Mapping[str, Any], padding: str = "edge") -> InferenceSpec:
+    """The inference settings of an architecture config section (``padding``: the training
+    section's ``padding``, how the network saw the image borders)."""
     patch = tuple(architecture["patch"])
     spec = InferenceSpec(
         spatial_dims=len(patch),
         patch=patch,
         orientations=tuple(architecture.get("orientations", (0, 1, 2))),
+        padding=padding,
     )
     return spec.with_settings(architecture.get("inference"))
 
@@ -138,6 +140,7 @@ def build_sampler(
         rule=sampling.rule,
         percent_bg_full_bg=float(sampling.percent_bg_full_bg),
         focus_fraction=guides.focus_fraction,
+        padding=training.get("padding", "edge"),
     )
 
 
@@ -340,7 +343,7 @@ def train_network(
             num_classes,
             **architecture.get("kwargs", {}),
         )
-        validated, spec = model, inference_spec(architecture)
+        validated, spec = model, inference_spec(architecture, training.get("padding", "edge"))
     else:
         model, validated, spec = build(len(manifest["modalities"]), num_classes)
     if init is not None:

@@ -92,7 +92,7 @@ def train_online_pair(
 ) -> dict[str, Any]:
     """Phase 1: teacher and student in one run (validated: the teacher); writes the teacher
     of the best validation Dice (the final one without validation) and the final student."""
-    teacher_spec = inference_spec(teacher_architecture)
+    teacher_spec = inference_spec(teacher_architecture, training.get("padding", "edge"))
     roles = {"teacher": teacher_architecture, "student": architecture}
 
     def build(in_channels: int, num_classes: int) -> tuple[nn.Module, nn.Module, InferenceSpec]:
@@ -121,7 +121,7 @@ def train_online_pair(
                             best_iteration=result.best_iteration,
                             best_validation_dice=result.best_score)  # fmt: skip
         student_info = model_metadata(
-            manifest, architecture, inference_spec(architecture), pair.student
+            manifest, architecture, inference_spec(architecture, teacher_spec.padding), pair.student
         )
         student_info.update(common, weights="final",
                             distillation={"method": "online", **settings})  # fmt: skip

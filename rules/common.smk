@@ -115,8 +115,10 @@ def architecture_of(wildcards):
 
 
 def training_of(wildcards):
-    """Param: the job's training settings (dataset and architecture applied)."""
-    return kdcfg.training_settings(
+    """Param: the job's training settings that shape the weights (dataset and architecture
+    applied; the job reads the others, kdseg.config.settings.RUNTIME_TRAINING, from the config).
+    """
+    return kdcfg.learning_settings(
         planned(wildcards), wildcards.dataset, wildcards.arch
     )
 
@@ -222,11 +224,33 @@ def all_targets():
     """The targets of the default rule; each stage of the study adds its own."""
     return (
         data_targets()
+        + model_targets()
         + teacher_targets()
         + training_table_targets()
         + study_targets()
         + student_table_targets()
     )
+
+
+def model_targets():
+    """Every model's documented files (docs/usage.md#outputs): a trained network's folder,
+    predictions and metrics, the soft labels students learn from. As targets, one that went
+    missing (a killed forced re-run) is made again though what follows it exists."""
+    targets = []
+    for ds in DATASETS:
+        view = VIEWS[ds]
+        online = kdcfg.online_models(view)
+        targets += [LAYOUT.model_file(m, ds) for m in online]
+        for model, history in trained_histories(ds).items():
+            targets += [history, LAYOUT.curves(model, ds)]
+            if model.startswith(("teachers/", "students/", "baselines/")):
+                targets.append(LAYOUT.model_file(model, ds))
+        for model in all_models(ds):
+            targets += [LAYOUT.predictions(model, ds), LAYOUT.metrics(model, ds)]
+        for student in kdcfg.student_models(view):
+            needs = kdcfg.student_needs(view, student)
+            targets += [LAYOUT.soft_labels(m, ds) for m in needs.soft_labels]
+    return list(dict.fromkeys(targets))
 
 
 def teacher_models(dataset):

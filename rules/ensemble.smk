@@ -46,7 +46,6 @@ rule soft_labels:
     resources:
         **job_resources("predict"),
     params:
-        device=lambda wc: kdcfg.training_settings(config, wc.dataset)["device"],
         amp=lambda wc: kdcfg.training_settings(config, wc.dataset)["amp"],
         inference=soft_label_inference,
         # what the students reading them need: 8-bit at T = 1, float16 log-probabilities

@@ -19,7 +19,6 @@ rule predict:
     resources:
         **job_resources("predict"),
     params:
-        device=lambda wc: kdcfg.training_settings(config, wc.dataset)["device"],
         amp=lambda wc: kdcfg.training_settings(config, wc.dataset)["amp"],
         inference=model_inference,
     script:

@@ -55,8 +55,14 @@ def test_every_training_rule_is_the_one_training_rule_used_with_its_paths():
     assert sorted(trained) == ["train_online", "train_student", "train_teacher"]
     used = re.findall(r"^use rule (\w+) as (train\w+) with:", text, flags=re.M)
     names = {new for _, new in used}
-    assert {"train_subset_teacher", "train_baseline", "train_budget_baseline",
-            "train_doubled_teacher", "train_doubled_student", "train_doubled_baseline"} <= names
+    assert {
+        "train_subset_teacher",
+        "train_baseline",
+        "train_budget_baseline",
+        "train_doubled_teacher",
+        "train_doubled_student",
+        "train_doubled_baseline",
+    } <= names
     assert all(base.startswith("train_") for base, _ in used)
 
 

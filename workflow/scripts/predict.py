@@ -1,5 +1,6 @@
 """Snakemake entry point: predict the test cases with one model file."""
 
+from kdseg.config import runtime_settings
 from kdseg.predict import predict_with_model
 from kdseg.steps import run_job
 
@@ -9,7 +10,7 @@ run_job(
     model_file=snakemake.input.model,
     preprocessed=snakemake.input.preprocessed,
     out_dir=snakemake.output[0],
-    device=snakemake.params.device,
+    device=runtime_settings(snakemake.config, snakemake.wildcards.dataset)["device"],
     amp=snakemake.params.amp,
     inference=snakemake.params.inference,
     threads=snakemake.threads,

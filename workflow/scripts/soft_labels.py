@@ -1,6 +1,7 @@
 """Snakemake entry point: an ensemble's soft labels for the training/validation cases (8-bit
 or float16 log-probabilities: the rule's ``storage`` param)."""
 
+from kdseg.config import runtime_settings
 from kdseg.distill.soft_labels import write_soft_labels
 from kdseg.steps import run_job
 
@@ -10,7 +11,7 @@ run_job(
     model_files=list(snakemake.input.models),
     preprocessed=snakemake.input.preprocessed,
     out_dir=snakemake.output[0],
-    device=snakemake.params.device,
+    device=runtime_settings(snakemake.config, snakemake.wildcards.dataset)["device"],
     amp=snakemake.params.amp,
     inference=snakemake.params.inference,
     storage=snakemake.params.storage,

@@ -1,5 +1,6 @@
 """Snakemake entry point: online KD's first phase (teacher and student trained together)."""
 
+from kdseg.config import runtime_settings
 from kdseg.distill.trainers.online import train_online_pair
 from kdseg.steps import run_job
 from kdseg.train.loop import exit_on_sigterm
@@ -19,7 +20,8 @@ run_job(
     teacher_loss=snakemake.params.teacher_loss,
     architecture=snakemake.params.architecture,
     settings=snakemake.params.kd,
-    training=snakemake.params.training,
+    # params leave out where it runs and how it reports: config.settings.RUNTIME_TRAINING
+    training={**snakemake.params.training, **runtime_settings(snakemake.config, w.dataset, w.arch)},
     seed=int(w.seed),
     name=f"{w.dataset}/online/{w.student}/{w.teacher}/{w.arch}/seed{w.seed}",
     threads=snakemake.threads,

@@ -1,5 +1,6 @@
 """Snakemake entry point: train one student with its entry's method."""
 
+from kdseg.config import runtime_settings
 from kdseg.distill.trainers import train_student
 from kdseg.steps import run_job
 from kdseg.train.loop import exit_on_sigterm
@@ -23,7 +24,8 @@ run_job(
     curves_out=snakemake.output.curves,
     checkpoint=snakemake.params.checkpoint,
     architecture=snakemake.params.architecture,
-    training=snakemake.params.training,
+    # params leave out where it runs and how it reports: config.settings.RUNTIME_TRAINING
+    training={**snakemake.params.training, **runtime_settings(snakemake.config, w.dataset, w.arch)},
     seed=int(w.seed),
     name=f"{w.dataset}/{w.student}/{w.teacher}/{w.arch}/seed{w.seed}",
     threads=snakemake.threads,

@@ -2,6 +2,7 @@
 one of K disjoint subsets of the training cases) or baseline (a baseline that is the same
 network as a teacher reuses the teacher's model file)."""
 
+from kdseg.config import runtime_settings
 from kdseg.steps import run_job
 from kdseg.train.loop import exit_on_sigterm
 from kdseg.train.reuse import reuse_trained_model
@@ -27,7 +28,11 @@ else:
         checkpoint=snakemake.params.checkpoint,
         architecture=snakemake.params.architecture,
         loss=snakemake.params.loss,
-        training=snakemake.params.training,
+        # params leave out where it runs and how it reports: config.settings.RUNTIME_TRAINING
+        training={
+            **snakemake.params.training,
+            **runtime_settings(snakemake.config, w.dataset, w.arch),
+        },
         seed=int(w.seed),
         name=f"{w.dataset}/{w.arch}-{w.loss}/{subset + '/' if subset else ''}seed{w.seed}",
         threads=snakemake.threads,

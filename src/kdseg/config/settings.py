@@ -66,6 +66,25 @@ def training_settings(
     return deep_merge(settings, architecture_settings(config, dataset, arch).get("training", {}))
 
 
+RUNTIME_TRAINING = ("checkpoint_every", "device", "loader_workers", "log_every")
+"""Training settings that decide where a job runs and how it reports, not what it learns: they
+are no job param (changing one re-runs nothing); the job reads them from the config."""
+
+
+def learning_settings(config: dict[str, Any], dataset: str, arch: str) -> dict[str, Any]:
+    """The training settings that shape the weights (a training job's params)."""
+    settings = training_settings(config, dataset, arch)
+    return {k: v for k, v in settings.items() if k not in RUNTIME_TRAINING}
+
+
+def runtime_settings(
+    config: dict[str, Any], dataset: str, arch: str | None = None
+) -> dict[str, Any]:
+    """The training settings that do not shape the weights (:data:`RUNTIME_TRAINING`)."""
+    settings = training_settings(config, dataset, arch)
+    return {k: settings[k] for k in RUNTIME_TRAINING if k in settings}
+
+
 def scaled_training(training: dict[str, Any], budget: int) -> dict[str, Any]:
     """Training settings for ``budget`` times the iterations (validation, checkpoints and
     progress lines at the same intervals)."""

@@ -13,6 +13,7 @@ from snakemake.utils import min_version
 # kdseg is an installed package (`pip install -e .`, which `make setup` does; conda jobs:
 # envs/kdseg.post-deploy.sh), imported like any other
 from kdseg import config as kdcfg
+from kdseg.config import folds as cv
 from kdseg.config import model_ids as ids
 from kdseg.config.layout import Layout
 from kdseg.data.sources import study as kdsrc
@@ -39,6 +40,9 @@ except ConfigError as err:
 _canonical = kdcfg.canonical(config)
 config.clear()
 config.update(_canonical)
+# each fold of a cross-validated dataset (splits.folds) is a dataset <name>/fold<k> of its own
+cv.add_fold_datasets(config)
+cv.add_fold_datasets(EXPLICIT)
 
 STUDY = kdcfg.study_dir(config)
 LAYOUT = Layout(STUDY)  # every output path of the study (kdseg.config.layout)
@@ -47,11 +51,17 @@ if (_why := kdcfg.trained_nothing(config)) is not None:
 ENV = "../envs/kdseg.yaml"
 # the conda environment's post-deploy script installs kdseg from this workflow's folder
 os.environ.update(KDSEG_WORKFLOW_DIR=workflow.basedir)
-DATASETS = list(config["datasets"])
+# the study's datasets (their tables and figures); the datasets networks are trained on: those
+# with one split, and the folds of the cross-validated ones (kdseg.config.folds)
+DATASETS = [ds for ds in config["datasets"] if cv.parent_dataset(ds) == ds]
+FOLDS = {ds: cv.folds_of(config, ds) for ds in DATASETS}
+TRAINED = [f for ds in DATASETS for f in FOLDS[ds] or [ds]]
 # the teacher slot of student paths: an ensemble, or an online entry's <arch>-<loss>
 STUDENT_TEACHERS = kdcfg.student_teachers(config)
 # the config as each dataset sees it (ensembles and students may name their datasets)
-VIEWS = {ds: kdcfg.dataset_view(config, ds) for ds in DATASETS}
+VIEWS = {
+    ds: kdcfg.dataset_view(config, cv.parent_dataset(ds)) for ds in config["datasets"]
+}
 # per dataset: the student comparison table's models, each student's method and baseline
 COMPARED_STUDENTS = {ds: kdcfg.compared_students(VIEWS[ds]) for ds in DATASETS}
 # public data: <data_dir>/{downloads,sources,nnUNet_raw}, shared between studies
@@ -60,7 +70,7 @@ CONVERSIONS = kdsrc.conversions(config)  # raw_name -> (source, converter option
 
 
 wildcard_constraints:
-    dataset="|".join(DATASETS),
+    dataset="|".join(re.escape(ds) for ds in config["datasets"]),
     arch="|".join(config["architectures"]) or "(?!)",
     loss="|".join(config["losses"]) or "(?!)",
     seed=r"\d+",
@@ -137,8 +147,25 @@ def checkpoint_beside(name):
 
 def fingerprint_file(wildcards):
     """Input: the job's dataset's fingerprint, a checkpoint: the plan (and so the job's params)
-    is made from it once it exists."""
-    return checkpoints.fingerprint.get(dataset=wildcards.dataset).output[0]
+    is made from it once it exists (a fold's: its dataset's)."""
+    parent = cv.parent_dataset(wildcards.dataset)
+    return checkpoints.fingerprint.get(dataset=parent).output[0]
+
+
+def only(datasets):
+    """A wildcard constraint: one of ``datasets`` (none: matches nothing)."""
+    return "|".join(re.escape(ds) for ds in datasets) or "(?!)"
+
+
+def raw_report(wildcards):
+    """Input: the validation report of the job's dataset's raw data (a fold's: its dataset's)."""
+    return LAYOUT.data("raw_report.json", cv.parent_dataset(wildcards.dataset))
+
+
+def shown_preprocessed(wildcards):
+    """Input: the preprocessed cases figures show (a cross-validated dataset: its first fold's,
+    whose test cases its pooled predictions hold)."""
+    return LAYOUT.preprocessed((FOLDS[wildcards.dataset] or [wildcards.dataset])[0])
 
 
 @functools.cache
@@ -150,7 +177,8 @@ def _plan(dataset, path, mtime):
 
 def _plan_and_config(dataset):
     """(plan, planned config) of a dataset, made once per version of its fingerprint."""
-    path = checkpoints.fingerprint.get(dataset=dataset).output[0]
+    parent = cv.parent_dataset(dataset)
+    path = checkpoints.fingerprint.get(dataset=parent).output[0]
     return _plan(dataset, path, os.path.getmtime(path))
 
 
@@ -181,12 +209,12 @@ def dataset_config(wildcards):
 
 def raw_root(wildcards):
     """Folder of the job's raw dataset (nnU-Net v2 layout)."""
-    return kdcfg.raw_root(config, wildcards.dataset)
+    return kdcfg.raw_root(config, cv.parent_dataset(wildcards.dataset))
 
 
 def raw_inputs(wildcards):
     """Files (or the generated folder) of the job's raw dataset."""
-    return kdcfg.raw_inputs(config, wildcards.dataset)
+    return kdcfg.raw_inputs(config, cv.parent_dataset(wildcards.dataset))
 
 
 def download_spec(wildcards):
@@ -237,19 +265,21 @@ def model_targets():
     predictions and metrics, the soft labels students learn from. As targets, one that went
     missing (a killed forced re-run) is made again though what follows it exists."""
     targets = []
-    for ds in DATASETS:
+    for ds in TRAINED:  # where networks train: their files and soft labels
         view = VIEWS[ds]
-        online = kdcfg.online_models(view)
-        targets += [LAYOUT.model_file(m, ds) for m in online]
+        targets += [LAYOUT.model_file(m, ds) for m in kdcfg.online_models(view)]
         for model, history in trained_histories(ds).items():
             targets += [history, LAYOUT.curves(model, ds)]
             if model.startswith(("teachers/", "students/", "baselines/")):
                 targets.append(LAYOUT.model_file(model, ds))
-        for model in all_models(ds):
-            targets += [LAYOUT.predictions(model, ds), LAYOUT.metrics(model, ds)]
         for student in kdcfg.student_models(view):
             needs = kdcfg.student_needs(view, student)
             targets += [LAYOUT.soft_labels(m, ds) for m in needs.soft_labels]
+    for (
+        ds
+    ) in DATASETS:  # what is evaluated (a cross-validated dataset: the pooled folds)
+        for model in all_models(ds):
+            targets += [LAYOUT.predictions(model, ds), LAYOUT.metrics(model, ds)]
     return list(dict.fromkeys(targets))
 
 
@@ -279,7 +309,8 @@ def data_targets():
         path
         for ds in DATASETS
         for path in (
-            LAYOUT.preprocessed(ds),
+            *[LAYOUT.preprocessed(f) for f in FOLDS[ds] or [ds]],
+            *[LAYOUT.data("splits.json", f) for f in FOLDS[ds]],
             LAYOUT.data("splits.json", ds),
             LAYOUT.data("plans.json", ds),
             LAYOUT.figure("data_overview", ds),
@@ -380,7 +411,10 @@ def all_models(dataset):
 
 def trained_histories(dataset):
     """{model id: training.csv} of every network trained for a dataset (an online pair's
-    two networks share one history, listed once under the pair)."""
+    two networks share one history, listed once under the pair; a cross-validated dataset's:
+    each fold's, as ``fold<k>/<model id>``)."""
+    if FOLDS.get(dataset):
+        return _per_fold(dataset, trained_histories)
     view = VIEWS[dataset]
     models = (
         teacher_models(dataset)
@@ -394,10 +428,21 @@ def trained_histories(dataset):
 def doubled_histories(dataset):
     """{model id: training.csv of its doubled run} of the networks the doubling check covers
     (none without the check)."""
+    if FOLDS.get(dataset):
+        return _per_fold(dataset, doubled_histories)
     view = VIEWS[dataset]
     return {
         m: LAYOUT.history(kdcfg.doubled_run(view, m), dataset)
         for m in kdcfg.doubling_checked(view)
+    }
+
+
+def _per_fold(dataset, files_of):
+    """``files_of`` (model id -> file) of each fold of ``dataset``, keyed by fold model."""
+    return {
+        cv.fold_model(model, k): path
+        for k, fold in enumerate(FOLDS[dataset], 1)
+        for model, path in files_of(fold).items()
     }
 
 

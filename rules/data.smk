@@ -41,9 +41,10 @@ rule validate_raw:
 
 
 rule splits:
-    """Patient-level train / validation / test split of a dataset (splits.json)."""
+    """Patient-level train / validation / test split of a dataset (splits.json; a
+    cross-validated dataset: which fold tests each patient; a fold: its split)."""
     input:
-        LAYOUT.data("raw_report.json"),
+        raw_report,
     output:
         LAYOUT.data("splits.json"),
     log:
@@ -100,9 +101,8 @@ rule plan:
 
 
 rule preprocess:
-    """Resample, crop and normalise a dataset into memory-mappable arrays."""
     input:
-        report=LAYOUT.data("raw_report.json"),
+        report=raw_report,
         splits=LAYOUT.data("splits.json"),
         fingerprint=fingerprint_file,
     output:
@@ -111,6 +111,9 @@ rule preprocess:
         LAYOUT.log("preprocess", "{dataset}"),
     benchmark:
         LAYOUT.benchmark("preprocess", "{dataset}")
+    """Resample, crop and normalise a dataset into memory-mappable arrays."""
+    wildcard_constraints:
+        dataset=only(TRAINED),
     conda:
         ENV
     threads: config["threads"]
@@ -127,7 +130,7 @@ rule preprocess:
 rule data_overview:
     """Figure: cases of a dataset in three orientations with their labels."""
     input:
-        preprocessed=LAYOUT.preprocessed(),
+        preprocessed=shown_preprocessed,
         plan=LAYOUT.data("plans.json"),
     output:
         report(

@@ -2,7 +2,6 @@
 
 
 rule predict:
-    """Apply one model to the test cases (NIfTI labels, probabilities, timing)."""
     input:
         model=LAYOUT.model_file("{model}"),
         preprocessed=LAYOUT.preprocessed(),
@@ -13,6 +12,9 @@ rule predict:
         job_log("predict", "{model}"),
     benchmark:
         job_benchmark("predict", "{model}")
+    """Apply one model to the test cases (NIfTI labels, probabilities, timing)."""
+    wildcard_constraints:
+        dataset=only(TRAINED),
     conda:
         ENV
     threads: config["resources"]["predict"]["threads"]
@@ -93,3 +95,23 @@ rule training_table:
         doubled=lambda wc: list(doubled_histories(wc.dataset)),
     script:
         "../workflow/scripts/training_table.py"
+
+
+rule pool_predictions:
+    input:
+        lambda wc: [LAYOUT.predictions(wc.model, fold) for fold in FOLDS[wc.dataset]],
+    output:
+        directory(LAYOUT.predictions("{model}")),
+    log:
+        job_log("pool_predictions", "{model}"),
+    """A cross-validated dataset's test predictions of one model: every case from the fold
+    that held it out (kdseg.evaluation.pooling)."""
+    wildcard_constraints:
+        dataset=only([ds for ds in DATASETS if FOLDS[ds]]),
+    conda:
+        ENV
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    script:
+        "../workflow/scripts/pool_predictions.py"

@@ -91,7 +91,7 @@ rule study_figures:
     input:
         metrics=lambda wc: model_files(wc, LAYOUT.metrics),
         predictions=lambda wc: model_files(wc, LAYOUT.predictions),
-        preprocessed=LAYOUT.preprocessed(),
+        preprocessed=shown_preprocessed,
     output:
         boxplots=report(
             LAYOUT.figure("dice_boxplots"),

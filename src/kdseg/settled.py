@@ -16,6 +16,7 @@ import csv
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from kdseg.config.folds import pooled_model
 from kdseg.errors import KdsegError
 from kdseg.train.curve_rule import SETTLED_GAIN
 
@@ -33,17 +34,22 @@ NOT_SETTLED = (
 def read_settled(training_csv: str | Path) -> dict[str, bool]:
     """{model id: settled} from a training table CSV (columns ``model`` and ``settled``, and
     ``passes_doubling`` where the doubling check ran: a network that failed it is not
-    settled)."""
+    settled; a cross-validated dataset's ``fold<k>/<model>`` rows also give ``<model>``,
+    settled when every fold's network is)."""
     path = Path(training_csv)
     with open(path, newline="") as fh:
         reader = csv.DictReader(fh)
         missing = {"model", "settled"} - set(reader.fieldnames or ())
         if missing:
             raise KdsegError(f"{path}: not a training table (no column {sorted(missing)[0]!r})")
-        return {
-            row["model"]: _true(row["settled"]) and not _false(row.get("passes_doubling"))
-            for row in reader
-        }
+        settled: dict[str, bool] = {}
+        for row in reader:
+            value = _true(row["settled"]) and not _false(row.get("passes_doubling"))
+            settled[row["model"]] = value
+            if (pooled := pooled_model(row["model"])) != row["model"]:
+                # a cross-validated model stands for its folds' networks: settled if all are
+                settled[pooled] = settled.get(pooled, True) and value
+        return settled
 
 
 def _true(cell: str | None) -> bool:

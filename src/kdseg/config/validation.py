@@ -141,6 +141,14 @@ def _check_splits(config: dict[str, Any], name: str) -> None:
         return
     s = ds.get("splits", {})
     try:
+        if s.get("folds"):
+            from kdseg.data.folds import fold_splits
+
+            for fold in range(1, int(s["folds"]) + 1):
+                fold_splits(known[0], s.get("seed", 0), int(s["folds"]), fold,
+                            s.get("validation", 0.15), s.get("group_pattern"), known[1],
+                            s.get("stratify_by"))  # fmt: skip
+            return
         make_splits(
             known[0],
             s.get("seed", 0),

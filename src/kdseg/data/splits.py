@@ -208,15 +208,27 @@ def write_splits(
     group_pattern: str | None = None,
     stratify_by: str | None = None,
     held_out: Mapping[str, Sequence[str]] | None = None,
+    folds: int | None = None,
+    fold: int | None = None,
 ) -> dict:
     """Splits of the cases in a validation report (with the dataset's case metadata),
-    written to ``out_json``."""
+    written to ``out_json``; with ``folds`` those of fold ``fold`` of a cross-validation
+    (:mod:`kdseg.data.folds`; no ``fold``: the whole cross-validation, every case tested)."""
     data = json.loads(Path(report).read_text())
     cases = [c["case"] for c in data["cases"]]
     metadata = data["dataset"].get("case_metadata", {})
-    splits = make_splits(
-        cases, seed, test, validation, group_pattern, metadata, stratify_by, held_out
-    )
+    if folds:
+        from kdseg.data.folds import fold_splits
+
+        if held_out:
+            raise ConfigError("splits.held_out: not with splits.folds (every patient is tested)")
+        splits = fold_splits(
+            cases, seed, folds, fold, validation, group_pattern, metadata, stratify_by
+        )
+    else:
+        splits = make_splits(
+            cases, seed, test, validation, group_pattern, metadata, stratify_by, held_out
+        )
     write_json(out_json, splits)
     log.info(
         "splits: %d train, %d validation, %d test cases",

@@ -101,6 +101,7 @@ rule plan:
 
 
 rule preprocess:
+    """Resample, crop and normalise a dataset into memory-mappable arrays."""
     input:
         report=raw_report,
         splits=LAYOUT.data("splits.json"),
@@ -111,7 +112,6 @@ rule preprocess:
         LAYOUT.log("preprocess", "{dataset}"),
     benchmark:
         LAYOUT.benchmark("preprocess", "{dataset}")
-    """Resample, crop and normalise a dataset into memory-mappable arrays."""
     wildcard_constraints:
         dataset=only(TRAINED),
     conda:

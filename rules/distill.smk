@@ -4,6 +4,7 @@ of its own; paths, inputs and params come from the helpers of common.smk."""
 
 
 rule train_student:
+    """Train one student with its entry's distillation method."""
     input:
         unpack(student_teacher_files),
         unpack(dataset_inputs),
@@ -13,7 +14,6 @@ rule train_student:
         job_log("train", ids.STUDENT),
     benchmark:
         job_benchmark("train", ids.STUDENT)
-    """Train one student with its entry's distillation method."""
     wildcard_constraints:
         dataset=only(TRAINED),
     # the chain teachers -> soft labels -> students -> tables is the study's critical path
@@ -33,6 +33,7 @@ rule train_student:
 
 
 rule train_online:
+    """Online KD phase 1: teacher and student trained together."""
     input:
         unpack(dataset_inputs),
     output:
@@ -44,7 +45,6 @@ rule train_online:
         job_log("train", ids.ONLINE_PAIR),
     benchmark:
         job_benchmark("train", ids.ONLINE_PAIR)
-    """Online KD phase 1: teacher and student trained together."""
     wildcard_constraints:
         dataset=only(TRAINED),
     conda:

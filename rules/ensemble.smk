@@ -5,6 +5,9 @@ from kdseg.config.students import soft_label_storage
 
 
 rule predict_ensemble:
+    """An ensemble's test predictions: the mean of its members' stored probabilities (the
+    members' own predict jobs ran the networks; its time per case is the sum of theirs).
+    """
     input:
         members=ensemble_member_predictions,
         preprocessed=LAYOUT.preprocessed(),
@@ -14,9 +17,6 @@ rule predict_ensemble:
         job_log("predict", ids.ENSEMBLE),
     benchmark:
         job_benchmark("predict", ids.ENSEMBLE)
-    """An ensemble's test predictions: the mean of its members' stored probabilities (the
-    members' own predict jobs ran the networks; its time per case is the sum of theirs).
-    """
     wildcard_constraints:
         dataset=only(TRAINED),
     conda:
@@ -29,6 +29,7 @@ rule predict_ensemble:
 
 
 rule soft_labels:
+    """Soft labels of an ensemble or one model for the training and validation cases."""
     input:
         models=soft_label_model_files,
         preprocessed=LAYOUT.preprocessed(),
@@ -39,7 +40,6 @@ rule soft_labels:
         job_log("soft_labels", "{model}"),
     benchmark:
         job_benchmark("soft_labels", "{model}")
-    """Soft labels of an ensemble or one model for the training and validation cases."""
     wildcard_constraints:
         dataset=only(TRAINED),
     # the chain teachers -> soft labels -> students -> tables is the study's critical path

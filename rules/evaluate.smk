@@ -2,6 +2,7 @@
 
 
 rule predict:
+    """Apply one model to the test cases (NIfTI labels, probabilities, timing)."""
     input:
         model=LAYOUT.model_file("{model}"),
         preprocessed=LAYOUT.preprocessed(),
@@ -12,7 +13,6 @@ rule predict:
         job_log("predict", "{model}"),
     benchmark:
         job_benchmark("predict", "{model}")
-    """Apply one model to the test cases (NIfTI labels, probabilities, timing)."""
     wildcard_constraints:
         dataset=only(TRAINED),
     conda:
@@ -98,14 +98,14 @@ rule training_table:
 
 
 rule pool_predictions:
+    """A cross-validated dataset's test predictions of one model: every case from the fold
+    that held it out (kdseg.evaluation.pooling)."""
     input:
         lambda wc: [LAYOUT.predictions(wc.model, fold) for fold in FOLDS[wc.dataset]],
     output:
         directory(LAYOUT.predictions("{model}")),
     log:
         job_log("pool_predictions", "{model}"),
-    """A cross-validated dataset's test predictions of one model: every case from the fold
-    that held it out (kdseg.evaluation.pooling)."""
     wildcard_constraints:
         dataset=only([ds for ds in DATASETS if FOLDS[ds]]),
     conda:

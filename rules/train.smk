@@ -6,6 +6,7 @@ Paths come from LAYOUT and the model-id patterns of kdseg.config.model_ids."""
 
 
 rule train_teacher:
+    """Train one teacher (architecture, loss, seed) on the reference labels."""
     input:
         unpack(dataset_inputs),
     output:
@@ -14,7 +15,6 @@ rule train_teacher:
         job_log("train", ids.TEACHER),
     benchmark:
         job_benchmark("train", ids.TEACHER)
-    """Train one teacher (architecture, loss, seed) on the reference labels."""
     wildcard_constraints:
         dataset=only(TRAINED),
     conda:

@@ -25,6 +25,10 @@ from kdseg.data.splits import make_splits
 from kdseg.errors import ConfigError, KdsegError
 
 
+def md5(path: Path) -> str:
+    return hashlib.md5(path.read_bytes()).hexdigest()
+
+
 def leftovers(folder: Path) -> list[str]:
     """Hidden temporary files or folders left in ``folder``."""
     return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
@@ -258,7 +262,11 @@ def test_not_an_archive(tmp_path):
 def converted(tmp_path: Path, source: str, archive: Path, **options) -> Path:
     """Obtain (from a user's archive or a downloaded one) and convert; the raw folder."""
     src = SOURCES[source]
-    kwargs = {"downloads": [str(archive)]} if src.is_open else {"manual_path": str(archive)}
+    kwargs = (
+        {"downloads": [str(archive)], "digests": {archive.name: {"md5": md5(archive)}}}
+        if src.is_open and archive.name in {d.filename for d in src.downloads}
+        else {"manual_path": str(archive)}
+    )
     obtain_source(source, str(tmp_path / "sources" / source), **kwargs)
     out = tmp_path / "raw" / src.raw_name
     convert_source(source, str(tmp_path / "sources" / source), str(out), options)

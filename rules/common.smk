@@ -13,8 +13,9 @@ from snakemake.utils import min_version
 # kdseg is an installed package (`pip install -e .`, which `make setup` does; conda jobs:
 # envs/kdseg.post-deploy.sh), imported like any other
 from kdseg import config as kdcfg
+from kdseg import locks as kdlocks
 from kdseg.data.sources import study as kdsrc
-from kdseg.errors import ConfigError
+from kdseg.errors import ConfigError, KdsegError
 
 min_version("9.0")
 
@@ -39,6 +40,17 @@ config.clear()
 config.update(_canonical)
 
 STUDY = kdcfg.study_dir(config)
+
+
+onstart:
+    # the study folder is held while Snakemake runs (not in a dry run): a run of the same
+    # study from another working directory is refused (kdseg.locks.hold_study)
+    try:
+        kdlocks.hold_study(STUDY)
+    except KdsegError as err:
+        raise WorkflowError(str(err)) from None
+
+
 if (_why := kdcfg.trained_nothing(config)) is not None:
     logger.warning(f"study {config['study']!r} trains no network: {_why}")
 ENV = "../envs/kdseg.yaml"

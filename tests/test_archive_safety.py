@@ -365,3 +365,16 @@ def test_a_fifo_in_a_users_folder_is_one_line(tmp_path, where):
     message = str(err.value)
     assert message.startswith(f"{fifo}: not a regular file") and "\n" not in message
     assert not folder.exists()
+
+
+def test_a_fifo_in_a_users_raw_folder_is_one_line(tiny_raw):
+    """``source: raw``: validation names the fifo instead of blocking on it."""
+    from kdseg.data.validate import validate_raw_dataset
+
+    label = sorted((tiny_raw / "labelsTr").iterdir())[1]
+    label.unlink()
+    os.mkfifo(label)
+    with pytest.raises(KdsegError) as err:
+        validate_raw_dataset(tiny_raw)
+    message = str(err.value)
+    assert message.startswith(f"{label}: not a regular file") and "\n" not in message

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import http.server
 import json
+import re
 import tarfile
 import threading
 import time
@@ -692,6 +693,14 @@ def test_converted_dataset_lives_under_data_dir():
             "'datasets.D.convert.label_map': source segthor has no such option",
         ),
         (
+            {"datasets": {"D": {"source": "acdc", "convert": {"frames": ["ED", "EX"]}}}},
+            "'datasets.D.convert.frames': ['ED', 'EX'] is not a non-empty list of ED, ES",
+        ),
+        (
+            {"datasets": {"D": {"source": "mrbrains18", "convert": {"channels": "T1"}}}},
+            "'datasets.D.convert.channels': 'T1' is not a non-empty list of T1, T1-IR, FLAIR",
+        ),
+        (
             {"datasets": {"D": {"source": "phantom", "convert": {}}}},
             "'datasets.D.convert': only for public sources",
         ),
@@ -746,7 +755,7 @@ def test_converted_dataset_lives_under_data_dir():
     ],
 )
 def test_source_config_errors_name_the_key(edit, message):
-    with pytest.raises(ConfigError, match=message.replace(".", r"\.").replace("(", r"\(")):
+    with pytest.raises(ConfigError, match=re.escape(message)):
         validate_config(edit)
 
 

@@ -48,7 +48,9 @@ def first_line(err: BaseException, limit: int = 200) -> str:
     text = str(err).strip()
     if any(hint in text for hint in UNSAFE_HINTS):
         if "WeightsUnpickler error:" not in text:
-            return "not a plain array or tensor file (it would be unpickled, which kdseg never does)"
+            return (
+                "not a plain array or tensor file (it would be unpickled, which kdseg never does)"
+            )
         detail = text.rsplit("WeightsUnpickler error:", 1)[1].split("Check the")[0]
         detail = " ".join(detail.split())[:limit]
         return f"refused by the weights-only reader ({detail}); kdseg never loads other objects"

@@ -111,4 +111,5 @@ SOURCE = Source(
     downloads=(Download(URL, "ACDC.zip", sha256=SHA256),),
     manual="your own copy (e.g. the 2017 challenge release)",
     options={"subsets": list(SUBSETS), "frames": list(FRAMES)},
+    choices={"subsets": SUBSETS, "frames": FRAMES},
 )

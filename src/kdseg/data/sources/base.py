@@ -44,6 +44,8 @@ class Source:
     manual: str = ""
     why_manual: str = "it needs a registration"
     options: Mapping[str, Any] = field(default_factory=dict)
+    # list options whose values must each be one of these (checked while the config is read)
+    choices: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def is_open(self) -> bool:

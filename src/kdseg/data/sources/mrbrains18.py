@@ -123,4 +123,5 @@ SOURCE = Source(
     ),
     manual="your own copy (the folder or archives holding 'training/' and 'test/')",
     options={"label_map": LABEL_MAP, "subsets": ["training"], "channels": list(CHANNELS)},
+    choices={"subsets": SUBSETS, "channels": tuple(CHANNELS)},
 )

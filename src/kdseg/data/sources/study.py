@@ -56,6 +56,13 @@ def conversions(config: dict[str, Any]) -> dict[str, tuple[str, dict[str, Any]]]
                 f"config key 'datasets.{name}.convert.{unknown[0]}': source {src.name} has "
                 f"no such option (it has: {', '.join(src.options) or 'none'})"
             )
+        for option, allowed in src.choices.items():
+            value = options[option]
+            if not isinstance(value, list) or not value or any(v not in allowed for v in value):
+                raise ConfigError(
+                    f"config key 'datasets.{name}.convert.{option}': {value!r} is not a "
+                    f"non-empty list of {', '.join(allowed)}"
+                )
         key = raw_name(ds)
         if key in found and found[key] != (src.name, options):
             raise ConfigError(

@@ -763,3 +763,11 @@ def test_check_config_accepts_all_sources():
     config = {"datasets": {name: {"source": name} for name in SOURCES}}
     validate_config(config)
     check_config(config)
+
+
+def test_a_missing_own_copy_of_an_open_source_says_which_key(tmp_path):
+    with pytest.raises(KdsegError) as err:
+        obtain_source("acdc", str(tmp_path / "sources/acdc"), manual_path=str(tmp_path / "mine"))
+    message = str(err.value)
+    assert message.startswith(f"{tmp_path / 'mine'}: not found or empty ('sources.acdc.path'")
+    assert "leave the key out to download it" in message and "\n" not in message

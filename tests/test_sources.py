@@ -184,6 +184,26 @@ def test_a_local_file_longer_than_max_bytes_is_refused(tmp_path):
         download(big.as_uri(), tmp_path / "out" / "a.bin", max_bytes=1000)
 
 
+def test_a_redirect_to_another_scheme_is_refused(tmp_path):
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(302)
+            self.send_header("Location", "ftp://127.0.0.1:9/a.tar")
+            self.end_headers()
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with pytest.raises(KdsegError, match=r"redirected to ftp://127.0.0.1:9/a.tar: URL scheme"):
+            download(f"http://127.0.0.1:{server.server_port}/a.tar", tmp_path / "a.tar")
+    finally:
+        server.shutdown()
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("url", ["ftp://example.org/a.tar", "data:,hello", "gopher://x/a"])
 def test_other_url_schemes_are_refused(tmp_path, url):
     with pytest.raises(KdsegError, match=r"URL scheme '\w+' is not allowed \(only https, http"):
@@ -611,6 +631,20 @@ def test_acdc_a_training_patient_without_labels_is_still_an_error(tmp_path):
     (tree / "training" / "patient002" / "patient002_frame08_gt.nii.gz").unlink()
     with pytest.raises(KdsegError, match=r"patient002_frame08_gt.nii.gz: missing \(ES frame 8"):
         converted(tmp_path, "acdc", tree)
+
+
+def test_a_mirrors_md5_replaces_the_published_sha256():
+    from kdseg.data.sources.study import download_spec
+
+    config = {"datasets": {"D": {"source": "segthor"}}}
+    validate_config(config)
+    spec = download_spec(config, "segthor", "SegTHOR.zip")
+    assert spec["sha256"].startswith("5dba9bcc") and spec["md5"] is None
+    config["sources"] = {"segthor": {"mirror": "file:///m", "md5": {"SegTHOR.zip": "a" * 32}}}
+    assert download_spec(config, "segthor", "SegTHOR.zip") == {
+        "url": "file:///m/SegTHOR.zip",
+        "md5": "a" * 32,
+    }
 
 
 def test_downloads_follow_the_subsets_and_the_users_copy():

@@ -18,6 +18,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 from kdseg.atomic import atomic_path
 from kdseg.errors import KdsegError
@@ -65,6 +66,30 @@ def check_scheme(url: str) -> None:
         raise KdsegError(
             f"{url}: URL scheme {scheme or 'none'!r} is not allowed (only {', '.join(SCHEMES)})"
         )
+
+
+class _Redirects(urllib.request.HTTPRedirectHandler):
+    """Follow redirects to https and http only (urllib's own handler also follows ftp)."""
+
+    def redirect_request(
+        self,
+        req: urllib.request.Request,
+        fp: Any,
+        code: int,
+        msg: str,
+        headers: Any,
+        newurl: str,
+    ) -> urllib.request.Request | None:
+        scheme = urllib.parse.urlsplit(newurl).scheme.lower()
+        if scheme not in ("https", "http"):
+            raise KdsegError(
+                f"{req.full_url}: redirected to {newurl}: URL scheme {scheme!r} is not allowed "
+                "(only https, http)"
+            )
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+_OPENER = urllib.request.build_opener(_Redirects)
 
 
 class _Deadline:
@@ -120,7 +145,7 @@ def _fetch(
     digest = hashlib.new(algorithm)
     try:
         wait = max(min(timeout, deadline.left()), 0.001)
-        with urllib.request.urlopen(url, timeout=wait) as response, open(dest, "wb") as out:
+        with _OPENER.open(url, timeout=wait) as response, open(dest, "wb") as out:
             total = int(response.headers.get("Content-Length") or 0)
             cap, why = _cap(url, total, max_bytes)
             done, next_report = 0, 0.0

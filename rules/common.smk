@@ -13,11 +13,12 @@ from snakemake.utils import min_version
 # kdseg is an installed package (`pip install -e .`, which `make setup` does; conda jobs:
 # envs/kdseg.post-deploy.sh), imported like any other
 from kdseg import config as kdcfg
+from kdseg import locks as kdlocks
 from kdseg.config import folds as cv
 from kdseg.config import model_ids as ids
 from kdseg.config.layout import Layout
 from kdseg.data.sources import study as kdsrc
-from kdseg.errors import ConfigError
+from kdseg.errors import ConfigError, KdsegError
 
 min_version("9.0")
 
@@ -46,6 +47,17 @@ cv.add_fold_datasets(EXPLICIT)
 
 STUDY = kdcfg.study_dir(config)
 LAYOUT = Layout(STUDY)  # every output path of the study (kdseg.config.layout)
+
+
+onstart:
+    # the study folder is held while Snakemake runs (not in a dry run): a run of the same
+    # study from another working directory is refused (kdseg.locks.hold_study)
+    try:
+        kdlocks.hold_study(STUDY)
+    except KdsegError as err:
+        raise WorkflowError(str(err)) from None
+
+
 if (_why := kdcfg.trained_nothing(config)) is not None:
     logger.warning(f"study {config['study']!r} trains no network: {_why}")
 ENV = "../envs/kdseg.yaml"

@@ -25,8 +25,9 @@ def affine_of(i: int) -> np.ndarray:
     return aff
 
 
-def image(path: Path, i: int, channels: int = 1, dtype=np.int16) -> None:
-    rng = np.random.default_rng(i)
+def image(path: Path, i: int, channels: int = 1, dtype=np.int16, seed: int | None = None) -> None:
+    """A random image with case ``i``'s affine (``seed``: other voxels, same geometry)."""
+    rng = np.random.default_rng(i if seed is None else seed)
     shape = SHAPE if channels == 1 else (*SHAPE, channels)
     path.parent.mkdir(parents=True, exist_ok=True)
     nib.save(nib.Nifti1Image(rng.integers(0, 500, shape).astype(dtype), affine_of(i)), path)
@@ -55,45 +56,72 @@ def tar_folder(folder: Path, archive: Path) -> Path:
     return archive
 
 
-def segthor(root: Path, patients: int = 4) -> Path:
-    """``train.zip``: train/Patient_NN/{Patient_NN,GT}.nii.gz, labels 0..4."""
-    tree = root / "segthor_tree"
+def segthor(root: Path, patients: int = 4, copy: str = "challenge") -> Path:
+    """``copy="challenge"``: the CodaLab ``train.zip`` (train/Patient_NN/{Patient_NN,GT}.nii.gz);
+    ``"zenodo"``: the open ``SegTHOR.zip`` as torch-em's loader reads it
+    (SegTHOR/Patient_NN/{Patient_NN,GT}.nii.gz). Labels 0..4."""
+    tree = root / f"segthor_{copy}_tree" if copy != "challenge" else root / "segthor_tree"
+    top = "train" if copy == "challenge" else "SegTHOR"
     for i in range(1, patients + 1):
-        folder = tree / "train" / f"Patient_{i:02d}"
+        folder = tree / top / f"Patient_{i:02d}"
         image(folder / f"Patient_{i:02d}.nii.gz", i)
         label(folder / "GT.nii.gz", i, [0, 1, 2, 3, 4])
-    return zip_folder(tree, root / "train.zip")
+    return zip_folder(tree, root / ("train.zip" if copy == "challenge" else "SegTHOR.zip"))
+
+
+def _acdc_patient(folder: Path, n: int, ed: int, es: int, labelled: bool, group: bool) -> None:
+    folder.mkdir(parents=True)
+    kind = "Group: DCM\n" if group else ""
+    (folder / "Info.cfg").write_text(
+        f"ED: {ed}\nES: {es}\n{kind}Height: 184.0\nNbFrame: 30\nWeight: 95.0\n"
+    )
+    image(folder / f"patient{n:03d}_4d.nii.gz", n, channels=3)
+    for frame in (ed, es):
+        image(folder / f"patient{n:03d}_frame{frame:02d}.nii.gz", n)
+        if labelled:
+            label(folder / f"patient{n:03d}_frame{frame:02d}_gt.nii.gz", n, [0, 1, 2, 3])
+
+
+ACDC_PATIENTS = {"training": [(1, 1, 12), (2, 1, 8), (3, 1, 10)], "testing": [(101, 1, 14)]}
 
 
 def acdc(root: Path) -> Path:
-    """``ACDC.zip``: ACDC/database/{training,testing}/patientNNN with Info.cfg, the 4D series,
-    every ED/ES frame and its _gt."""
+    """``ACDC.zip`` as the Creatis collection API serves it and torch-em's loader reads it:
+    ACDC/database/{training,testing}/patientNNN with Info.cfg, the 4D series, every ED/ES frame
+    and its _gt (the test patients are labelled in this copy)."""
     tree = root / "acdc_tree"
-    patients = {"training": [(1, 1, 12), (2, 1, 8), (3, 1, 10)], "testing": [(101, 1, 14)]}
-    for subset, entries in patients.items():
+    for subset, entries in ACDC_PATIENTS.items():
         for n, ed, es in entries:
-            folder = tree / "ACDC" / "database" / subset / f"patient{n:03d}"
-            folder.mkdir(parents=True)
-            (folder / "Info.cfg").write_text(
-                f"ED: {ed}\nES: {es}\nGroup: DCM\nHeight: 184.0\nNbFrame: 30\nWeight: 95.0\n"
+            _acdc_patient(
+                tree / "ACDC" / "database" / subset / f"patient{n:03d}", n, ed, es, True, True
             )
-            image(folder / f"patient{n:03d}_4d.nii.gz", n, channels=3)
-            for frame in (ed, es):
-                image(folder / f"patient{n:03d}_frame{frame:02d}.nii.gz", n)
-                label(folder / f"patient{n:03d}_frame{frame:02d}_gt.nii.gz", n, [0, 1, 2, 3])
     return zip_folder(tree, root / "ACDC.zip")
 
 
-def mrbrains18(root: Path, subjects: tuple[str, ...] = ("1", "4", "070")) -> Path:
-    """``training.zip``: training/<id>/{segm.nii.gz, pre/*, orig/*}, labels 0..10."""
-    tree = root / "mrbrains_tree"
+def acdc_2017(root: Path) -> Path:
+    """The original 2017 challenge copy, extracted: training/ and testing/ without database/;
+    the test patients have no _gt files (and no Group). A folder, as a user keeps it."""
+    tree = root / "acdc_2017"
+    for subset, entries in ACDC_PATIENTS.items():
+        for n, ed, es in entries + ([(102, 1, 9)] if subset == "testing" else []):
+            labelled = subset == "training"
+            _acdc_patient(tree / subset / f"patient{n:03d}", n, ed, es, labelled, labelled)
+    return tree
+
+
+def mrbrains18(
+    root: Path, subjects: tuple[str, ...] = ("1", "4", "070"), subset: str = "training"
+) -> Path:
+    """``<subset>.zip`` (``training.zip`` or ``test.zip``, as DataverseNL serves them and
+    torch-em's loader reads them): <subset>/<id>/{segm.nii.gz, pre/*, orig/*}, labels 0..10."""
+    tree = root / f"mrbrains_tree_{subset}" if subset != "training" else root / "mrbrains_tree"
     for i, subject in enumerate(subjects, 1):
-        folder = tree / "training" / subject
-        for name in ("reg_T1", "reg_IR", "FLAIR"):
-            image(folder / "pre" / f"{name}.nii.gz", i)
+        folder = tree / subset / subject
+        for k, name in enumerate(("reg_T1", "reg_IR", "FLAIR")):
+            image(folder / "pre" / f"{name}.nii.gz", i, seed=i + 100 * k)  # distinct voxels
             image(folder / "orig" / f"{name}.nii.gz", i + 50)
         label(folder / "segm.nii.gz", i, list(range(11)))
-    return zip_folder(tree, root / "training.zip")
+    return zip_folder(tree, root / f"{subset}.zip")
 
 
 def decathlon(root: Path, task: str = "Task05_Prostate") -> Path:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
+import json
+import os
 import shutil
 import subprocess
 import tarfile
@@ -14,7 +17,7 @@ import source_archives as sa
 
 from kdseg.data.sources import extract
 from kdseg.data.sources.extract import Limits, copy_folder, safe_extract
-from kdseg.data.sources.obtain import obtain_source
+from kdseg.data.sources.obtain import convert_source, obtain_source
 from kdseg.errors import KdsegError
 
 
@@ -256,3 +259,122 @@ def test_tarfile_is_only_read(tmp_path):
         mp.setattr(tarfile.TarFile, "extract", forbidden)
         mp.setattr(zipfile.ZipFile, "extractall", forbidden)
         assert (safe_extract(archive, tmp_path / "out") / "ok.txt").read_text() == "ok"
+
+
+# Paths named by a file of the archive (issue 31, item 1) ---------------------------------------
+
+
+def mine(archive: Path) -> dict:
+    """The digest of a test's own archive (it replaces the published one, as a mirror's md5)."""
+    return {archive.name: {"md5": hashlib.md5(archive.read_bytes()).hexdigest()}}
+
+
+def _decathlon_source(tmp_path: Path, edit) -> Path:
+    """An obtained Task05 folder whose dataset.json is changed by ``edit`` (the task dict)."""
+    tar = sa.decathlon(tmp_path, "Task05_Prostate")
+    folder = tmp_path / "sources" / "msd_prostate"
+    obtain_source("msd_prostate", str(folder), downloads=[str(tar)], digests=mine(tar))
+    task_json = folder / "Task05_Prostate" / "Task05_Prostate" / "dataset.json"
+    task = json.loads(task_json.read_text())
+    edit(task)
+    task_json.write_text(json.dumps(task))
+    return folder
+
+
+def _secret(tmp_path: Path) -> Path:
+    secret = tmp_path / "elsewhere" / "secret.nii.gz"
+    sa.label(secret, 0, [0, 1])
+    return secret
+
+
+@pytest.mark.parametrize("relative", [False, True])
+def test_a_dataset_json_entry_outside_the_folder_is_refused(tmp_path, relative):
+    """Before: the absolute path's file was copied byte for byte into labelsTr."""
+    secret = _secret(tmp_path)
+    value = str(secret) if not relative else "../../../../elsewhere/secret.nii.gz"
+
+    def edit(task):
+        task["training"][0]["label"] = value
+
+    folder = _decathlon_source(tmp_path, edit)
+    out = tmp_path / "raw" / "Dataset105_Prostate"
+    with pytest.raises(KdsegError, match=r"training\[0\]\.label names .* outside the source"):
+        convert_source("msd_prostate", str(folder), str(out))
+    assert not out.exists()
+
+
+def test_a_dataset_json_entry_that_is_not_a_path_is_one_line(tmp_path):
+    def edit(task):
+        task["training"][1]["image"] = 7
+
+    folder = _decathlon_source(tmp_path, edit)
+    with pytest.raises(KdsegError, match=r"training\[1\]\.image is not a path: 7"):
+        convert_source("msd_prostate", str(folder), str(tmp_path / "raw" / "x"))
+
+
+def test_a_link_in_a_source_folder_to_a_file_outside_is_not_copied(tmp_path):
+    """Every converter: a file the writer copies must resolve inside the source folder."""
+    sa.segthor(tmp_path)
+    folder = tmp_path / "sources" / "segthor"
+    shutil.copytree(tmp_path / "segthor_tree", folder)
+    gt = folder / "train" / "Patient_02" / "GT.nii.gz"
+    gt.unlink()
+    gt.symlink_to(_secret(tmp_path))
+    out = tmp_path / "raw" / "Dataset101_SegTHOR"
+    with pytest.raises(KdsegError, match=r"GT.nii.gz resolves to .*secret.nii.gz, outside the"):
+        convert_source("segthor", str(folder), str(out))
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("override", [False, True])
+def test_a_present_download_with_a_wrong_digest_is_refused_before_use(tmp_path, override):
+    """Before: an archive already in data/downloads/<source>/ was extracted unchecked."""
+    tar = sa.decathlon(tmp_path, "Task05_Prostate")  # not the published file
+    folder = tmp_path / "sources" / "msd_prostate"
+    digests = {tar.name: {"md5": None, "sha256": "0" * 64}} if override else None
+    algorithm = "sha256" if override else "md5"
+    with pytest.raises(KdsegError, match=rf"Task05_Prostate.tar: {algorithm} \w+ does not match"):
+        obtain_source("msd_prostate", str(folder), downloads=[str(tar)], digests=digests)
+    assert not folder.exists() and nothing_extracted(folder.parent)
+
+
+def test_a_present_download_with_its_digest_is_used(tmp_path):
+    tar = sa.decathlon(tmp_path, "Task05_Prostate")
+    digest = hashlib.sha256(tar.read_bytes()).hexdigest()
+    folder = tmp_path / "sources" / "msd_prostate"
+    digests = {tar.name: {"md5": "0" * 32, "sha256": digest}}  # sha256 is checked first
+    obtain_source("msd_prostate", str(folder), downloads=[str(tar)], digests=digests)
+    record = json.loads((folder / "SOURCE.json").read_text())
+    assert record["files"] == {tar.name: digest}
+
+
+# Special files in a user's folder (issue 31, item 11) ------------------------------------------
+
+
+@pytest.mark.parametrize("where", ["top", "nested"])
+def test_a_fifo_in_a_users_folder_is_one_line(tmp_path, where):
+    """Before: a traceback (or a read that blocks)."""
+    given = tmp_path / "given"
+    sa.segthor(tmp_path)
+    shutil.copytree(tmp_path / "segthor_tree", given)
+    fifo = given / "pipe" if where == "top" else given / "train" / "Patient_01" / "pipe"
+    os.mkfifo(fifo)
+    folder = tmp_path / "sources" / "segthor"
+    with pytest.raises(KdsegError) as err:
+        obtain_source("segthor", str(folder), manual_path=str(given))
+    message = str(err.value)
+    assert message.startswith(f"{fifo}: not a regular file") and "\n" not in message
+    assert not folder.exists()
+
+
+def test_a_fifo_in_a_users_raw_folder_is_one_line(tiny_raw):
+    """``source: raw``: validation names the fifo instead of blocking on it."""
+    from kdseg.data.validate import validate_raw_dataset
+
+    label = sorted((tiny_raw / "labelsTr").iterdir())[1]
+    label.unlink()
+    os.mkfifo(label)
+    with pytest.raises(KdsegError) as err:
+        validate_raw_dataset(tiny_raw)
+    message = str(err.value)
+    assert message.startswith(f"{label}: not a regular file") and "\n" not in message

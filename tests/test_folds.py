@@ -10,7 +10,7 @@ import pytest
 from conftest import make_tiny
 from test_workflow import _job_counts, snakemake
 
-from kdseg.data.folds import fold_splits
+from kdseg.data.splits import fold_splits
 from kdseg.errors import ConfigError
 
 CASES = [f"patient{p:02d}_{frame}" for p in range(1, 8) for frame in ("ED", "ES")]

@@ -71,3 +71,68 @@ def test_initial_weights_of_another_architecture(tmp_path):
     with pytest.raises(KdsegError) as err:
         load_initial_weights(other, path)
     assert "do not fit" in _one_line(err, path)
+
+
+class Foreign:
+    """An object the weights-only reader refuses (a pickle could run code on loading)."""
+
+
+def _corrupt(path, kind):
+    """A model file that is cut short, garbage, or a pickle of a foreign object."""
+    if kind == "cut":
+        _write(path)
+        path.write_bytes(path.read_bytes()[:300])
+    elif kind == "garbage":
+        path.write_bytes(b"garbage" * 10)
+    else:
+        torch.save({"format": "kdseg-model/1", "x": Foreign()}, path)
+
+
+UNSAFE = ("weights_only", "allow_pickle", "trust")
+
+
+@pytest.mark.parametrize("kind", ["cut", "garbage", "foreign"])
+def test_a_corrupt_model_file_never_suggests_loading_it_unsafely(tmp_path, kind):
+    """Before: the refusal repeated PyTorch's hint to set weights_only=False."""
+    path = tmp_path / "model.pt"
+    _corrupt(path, kind)
+    with pytest.raises(KdsegError) as err:
+        load_model(path)
+    message = _one_line(err, path)
+    assert message.startswith(f"{path}: not a readable model file (")
+    assert not any(hint in message for hint in UNSAFE), message
+
+
+@pytest.mark.parametrize("kind", ["cut", "garbage", "foreign"])
+def test_a_corrupt_checkpoint_never_suggests_loading_it_unsafely(tmp_path, kind):
+    from kdseg.train.loop import _read_checkpoint
+
+    path = tmp_path / "checkpoint.pt"
+    _corrupt(path, kind)
+    with pytest.raises(KdsegError) as err:
+        _read_checkpoint(path, torch.device("cpu"))
+    message = _one_line(err, path)
+    assert "unreadable training checkpoint" in message and "delete it" in message
+    assert not any(hint in message for hint in UNSAFE), message
+
+
+@pytest.mark.parametrize("kind", ["garbage", "object", "cut", "missing"])
+def test_a_corrupt_soft_label_file_is_one_line_naming_it(tmp_path, kind):
+    """Before: a traceback without the file's name that suggested allow_pickle."""
+    import numpy as np
+
+    from kdseg.distill.soft_labels import open_soft_labels
+
+    path = tmp_path / "case1.npy"
+    if kind == "garbage":
+        path.write_bytes(b"garbage")
+    elif kind == "object":
+        np.save(path, np.array([{}], dtype=object), allow_pickle=True)
+    elif kind == "cut":
+        np.save(path, np.zeros((2, 4, 4), np.float16))
+        path.write_bytes(path.read_bytes()[:100])
+    with pytest.raises(KdsegError) as err:
+        open_soft_labels(tmp_path, ["case1"])
+    message = _one_line(err, path)
+    assert message.startswith(f"{path}: ")
+    assert not any(hint in message for hint in UNSAFE), message

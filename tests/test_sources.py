@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import http.server
 import json
+import re
 import tarfile
 import threading
 import time
@@ -23,6 +24,10 @@ from kdseg.data.sources.obtain import convert_source, obtain_source
 from kdseg.data.sources.registry import SOURCES
 from kdseg.data.splits import make_splits
 from kdseg.errors import ConfigError, KdsegError
+
+
+def md5(path: Path) -> str:
+    return hashlib.md5(path.read_bytes()).hexdigest()
 
 
 def leftovers(folder: Path) -> list[str]:
@@ -104,6 +109,105 @@ def test_download_checksum_mismatch_keeps_nothing(tmp_path):
             download(server.url, tmp_path / "a.tar", "0" * 32, retries=0)
     finally:
         server.close()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_download_checks_sha256_before_md5(tmp_path):
+    server = FlakyServer(PAYLOAD)
+    digest = hashlib.sha256(PAYLOAD).hexdigest()
+    try:
+        download(server.url, tmp_path / "a.tar", "0" * 32, sha256=digest.upper(), retries=0)
+        with pytest.raises(KdsegError, match=rf"sha256 {digest} does not match the published 1"):
+            download(server.url, tmp_path / "b.tar", PAYLOAD_MD5, sha256="1" * 64, retries=0)
+    finally:
+        server.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.tar"]
+
+
+class EndlessServer:
+    """A local HTTP server that sends an endless body, with no Content-Length (or a false
+    ``declared`` one)."""
+
+    def __init__(self, declared: int | None = None) -> None:
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.0"
+
+            def do_GET(self) -> None:
+                self.send_response(200)
+                if declared is not None:
+                    self.send_header("Content-Length", str(declared))
+                self.end_headers()
+                try:
+                    while True:
+                        self.wfile.write(b"x" * 65536)
+                except OSError:  # the client gave up
+                    pass
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_port}/SegTHOR.zip"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_an_endless_body_stops_at_max_bytes_and_keeps_nothing(tmp_path):
+    """Before: an endless body filled the disk."""
+    server = EndlessServer()
+    try:
+        with pytest.raises(KdsegError, match=r"more than 1,000,000 bytes arrived \(download\.max"):
+            download(server.url, tmp_path / "a.zip", retries=2, max_bytes=1_000_000)
+    finally:
+        server.close()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_declared_size_beyond_max_bytes_is_refused_before_reading(tmp_path):
+    server = EndlessServer(declared=5_000_000)
+    try:
+        with pytest.raises(KdsegError, match=r"declares 5,000,000 bytes, more than download"):
+            download(server.url, tmp_path / "a.zip", retries=0, max_bytes=1_000_000)
+    finally:
+        server.close()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_local_file_longer_than_max_bytes_is_refused(tmp_path):
+    big = tmp_path / "big.bin"
+    big.write_bytes(bytes(3000))
+    with pytest.raises(KdsegError, match=r"declares 3,000 bytes, more than download.max_bytes"):
+        download(big.as_uri(), tmp_path / "out" / "a.bin", max_bytes=1000)
+
+
+def test_a_redirect_to_another_scheme_is_refused(tmp_path):
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(302)
+            self.send_header("Location", "ftp://127.0.0.1:9/a.tar")
+            self.end_headers()
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with pytest.raises(KdsegError, match=r"redirected to ftp://127.0.0.1:9/a.tar: URL scheme"):
+            download(f"http://127.0.0.1:{server.server_port}/a.tar", tmp_path / "a.tar")
+    finally:
+        server.shutdown()
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("url", ["ftp://example.org/a.tar", "data:,hello", "gopher://x/a"])
+def test_other_url_schemes_are_refused(tmp_path, url):
+    with pytest.raises(KdsegError, match=r"URL scheme '\w+' is not allowed \(only https, http"):
+        download(url, tmp_path / "a.tar")
     assert list(tmp_path.iterdir()) == []
 
 
@@ -258,7 +362,11 @@ def test_not_an_archive(tmp_path):
 def converted(tmp_path: Path, source: str, archive: Path, **options) -> Path:
     """Obtain (from a user's archive or a downloaded one) and convert; the raw folder."""
     src = SOURCES[source]
-    kwargs = {"downloads": [str(archive)]} if src.is_open else {"manual_path": str(archive)}
+    kwargs = (
+        {"downloads": [str(archive)], "digests": {archive.name: {"md5": md5(archive)}}}
+        if src.is_open and archive.name in {d.filename for d in src.downloads}
+        else {"manual_path": str(archive)}
+    )
     obtain_source(source, str(tmp_path / "sources" / source), **kwargs)
     out = tmp_path / "raw" / src.raw_name
     convert_source(source, str(tmp_path / "sources" / source), str(out), options)
@@ -387,11 +495,13 @@ def test_multisite_prostate_keeps_the_site_and_merges_zones(tmp_path):
 def test_a_missing_registration_source_names_the_website_and_the_place(tmp_path):
     with pytest.raises(KdsegError) as err:
         obtain_source(
-            "segthor", str(tmp_path / "sources/segthor"), manual_path=str(tmp_path / "dl")
+            "multisite_prostate",
+            str(tmp_path / "sources/multisite_prostate"),
+            manual_path=str(tmp_path / "dl"),
         )
     message = str(err.value)
-    assert "competitions.codalab.org/competitions/21145" in message
-    assert "train.zip" in message and str(tmp_path / "dl") in message
+    assert "liuquande.github.io/SAML" in message
+    assert "Processed_data_nii.zip" in message and str(tmp_path / "dl") in message
     assert "\n" not in message
     assert not (tmp_path / "sources").exists() or leftovers(tmp_path / "sources") == []
 
@@ -400,6 +510,158 @@ def test_an_extracted_folder_works_as_the_users_copy(tmp_path):
     sa.segthor(tmp_path)
     raw = converted(tmp_path, "segthor", tmp_path / "segthor_tree" / "train")
     assert dataset_json(raw)["numTraining"] == 4
+
+
+# The paper's datasets, downloaded in their real layouts (issue 29) --------------------------
+
+
+def test_the_papers_datasets_are_open_and_pinned_by_sha256():
+    """URLs and digests as torch-em's loaders publish them (docs/datasets.md cites them)."""
+    pins = {d.filename: (d.url, d.sha256) for name in ("segthor", "mrbrains18", "acdc")
+            for d in SOURCES[name].downloads}  # fmt: skip
+    assert pins == {
+        "SegTHOR.zip": (
+            "https://zenodo.org/records/16663661/files/SegTHOR.zip",
+            "5dba9bcc681c895b7d7b59cf5a26cae570bc8bba02c74f9cb128f3292410fb15",
+        ),
+        "training.zip": (
+            "https://dataverse.nl/api/access/datafile/402709",
+            "c29b133c0d0e7486563d3a92f09e3ae67986880130bb8a91096fc1fdf0c93e95",
+        ),
+        "test.zip": (
+            "https://dataverse.nl/api/access/datafile/402708",
+            "1576500224bd98ef66fa0277af13bd304ed491974a0de96006f6779e5363d3dd",
+        ),
+        "ACDC.zip": (
+            "https://humanheart-project.creatis.insa-lyon.fr/database/api/v1/collection/"
+            "637218c173e9f0047faa00fb/download",
+            "2787e08b0d3525cbac710fc3bdf69ee7c5fd7446472e49db8bc78548802f6b5e",
+        ),
+    }
+
+
+def test_segthor_from_its_zenodo_copy(tmp_path):
+    raw = converted(tmp_path, "segthor", sa.segthor(tmp_path, 3, copy="zenodo"))
+    assert sorted(dataset_json(raw)["case_metadata"]) == ["Patient_01", "Patient_02", "Patient_03"]
+    src = tmp_path / "segthor_zenodo_tree" / "SegTHOR" / "Patient_02" / "GT.nii.gz"
+    assert (raw / "labelsTr" / "Patient_02.nii.gz").read_bytes() == src.read_bytes()
+
+
+def test_a_hand_placed_download_is_checked_against_the_published_sha256(tmp_path):
+    """A SegTHOR.zip put into data/downloads/segthor/ by hand that is not the published file."""
+    placed = sa.segthor(tmp_path, copy="zenodo")
+    with pytest.raises(KdsegError) as err:
+        obtain_source("segthor", str(tmp_path / "sources" / "segthor"), downloads=[str(placed)])
+    message = str(err.value)
+    assert message.startswith(f"{placed}: sha256 ") and "\n" not in message
+    assert "does not match the published 5dba9bcc681c895b" in message
+    assert "'sources.segthor.sha256.SegTHOR.zip'" in message
+    assert not (tmp_path / "sources").exists() or leftovers(tmp_path / "sources") == []
+
+
+def _brains(tmp_path: Path) -> Path:
+    """A user's folder holding both DataverseNL archives."""
+    given = tmp_path / "given"
+    given.mkdir()
+    for subset, subjects in (("training", ("1", "4")), ("test", ("2", "3", "6"))):
+        sa.mrbrains18(tmp_path, subjects, subset).rename(given / f"{subset}.zip")
+    return given
+
+
+def test_mrbrains18_test_zip_beside_training_is_a_named_subset_not_merged(tmp_path):
+    """Before: test.zip's subjects were silently added to the 7 training subjects."""
+    given = _brains(tmp_path)
+    default = dataset_json(converted(tmp_path / "a", "mrbrains18", given))
+    assert sorted(default["case_metadata"]) == ["subject1", "subject4"]
+    both = dataset_json(
+        converted(tmp_path / "b", "mrbrains18", given, subsets=["training", "test"])
+    )
+    assert len(both["case_metadata"]) == 5
+    assert both["case_metadata"]["subject6"] == {"patient": "6", "subset": "test"}
+    assert both["kdseg_conversion"]["options"]["subsets"] == ["training", "test"]
+
+
+def test_mrbrains18_subjects_outside_a_subset_folder_are_refused(tmp_path):
+    sa.mrbrains18(tmp_path)
+    with pytest.raises(KdsegError, match=r"070/segm.nii.gz: subject folder '070' is not in a"):
+        converted(tmp_path, "mrbrains18", tmp_path / "mrbrains_tree" / "training")
+
+
+def test_mrbrains18_one_input_channel_as_the_authors(tmp_path):
+    raw = converted(tmp_path, "mrbrains18", sa.mrbrains18(tmp_path), channels=["T1"])
+    info = dataset_json(raw)
+    assert info["channel_names"] == {"0": "T1"}
+    assert sorted(p.name for p in (raw / "imagesTr").iterdir())[:2] == [
+        "subject070_0000.nii.gz",
+        "subject1_0000.nii.gz",
+    ]
+    t1 = tmp_path / "mrbrains_tree/training/4/pre/reg_T1.nii.gz"
+    assert (raw / "imagesTr" / "subject4_0000.nii.gz").read_bytes() == t1.read_bytes()
+    flair = converted(
+        tmp_path / "f", "mrbrains18", sa.mrbrains18(tmp_path / "f"), channels=["FLAIR"]
+    )
+    assert dataset_json(flair)["channel_names"] == {"0": "FLAIR"}
+    with pytest.raises(KdsegError, match=r"convert.channels: \['T2'\] is not a non-empty list"):
+        converted(tmp_path / "x", "mrbrains18", sa.mrbrains18(tmp_path / "x"), channels=["T2"])
+
+
+def test_acdc_end_diastole_only_as_the_authors(tmp_path):
+    raw = converted(tmp_path, "acdc", sa.acdc(tmp_path), frames=["ED"])
+    meta = dataset_json(raw)["case_metadata"]
+    assert sorted(meta) == [f"patient{n:03d}_ED" for n in (1, 2, 3, 101)]
+    assert meta["patient002_ED"]["patient"] == "patient002"  # statistics stay per patient
+    frame = tmp_path / "acdc_tree/ACDC/database/training/patient002/patient002_frame01.nii.gz"
+    assert (raw / "imagesTr" / "patient002_ED_0000.nii.gz").read_bytes() == frame.read_bytes()
+
+
+def test_acdc_default_subsets_read_the_2017_copy(tmp_path):
+    """Before: '...patient101_frame01_gt.nii.gz: missing' on the 2017 copy's test patients."""
+    raw = converted(tmp_path, "acdc", sa.acdc_2017(tmp_path))
+    meta = dataset_json(raw)["case_metadata"]
+    assert sorted({m["patient"] for m in meta.values()}) == [
+        "patient001",
+        "patient002",
+        "patient003",
+    ]
+    assert meta["patient003_ES"]["subset"] == "training"
+
+
+def test_acdc_a_training_patient_without_labels_is_still_an_error(tmp_path):
+    tree = sa.acdc_2017(tmp_path)
+    (tree / "training" / "patient002" / "patient002_frame08_gt.nii.gz").unlink()
+    with pytest.raises(KdsegError, match=r"patient002_frame08_gt.nii.gz: missing \(ES frame 8"):
+        converted(tmp_path, "acdc", tree)
+
+
+def test_a_mirrors_md5_replaces_the_published_sha256():
+    from kdseg.data.sources.study import download_spec
+
+    config = {"datasets": {"D": {"source": "segthor"}}}
+    validate_config(config)
+    spec = download_spec(config, "segthor", "SegTHOR.zip")
+    assert spec["sha256"].startswith("5dba9bcc") and spec["md5"] is None
+    config["sources"] = {"segthor": {"mirror": "file:///m", "md5": {"SegTHOR.zip": "a" * 32}}}
+    assert download_spec(config, "segthor", "SegTHOR.zip") == {
+        "url": "file:///m/SegTHOR.zip",
+        "md5": "a" * 32,
+    }
+
+
+def test_downloads_follow_the_subsets_and_the_users_copy():
+    from kdseg.data.sources.study import downloaded_files
+
+    def files(**sources) -> list[str]:
+        config = {"datasets": {"B": {"source": "mrbrains18", **sources.pop("dataset", {})}}}
+        config["sources"] = sources
+        validate_config(config)
+        return [Path(f).name for f in downloaded_files(config, "mrbrains18")]
+
+    assert files() == ["training.zip"]
+    assert files(dataset={"convert": {"subsets": ["training", "test"]}}) == [
+        "training.zip",
+        "test.zip",
+    ]
+    assert files(mrbrains18={"path": "/mine"}) == []
 
 
 # Splits from case metadata ---------------------------------------------------------------------
@@ -465,12 +727,44 @@ def test_converted_dataset_lives_under_data_dir():
             "'datasets.D.convert.label_map': source segthor has no such option",
         ),
         (
+            {"datasets": {"D": {"source": "acdc", "convert": {"frames": ["ED", "EX"]}}}},
+            "'datasets.D.convert.frames': ['ED', 'EX'] is not a non-empty list of ED, ES",
+        ),
+        (
+            {"datasets": {"D": {"source": "mrbrains18", "convert": {"channels": "T1"}}}},
+            "'datasets.D.convert.channels': 'T1' is not a non-empty list of T1, T1-IR, FLAIR",
+        ),
+        (
             {"datasets": {"D": {"source": "phantom", "convert": {}}}},
             "'datasets.D.convert': only for public sources",
         ),
         (
-            {"datasets": {"D": {"source": "segthor"}}, "sources": {"segthor": {"mirror": "x"}}},
-            "'sources.segthor.mirror': segthor cannot be downloaded",
+            {
+                "datasets": {"D": {"source": "multisite_prostate"}},
+                "sources": {"multisite_prostate": {"mirror": "x"}},
+            },
+            "'sources.multisite_prostate.mirror': multisite_prostate cannot be downloaded",
+        ),
+        (
+            {
+                "datasets": {"D": {"source": "segthor"}},
+                "sources": {"segthor": {"mirror": "ftp://example.org/data"}},
+            },
+            "'sources.segthor.mirror': ftp://example.org/data: URL scheme 'ftp' is not allowed",
+        ),
+        (
+            {
+                "datasets": {"D": {"source": "msd_liver"}},
+                "sources": {"msd_liver": {"mirror": "data:,x"}},
+            },
+            "'sources.msd_liver.mirror': data:,x: URL scheme 'data' is not allowed",
+        ),
+        (
+            {
+                "datasets": {"D": {"source": "acdc"}},
+                "sources": {"acdc": {"sha256": {"x.zip": "0" * 64}}},
+            },
+            "'sources.acdc.sha256.x.zip': not a file of acdc",
         ),
         (
             {"datasets": {"D": {"source": "kits19"}}, "sources": {"kits19": {"path": "x"}}},
@@ -495,7 +789,7 @@ def test_converted_dataset_lives_under_data_dir():
     ],
 )
 def test_source_config_errors_name_the_key(edit, message):
-    with pytest.raises(ConfigError, match=message.replace(".", r"\.").replace("(", r"\(")):
+    with pytest.raises(ConfigError, match=re.escape(message)):
         validate_config(edit)
 
 
@@ -503,3 +797,11 @@ def test_check_config_accepts_all_sources():
     config = {"datasets": {name: {"source": name} for name in SOURCES}}
     validate_config(config)
     check_config(config)
+
+
+def test_a_missing_own_copy_of_an_open_source_says_which_key(tmp_path):
+    with pytest.raises(KdsegError) as err:
+        obtain_source("acdc", str(tmp_path / "sources/acdc"), manual_path=str(tmp_path / "mine"))
+    message = str(err.value)
+    assert message.startswith(f"{tmp_path / 'mine'}: not found or empty ('sources.acdc.path'")
+    assert "leave the key out to download it" in message and "\n" not in message

@@ -1,6 +1,6 @@
 """Obtain and convert every public source through the Snakemake CLI, from miniature copies in
-each source's exact layout (registration-only sources from the user's archive, open sources
-downloaded from a file:// mirror)."""
+each source's exact layout (registration-only sources and a user's own copy from an archive or
+folder, open sources downloaded from a file:// mirror, checked by md5 or sha256)."""
 
 from __future__ import annotations
 
@@ -22,18 +22,23 @@ def md5(path: Path) -> str:
     return hashlib.md5(path.read_bytes()).hexdigest()
 
 
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
 @pytest.fixture(scope="module")
 def converted_study(tmp_path_factory) -> tuple[Path, dict, object]:
     """A study with one dataset per source, run up to the splits."""
     root = tmp_path_factory.mktemp("sources")
     given = root / "given"
     given.mkdir()
-    segthor = sa.segthor(given)
-    acdc = sa.acdc(given)
-    brains = sa.mrbrains18(given)
+    segthor = sa.segthor(given)  # the challenge's copy, given as the user's own
     sites = sa.multisite_prostate(given)
     mirror = root / "mirror"
     mirror.mkdir()
+    acdc = sa.acdc(mirror)  # the open copies, in their real layouts
+    brains = sa.mrbrains18(mirror)
+    brains_test = sa.mrbrains18(mirror, ("2", "3"), subset="test")
     prostate = sa.decathlon(mirror, "Task05_Prostate")
     liver = sa.decathlon(mirror, "Task03_Liver")
     kits = sa.kits19(root)
@@ -41,7 +46,11 @@ def converted_study(tmp_path_factory) -> tuple[Path, dict, object]:
         "study": "real",
         "datasets": {
             "SegTHOR": {"source": "segthor", "splits": SPLITS},
-            "Brain": {"source": "mrbrains18", "splits": {"test": 1, "validation": 1}},
+            "Brain": {
+                "source": "mrbrains18",
+                "convert": {"subsets": ["training", "test"], "channels": ["T1"]},
+                "splits": {"test": 1, "validation": 1},
+            },
             "ACDC": {"source": "acdc", "splits": SPLITS},
             "Prostate": {"source": "msd_prostate", "splits": SPLITS},
             "Liver": {"source": "msd_liver", "splits": SPLITS},
@@ -53,9 +62,11 @@ def converted_study(tmp_path_factory) -> tuple[Path, dict, object]:
         },
         "sources": {
             "segthor": {"path": str(segthor)},
-            "acdc": {"path": str(acdc)},
-            # a folder holding the archive, as a user may put it
-            "mrbrains18": {"path": str(given / "brains")},
+            "acdc": {"mirror": f"file://{mirror}", "sha256": {"ACDC.zip": sha256(acdc)}},
+            "mrbrains18": {
+                "mirror": f"file://{mirror}",
+                "sha256": {"training.zip": sha256(brains), "test.zip": sha256(brains_test)},
+            },
             "multisite_prostate": {"path": str(sites)},
             "msd_prostate": {
                 "mirror": f"file://{mirror}",
@@ -65,8 +76,6 @@ def converted_study(tmp_path_factory) -> tuple[Path, dict, object]:
             "kits19": {"mirror": f"file://{kits}"},
         },
     }
-    (given / "brains").mkdir()
-    brains.rename(given / "brains" / brains.name)
     targets = [f"results/real/{d}/splits.json" for d in config["datasets"]]
     res = snakemake(root, config, *targets)
     assert res.returncode == 0, res.stderr[-3000:]
@@ -91,11 +100,12 @@ def assert_same_geometry(converted: Path, source: Path) -> None:
 def test_every_source_is_obtained_converted_validated_and_split(converted_study):
     root, _, res = converted_study
     counts = _job_counts(res)
-    assert counts["download"] == 2 + 211  # two decathlon tars; KiTS19 repository + 210 scans
+    # two decathlon tars, ACDC, MRBrainS18 training and test; KiTS19 repository + 210 scans
+    assert counts["download"] == 2 + 1 + 2 + 211
     assert counts["obtain"] == counts["convert"] == counts["validate_raw"] == 7
     expected = {
         "Dataset101_SegTHOR": (4, 5, "Patient_01"),
-        "Dataset102_MRBrainS18": (3, 7, "subject070"),
+        "Dataset102_MRBrainS18": (5, 7, "subject2"),
         "Dataset103_ACDC": (8, 4, "patient101_ES"),
         "Dataset105_Prostate": (4, 3, "prostate_04"),
         "Dataset106_Liver": (4, 3, "liver_4"),
@@ -121,6 +131,9 @@ def test_every_source_is_obtained_converted_validated_and_split(converted_study)
     )
     record = json.loads((root / "data" / "sources" / "kits19" / "SOURCE.json").read_text())
     assert len(record["files"]) == 211
+    record = json.loads((root / "data" / "sources" / "acdc" / "SOURCE.json").read_text())
+    assert record["files"] == {"ACDC.zip": sha256(root / "mirror" / "ACDC.zip")}
+    assert info(root, "Dataset102_MRBrainS18")["channel_names"] == {"0": "T1"}
 
 
 def test_splits_keep_acdc_patients_together_and_stratify_sites(converted_study):
@@ -165,7 +178,8 @@ def test_paper_study_dry_run_shows_the_whole_dag_without_data(tmp_path):
     res = snakemake(tmp_path, REPO / "config" / "paper.yaml", "--dry-run")
     assert res.returncode == 0, res.stderr[-2000:]
     counts = _job_counts(res)
-    assert counts["download"] == 1  # MSD Task03_Liver; the others are fetched by hand
+    # SegTHOR, MRBrainS18 training, ACDC, MSD Task03_Liver; the prostate set is fetched by hand
+    assert counts["download"] == 4
     assert counts["obtain"] == counts["convert"] == counts["preprocess"] == 5
     assert counts["train_teacher"] == 3 * 11 + 2
     assert counts["train_subset_teacher"] == 3
@@ -234,11 +248,24 @@ def test_truncated_user_archive_stops_and_leaves_nothing(tmp_path):
 
 
 def test_missing_registration_dataset_says_where_to_get_it(tmp_path):
-    config = {"study": "x", "datasets": {"D": {"source": "mrbrains18"}}}
+    config = {"study": "x", "datasets": {"D": {"source": "multisite_prostate"}}}
     out = _bad_run(tmp_path, config)
-    assert "MRBrainS18 is not at data/downloads/mrbrains18: it needs a registration" in out
-    assert "https://mrbrains18.isi.uu.nl" in out
+    assert "(SAML) is not at data/downloads/multisite_prostate: it is shared through a" in out
+    assert "https://liuquande.github.io/SAML/" in out
     assert not (tmp_path / "data" / "sources").exists()
+
+
+def test_a_hand_placed_download_that_is_not_the_published_file_stops_obtain(tmp_path):
+    """Snakemake does not download a file that is already there: obtain checks it first."""
+    placed = tmp_path / "data" / "downloads" / "segthor"
+    placed.mkdir(parents=True)
+    sa.segthor(tmp_path, copy="zenodo").rename(placed / "SegTHOR.zip")
+    config = {"study": "x", "datasets": {"D": {"source": "segthor"}}}
+    out = _bad_run(tmp_path, config)
+    assert "data/downloads/segthor/SegTHOR.zip: sha256 " in out
+    assert "does not match the published 5dba9bcc681c895b" in out
+    sources = tmp_path / "data" / "sources"
+    assert not sources.exists() or list(sources.iterdir()) == []
 
 
 def test_archive_escaping_through_links_stops_obtain_and_writes_nothing_outside(tmp_path):

@@ -13,11 +13,15 @@ byte-range locks, which work between machines when the NFS lock service does. Wh
 can be taken (a read-only folder, no lock support) the run goes ahead unlocked and logs it.
 
 Locks are advisory: they order kdseg's own writers and readers. Snakemake removes a job's
-existing outputs before running it, without them (see ``rules/``).
+existing outputs before running it, without them (see ``rules/``). So a run (not a dry run)
+also holds its study folder's lock for as long as Snakemake runs (:func:`hold_until_exit`,
+taken in ``rules/common.smk``): Snakemake's own lock covers one working directory only, and a
+second run of the study from another one, with the same absolute ``results_dir``, is refused.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import fcntl
 import functools
@@ -165,3 +169,52 @@ def reads(argument: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
         return locked_call
 
     return decorate
+
+
+_for_process: dict[str, int] = {}  # lock path -> descriptor held until this process ends
+
+
+def hold_until_exit(target: str | os.PathLike, refusal: str) -> bool:
+    """Hold ``target``'s lock exclusively until this process ends (the kernel drops it when the
+    process dies; a clean exit also removes the lock file). Another process holding it is
+    refused at once with the one-line ``refusal``; where no lock can be taken, the process goes
+    on unlocked and logs it. Returns whether the lock is held."""
+    target = Path(target)
+    lock = lock_path(target)
+    if str(lock) in _for_process:
+        return True
+    while True:
+        try:
+            lock.parent.mkdir(parents=True, exist_ok=True)
+            fd = _open(lock)
+        except OSError as err:
+            log.info("%s: going ahead without a lock (%s)", target, err)
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise KdsegError(refusal) from None
+        except OSError as err:
+            os.close(fd)
+            log.info("%s: going ahead without a lock (%s)", target, err)
+            return False
+        if _same_file(fd, lock):
+            break
+        os.close(fd)  # removed by its last holder meanwhile: lock the new file
+    _for_process[str(lock)] = fd
+    atexit.register(_release, fd, lock, True)
+    return True
+
+
+def hold_study(study_dir: str | os.PathLike) -> bool:
+    """Hold a study folder for the whole of a run (:func:`hold_until_exit`): a second run of
+    the study, from another working directory with the same absolute ``results_dir``, stops at
+    once instead of deleting outputs the first run is using."""
+    folder = os.path.abspath(study_dir)
+    return hold_until_exit(
+        f"{folder}.run",
+        f"{folder}: another run of this study is using it (Snakemake's own lock covers one "
+        "working directory only; this run may have started from another one): wait for it to "
+        "finish, or give this run another results_dir or study name",
+    )

@@ -37,9 +37,24 @@ def save_model(path: str | Path, state_dict: dict[str, torch.Tensor], meta: dict
         torch.save({"format": MODEL_FORMAT, **meta, "state_dict": state_dict}, tmp)
 
 
+# Hints of PyTorch and NumPy to load a file unsafely; never repeated in kdseg's messages.
+UNSAFE_HINTS = ("weights_only", "allow_pickle", "pickle.load")
+
+
 def first_line(err: BaseException, limit: int = 200) -> str:
-    """The first line of an exception's message, shortened: for one-line errors."""
-    lines = str(err).strip().splitlines()
+    """The first line of an exception's message, shortened: for one-line errors. A message
+    that suggests loading the file unsafely (PyTorch's weights-only refusal, NumPy's pickled
+    arrays) is replaced by what it means, with the reader's own detail where it gives one."""
+    text = str(err).strip()
+    if any(hint in text for hint in UNSAFE_HINTS):
+        if "WeightsUnpickler error:" not in text:
+            return (
+                "not a plain array or tensor file (it would be unpickled, which kdseg never does)"
+            )
+        detail = text.rsplit("WeightsUnpickler error:", 1)[1].split("Check the")[0]
+        detail = " ".join(detail.split())[:limit]
+        return f"refused by the weights-only reader ({detail}); kdseg never loads other objects"
+    lines = text.splitlines()
     line = lines[0].strip() if lines else type(err).__name__
     return line if len(line) <= limit else line[: limit - 3] + "..."
 

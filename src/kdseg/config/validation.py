@@ -142,7 +142,7 @@ def _check_splits(config: dict[str, Any], name: str) -> None:
     s = ds.get("splits", {})
     try:
         if s.get("folds"):
-            from kdseg.data.folds import fold_splits
+            from kdseg.data.splits import fold_splits
 
             for fold in range(1, int(s["folds"]) + 1):
                 fold_splits(known[0], s.get("seed", 0), int(s["folds"]), fold,

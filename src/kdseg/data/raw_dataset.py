@@ -117,18 +117,31 @@ def _visible(folder: Path, pattern: str = "*") -> list[Path]:
     return sorted(p for p in folder.glob(pattern) if not p.name.startswith("."))
 
 
+def _regular(paths: list[Path]) -> list[Path]:
+    """``paths``; a fifo, device or socket among them (reading a fifo blocks) is a one-line
+    error naming it."""
+    for path in paths:
+        if path.exists() and not path.is_file() and not path.is_dir():
+            raise KdsegError(
+                f"{path}: not a regular file (a fifo, device or socket); kdseg reads only files"
+            )
+    return paths
+
+
 def discover_cases(root: str | Path, info: DatasetInfo) -> list[CaseFiles]:
     """All cases with any (not hidden) file in ``imagesTr`` or ``labelsTr``, sorted by case."""
     root = Path(root)
     ending = info.file_ending
     images: dict[str, dict[int, Path]] = {}
-    for path in _visible(root / "imagesTr", f"*{ending}"):
+    for path in _regular(_visible(root / "imagesTr", f"*{ending}")):
         stem = path.name[: -len(ending)]
         match = _CHANNEL_RE.match(stem)
         if match is None:
             raise KdsegError(f"{path}: image name must end in _<4-digit channel>{ending}")
         images.setdefault(match["case"], {})[int(match["channel"])] = path
-    labels = {p.name[: -len(ending)]: p for p in _visible(root / "labelsTr", f"*{ending}")}
+    labels = {
+        p.name[: -len(ending)]: p for p in _regular(_visible(root / "labelsTr", f"*{ending}"))
+    }
     cases = sorted(set(images) | set(labels))
     return [CaseFiles(c, images.get(c, {}), labels.get(c)) for c in cases]
 

@@ -51,6 +51,7 @@ from kdseg.distill.kd_loss import SOFTEN_RULES, TINY, soften, tempered_target
 from kdseg.ensemble import Ensemble
 from kdseg.errors import ConfigError, KdsegError
 from kdseg.metrics import mean_dice
+from kdseg.model_file import first_line
 from kdseg.provenance import provenance
 
 log = logging.getLogger("kdseg")
@@ -324,4 +325,18 @@ def open_soft_labels(folder: str | Path, cases: Sequence[str]) -> dict[str, dict
     """Memory-mapped soft labels per case, as extra sampler targets (key ``soft``); their
     :class:`SoftLabelLayout` says how to read them."""
     folder = Path(folder)
-    return {c: {"soft": np.load(folder / f"{c}.npy", mmap_mode="r")} for c in cases}
+    return {c: {"soft": _load_soft(folder / f"{c}.npy")} for c in cases}
+
+
+def _load_soft(path: Path) -> np.ndarray:
+    """One case's soft labels, memory-mapped; a missing, corrupt or pickled file is a one-line
+    error naming it (never loaded unsafely)."""
+    try:
+        return np.load(path, mmap_mode="r", allow_pickle=False)
+    except FileNotFoundError:
+        raise KdsegError(f"{path}: soft labels not found (re-run their job)") from None
+    except (ValueError, OSError, EOFError) as err:
+        raise KdsegError(
+            f"{path}: not a readable soft-label array ({first_line(err)}); delete it and re-run "
+            "the soft-label job"
+        ) from None

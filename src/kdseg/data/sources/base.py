@@ -15,19 +15,24 @@ Converter = Callable[[Path, RawDatasetWriter, Mapping[str, Any]], tuple[list[str
 
 @dataclass(frozen=True)
 class Download:
-    """One published file: its URL, the name it is saved under, and its md5 when published.
-    ``place``: for a file that is not an archive, where it goes inside the source folder."""
+    """One published file: its URL, the name it is saved under, and its md5 or sha256 when
+    published. ``place``: for a file that is not an archive, where it goes inside the source
+    folder; ``subset``: the converter subset it holds (downloaded only for a study that
+    converts that subset; None: always)."""
 
     url: str
     filename: str
     md5: str | None = None
     place: str | None = None
+    sha256: str | None = None
+    subset: str | None = None
 
 
 @dataclass(frozen=True)
 class Source:
     """A public dataset: open (``downloads``) or behind a registration (``manual``: the file
-    a user downloads by hand from ``website``)."""
+    a user downloads by hand from ``website``). An open source with a ``manual`` text also
+    takes a user's own copy (``sources.<name>.path``, e.g. the challenge's release)."""
 
     name: str
     title: str
@@ -39,6 +44,8 @@ class Source:
     manual: str = ""
     why_manual: str = "it needs a registration"
     options: Mapping[str, Any] = field(default_factory=dict)
+    # list options whose values must each be one of these (checked while the config is read)
+    choices: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def is_open(self) -> bool:

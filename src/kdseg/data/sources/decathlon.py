@@ -15,7 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from kdseg.data.sources.base import Download, Source
-from kdseg.data.sources.raw_writer import RawDatasetWriter, remap_label, split_channels
+from kdseg.data.sources.raw_writer import (
+    RawDatasetWriter,
+    inside,
+    remap_label,
+    split_channels,
+)
 from kdseg.errors import KdsegError
 
 MSD_URL = "https://msd-for-monai.s3-us-west-2.amazonaws.com"
@@ -26,6 +31,17 @@ def _task_json(root: Path) -> Path:
     if len(found) != 1:
         raise KdsegError(f"{root}: expected one decathlon dataset.json, found {len(found)}")
     return found[0]
+
+
+def _entry(root: Path, path: Path, entry: Any, n: int, key: str) -> Path:
+    """A file named by the task's ``dataset.json``: it must lie inside the source folder."""
+    try:
+        value = entry[key]
+    except (KeyError, TypeError) as err:
+        raise KdsegError(f"{path}: training[{n}] has no '{key}' ({err!r})") from None
+    if not isinstance(value, str):
+        raise KdsegError(f"{path}: training[{n}].{key} is not a path: {value!r}")
+    return inside(root, path.parent / value, f"{path}: training[{n}].{key}")
 
 
 def convert(
@@ -41,8 +57,8 @@ def convert(
     except (KeyError, ValueError, TypeError) as err:
         raise KdsegError(f"{path}: not a decathlon dataset.json ({err!r})") from err
     allowed = set(labels.values())
-    for entry in entries:
-        image, label = path.parent / entry["image"], path.parent / entry["label"]
+    for n, entry in enumerate(entries):
+        image, label = (_entry(root, path, entry, n, key) for key in ("image", "label"))
         case = image.name.removesuffix(".nii.gz")
         parts = split_channels(image)
         if len(parts) != len(channels):

@@ -1,10 +1,11 @@
-"""Downloading one file: retries on transient failures, md5 check, atomic final name.
+"""Downloading one file: retries on transient failures, md5 or sha256 check, atomic final name.
 
 The file is streamed into a hidden temporary sibling and renamed to its final name only when
 complete and (when a checksum is known) verified, so an interrupted or corrupt download never
 looks finished. All attempts together have a time limit (``max_seconds``), so a server that
-trickles its bytes cannot keep a download alive forever; a missing ``file://`` file is not
-retried.
+trickles its bytes cannot keep a download alive forever; the bytes are capped at the size the
+server declares and at ``max_bytes``, so an endless body cannot fill the disk; a missing
+``file://`` file is not retried. Only ``https``, ``http`` and ``file`` URLs are fetched.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 from kdseg.atomic import atomic_path
 from kdseg.errors import KdsegError
@@ -32,13 +34,62 @@ class TransientError(Exception):
     """A failure that a later attempt may not see (network, 5xx)."""
 
 
-def md5sum(path: str | Path) -> str:
-    """Hex md5 of a file."""
-    digest = hashlib.md5()
+SCHEMES = ("https", "http", "file")
+
+
+def file_digest(path: str | Path, algorithm: str = "md5") -> str:
+    """Hex digest (``md5`` or ``sha256``) of a file."""
+    digest = hashlib.new(algorithm)
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(CHUNK), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def md5sum(path: str | Path) -> str:
+    """Hex md5 of a file."""
+    return file_digest(path, "md5")
+
+
+def pinned(md5: str | None = None, sha256: str | None = None) -> tuple[str, str] | None:
+    """The digest a file is checked with: (algorithm, lower-case hex), sha256 first."""
+    for algorithm, value in (("sha256", sha256), ("md5", md5)):
+        if value:
+            return algorithm, value.lower()
+    return None
+
+
+def check_scheme(url: str) -> None:
+    """Refuse a URL whose scheme is not https, http or file (ftp://, data:, ...)."""
+    scheme = urllib.parse.urlsplit(url).scheme.lower()
+    if scheme not in SCHEMES:
+        raise KdsegError(
+            f"{url}: URL scheme {scheme or 'none'!r} is not allowed (only {', '.join(SCHEMES)})"
+        )
+
+
+class _Redirects(urllib.request.HTTPRedirectHandler):
+    """Follow redirects to https and http only (urllib's own handler also follows ftp)."""
+
+    def redirect_request(
+        self,
+        req: urllib.request.Request,
+        fp: Any,
+        code: int,
+        msg: str,
+        headers: Any,
+        newurl: str,
+    ) -> urllib.request.Request | None:
+        scheme = urllib.parse.urlsplit(newurl).scheme.lower()
+        if scheme not in ("https", "http"):
+            raise KdsegError(
+                f"{req.full_url}: redirected to {newurl}: URL scheme {scheme!r} is not allowed "
+                "(only https, http)"
+            )
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+_OPENER = urllib.request.build_opener(_Redirects)
 
 
 class _Deadline:
@@ -73,20 +124,41 @@ def _local_failure(url: str, err: urllib.error.URLError) -> KdsegError:
     return KdsegError(f"{path}: {what} (from {url}: {detail}); a local file is not retried")
 
 
-def _fetch(url: str, dest: Path, timeout: float, deadline: _Deadline) -> str:
-    """Stream ``url`` into ``dest``; return its md5. Transient failures raise TransientError."""
-    digest = hashlib.md5()
+def _cap(url: str, declared: int, max_bytes: int) -> tuple[int, str]:
+    """The most bytes a download may bring, and what says so; a declared size beyond
+    ``max_bytes`` is refused before anything is read."""
+    if declared > max_bytes:
+        raise KdsegError(
+            f"{url}: refused: the server declares {declared:,} bytes, more than "
+            f"download.max_bytes = {max_bytes:,}; nothing was kept"
+        )
+    if declared:
+        return declared, "the size the server declared"
+    return max_bytes, f"download.max_bytes = {max_bytes:,}"
+
+
+def _fetch(
+    url: str, dest: Path, timeout: float, deadline: _Deadline, algorithm: str, max_bytes: int
+) -> str:
+    """Stream ``url`` into ``dest``; return its digest. Transient failures raise TransientError;
+    more bytes than the server declared (or than ``max_bytes``) stop at once."""
+    digest = hashlib.new(algorithm)
     try:
         wait = max(min(timeout, deadline.left()), 0.001)
-        with urllib.request.urlopen(url, timeout=wait) as response, open(dest, "wb") as out:
+        with _OPENER.open(url, timeout=wait) as response, open(dest, "wb") as out:
             total = int(response.headers.get("Content-Length") or 0)
+            cap, why = _cap(url, total, max_bytes)
             done, next_report = 0, 0.0
             # read1: what has arrived, so that a trickle is checked against the deadline
             while block := response.read1(CHUNK):
                 deadline.check()
+                done += len(block)
+                if done > cap:
+                    raise KdsegError(
+                        f"{url}: refused: more than {cap:,} bytes arrived ({why}); nothing was kept"
+                    )
                 out.write(block)
                 digest.update(block)
-                done += len(block)
                 if total and done / total >= next_report:
                     log.info("%s: %.0f%% of %.1f MB", dest.name, 100 * done / total, total / 1e6)
                     next_report += 0.1
@@ -113,26 +185,32 @@ def download(
     backoff_s: float = 5.0,
     timeout_s: float = 60.0,
     max_seconds: float = 86400.0,
+    sha256: str | None = None,
+    max_bytes: int = 64 << 30,
 ) -> Path:
-    """Download ``url`` to ``dest`` (atomically), checking ``md5`` when given.
+    """Download ``url`` to ``dest`` (atomically), checking ``sha256`` (or else ``md5``) when
+    given.
 
     Network errors and HTTP 408/429/5xx are retried ``retries`` times with exponential backoff
-    (``backoff_s``, 2x, 4x, ...); a checksum mismatch, another HTTP error, a missing local file
-    or ``max_seconds`` spent on all attempts together stops at once.
+    (``backoff_s``, 2x, 4x, ...); a checksum mismatch, another HTTP error, a missing local file,
+    more bytes than declared or than ``max_bytes``, a scheme other than https/http/file, or
+    ``max_seconds`` spent on all attempts together stops at once.
     """
+    check_scheme(url)
     dest = Path(dest)
     deadline = _Deadline(url, max_seconds)
+    algorithm, expected = pinned(md5, sha256) or ("md5", "")
     for attempt in range(retries + 1):
         try:
             with atomic_path(dest, suffix=".part") as tmp:
                 log.info("downloading %s -> %s (attempt %d)", url, dest, attempt + 1)
-                got = _fetch(url, tmp, timeout_s, deadline)
-                if md5 and got != md5.lower():
+                got = _fetch(url, tmp, timeout_s, deadline, algorithm, max_bytes)
+                if expected and got != expected:
                     raise KdsegError(
-                        f"{url}: md5 {got} does not match the published {md5}; "
+                        f"{url}: {algorithm} {got} does not match the published {expected}; "
                         f"nothing was kept (a corrupt or changed file: try again later)"
                     )
-            log.info("%s: complete%s", dest, ", md5 verified" if md5 else "")
+            log.info("%s: complete%s", dest, f", {algorithm} verified" if expected else "")
             return dest
         except TransientError as err:
             deadline.check(err)

@@ -439,9 +439,24 @@ def _folder_links(source: Path) -> Iterator[Path]:
                 yield path
 
 
+def _special_files(source: Path) -> Iterator[Path]:
+    """Every fifo, device or socket under ``source`` (copying a fifo would block)."""
+    for folder, _, files in os.walk(source):
+        for name in files:
+            path = Path(folder, name)
+            if not stat.S_ISREG(path.lstat().st_mode) and not path.is_symlink():
+                yield path
+
+
 def _check_folder(source: Path) -> None:
-    """Refuse a link that points outside ``source``: lexically, or once the file system has
-    followed every link on the way (a chain through a link to a shallower folder)."""
+    """Refuse a fifo, device or socket, and a link that points outside ``source``: lexically,
+    or once the file system has followed every link on the way (a chain through a link to a
+    shallower folder)."""
+    for path in _special_files(source):
+        raise KdsegError(
+            f"{path}: not a regular file (a fifo, device or socket); kdseg copies only files, "
+            "folders and links from a source folder"
+        )
     root = os.path.realpath(source)
     for path in _folder_links(source):
         link = os.readlink(path)

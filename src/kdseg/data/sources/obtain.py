@@ -12,12 +12,13 @@ import json
 import logging
 import os
 import shutil
+import stat
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from kdseg.atomic import atomic_dir, write_json
-from kdseg.data.sources.download import md5sum
+from kdseg.data.sources.download import file_digest, md5sum, pinned
 from kdseg.data.sources.extract import Limits, copy_folder, is_archive, safe_extract
 from kdseg.data.sources.raw_writer import RawDatasetWriter
 from kdseg.data.sources.registry import source_named
@@ -50,6 +51,36 @@ def _place(file: Path, dest: Path) -> None:
         shutil.copyfile(file, dest)
 
 
+def _regular(entry: Path) -> None:
+    """Refuse a fifo, device or socket in a user's folder (reading a fifo would block)."""
+    mode = entry.lstat().st_mode
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode) or stat.S_ISLNK(mode)):
+        raise KdsegError(
+            f"{entry}: not a regular file or folder (a fifo, device or socket); kdseg reads "
+            "only files and folders from a source"
+        )
+
+
+def verify(file: Path, spec: Mapping[str, Any], source: str) -> str:
+    """Check a downloaded (or hand-placed) file against its known digest before anything is
+    derived from it; returns the digest checked ('' where none is known)."""
+    known = pinned(spec.get("md5"), spec.get("sha256"))
+    if known is None:
+        log.info("%s: no published checksum to verify (%s)", file, source)
+        return ""
+    algorithm, expected = known
+    got = file_digest(file, algorithm)
+    if got != expected:
+        raise KdsegError(
+            f"{file}: {algorithm} {got} does not match the published {expected} (a file placed "
+            f"by hand, or changed since it was downloaded): delete it to download it again, or "
+            f"set 'sources.{source}.{algorithm}.{file.name}' for another version; nothing was "
+            "extracted"
+        )
+    log.info("%s: %s verified", file, algorithm)
+    return expected
+
+
 def obtain_source(
     source: str,
     out_dir: str,
@@ -57,36 +88,47 @@ def obtain_source(
     manual_path: str = "",
     extract: Mapping[str, Any] | None = None,
     marker: str | None = None,
+    digests: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> None:
-    """Fill ``out_dir`` with the source's files: each downloaded archive extracted into a
-    folder of its name (other files placed where the source says); for a registration-only
-    source, what the user put at ``manual_path``: an archive, or a folder whose archives are
+    """Fill ``out_dir`` with the source's files: each downloaded archive, verified against its
+    known digest (``digests``: {file name: {md5, sha256}}, the config's overrides included;
+    default the published ones), extracted into a folder of its name (other files placed where
+    the source says); else what the user put at ``manual_path`` (a registration-only source,
+    or the user's own copy of an open one): an archive, or a folder whose archives are
     extracted and whose other entries are copied. ``extract``: the config's limits on what an
     archive may expand to (``max_bytes``, ``max_ratio``). ``SOURCE.json`` records files and
-    md5s; ``marker`` (the workflow's output, see :func:`write_marker`) is written last."""
+    digests; ``marker`` (the workflow's output, see :func:`write_marker`) is written last."""
     src = source_named(source)
     out = Path(out_dir)
     limits = Limits(**(extract or {}))
     record: dict[str, Any] = {"source": src.name, "website": src.website, "files": {}}
+    published = {d.filename: {"md5": d.md5, "sha256": d.sha256} for d in src.downloads}
     with atomic_dir(out) as tmp:
-        if src.is_open:
+        if src.is_open and not manual_path:
             by_name = {d.filename: d for d in src.downloads}
             for i, name in enumerate(downloads, 1):
                 file, spec = Path(name), by_name[Path(name).name]
+                digest = verify(file, (digests or published).get(file.name, {}), src.name)
                 if spec.place:
                     _place(file, tmp / spec.place)
                 else:
                     safe_extract(file, tmp / archive_stem(file), limits)
-                record["files"][file.name] = spec.md5 or ""
+                record["files"][file.name] = digest
                 if i % 20 == 0 or i == len(downloads):
                     log.info("%s: %d/%d files in place", src.name, i, len(downloads))
         else:
             where = Path(manual_path)
-            entries = sorted(where.iterdir()) if where.is_dir() else [where] * where.is_file()
+            entries = sorted(where.iterdir()) if where.is_dir() else [where] * where.exists()
             entries = [e for e in entries if not e.name.startswith(".")]
+            if not entries and src.is_open:
+                raise KdsegError(
+                    f"{where}: not found or empty ('sources.{src.name}.path', your own copy of "
+                    f"{src.title}; leave the key out to download it)"
+                )
             if not entries:
                 raise KdsegError(src.instructions(where))
             for entry in entries:
+                _regular(entry)
                 if entry.is_dir():
                     copy_folder(entry, tmp / entry.name)
                     record["files"][str(entry)] = "folder"
@@ -125,7 +167,7 @@ def convert_source(
     settings = {**src.options, **(options or {})}
     out = Path(out_dir)
     with reading(source_dir), atomic_dir(out) as tmp:
-        writer = RawDatasetWriter(tmp)
+        writer = RawDatasetWriter(tmp, Path(source_dir))
         channels, labels = src.convert(Path(source_dir), writer, settings)
         data = writer.finish(
             out.name,

@@ -3,11 +3,14 @@
 
 Geometry is preserved exactly: a ``.nii.gz`` source file is copied byte for byte; anything else
 (a channel of a 4D image, a remapped label map) is written with the source's affine and header.
+Every file read must lie inside the source folder (:func:`inside`): a path taken from a file of
+an archive (a ``dataset.json`` entry) cannot make the converter copy another file of the machine.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -21,6 +24,16 @@ from kdseg.errors import KdsegError
 
 ENDING = ".nii.gz"
 ImageSource = Path | nib.Nifti1Image
+
+
+def inside(root: Path, path: Path, named_in: str = "") -> Path:
+    """``path``, refused in one line unless it resolves (links followed) inside ``root``;
+    ``named_in``: the file (and entry) that named it, for the message."""
+    real, base = os.path.realpath(path), os.path.realpath(root)
+    if real != base and not real.startswith(base + os.sep):
+        origin = f"{named_in} names {path}, which" if named_in else f"{path}"
+        raise KdsegError(f"{origin} resolves to {real}, outside the source folder {root}; refused")
+    return path
 
 
 def load_nifti(path: Path) -> nib.Nifti1Image:
@@ -73,15 +86,17 @@ def remap_label(path: Path, mapping: Mapping[int, int] | None, allowed: set[int]
 class RawDatasetWriter:
     """Collects cases into ``root`` (a fresh folder) and writes ``dataset.json`` at the end."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, source: Path | None = None) -> None:
         self.root = Path(root)
+        self.source = source  # every file copied must lie inside it (when given)
         (self.root / "imagesTr").mkdir(parents=True, exist_ok=True)
         (self.root / "labelsTr").mkdir(parents=True, exist_ok=True)
         self.cases: list[str] = []
         self.metadata: dict[str, dict[str, Any]] = {}
 
-    @staticmethod
-    def _write(source: ImageSource, dest: Path) -> None:
+    def _write(self, source: ImageSource, dest: Path) -> None:
+        if isinstance(source, Path) and self.source is not None:
+            inside(self.source, source)
         if isinstance(source, Path) and not source.is_file():
             raise KdsegError(f"{source}: missing (expected by the source's layout)")
         if isinstance(source, Path) and source.name.endswith(ENDING):

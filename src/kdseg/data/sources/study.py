@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from kdseg.data.sources.download import check_scheme
 from kdseg.data.sources.registry import SOURCES, source_named
-from kdseg.errors import ConfigError
+from kdseg.errors import ConfigError, KdsegError
 
 
 def is_converted(dataset: dict[str, Any]) -> bool:
@@ -55,6 +56,13 @@ def conversions(config: dict[str, Any]) -> dict[str, tuple[str, dict[str, Any]]]
                 f"config key 'datasets.{name}.convert.{unknown[0]}': source {src.name} has "
                 f"no such option (it has: {', '.join(src.options) or 'none'})"
             )
+        for option, allowed in src.choices.items():
+            value = options[option]
+            if not isinstance(value, list) or not value or any(v not in allowed for v in value):
+                raise ConfigError(
+                    f"config key 'datasets.{name}.convert.{option}': {value!r} is not a "
+                    f"non-empty list of {', '.join(allowed)}"
+                )
         key = raw_name(ds)
         if key in found and found[key] != (src.name, options):
             raise ConfigError(
@@ -71,9 +79,9 @@ def used_sources(config: dict[str, Any]) -> list[str]:
 
 
 def download_spec(config: dict[str, Any], source: str, filename: str) -> dict[str, Any]:
-    """URL (the configured mirror's, if any) and md5 of one published file: what the file
-    depends on (the ``download`` settings only say how to fetch it, so changing them never
-    re-downloads a file)."""
+    """URL (the configured mirror's, if any) and md5 (and sha256, where known) of one published
+    file: what the file depends on (the ``download`` settings only say how to fetch it, so
+    changing them never re-downloads a file)."""
     src = source_named(source)
     spec = {d.filename: d for d in src.downloads}.get(filename)
     if spec is None:
@@ -82,18 +90,44 @@ def download_spec(config: dict[str, Any], source: str, filename: str) -> dict[st
     mirror = settings.get("mirror")
     url = f"{mirror.rstrip('/')}/{filename}" if mirror else spec.url
     md5 = settings.get("md5", {}).get(filename, spec.md5)
-    return {"url": url, "md5": md5}
+    sha256 = settings.get("sha256", {}).get(filename, spec.sha256)
+    if filename in settings.get("md5", {}) and filename not in settings.get("sha256", {}):
+        sha256 = None  # an md5 given for a mirror's other version replaces the published pin
+    return {"url": url, "md5": md5, **({"sha256": sha256} if sha256 else {})}
+
+
+def user_copy(config: dict[str, Any], source: str) -> str:
+    """The user's own copy of an open source (``sources.<source>.path``), or ''."""
+    return config["sources"].get(source, {}).get("path", "") if source_named(source).is_open else ""
+
+
+def converted_subsets(config: dict[str, Any], source: str) -> set[str]:
+    """The converter subsets the study's datasets take from ``source``."""
+    found: set[str] = set()
+    for name, options in conversions(config).values():
+        if name == source:
+            found |= set(options.get("subsets") or [])
+    return found
 
 
 def downloaded_files(config: dict[str, Any], source: str) -> list[str]:
-    """The files the workflow downloads for an open source (none for the others)."""
-    return [f"{download_dir(config, source)}/{d.filename}" for d in source_named(source).downloads]
+    """The files the workflow downloads for an open source: none for the others or where the
+    user gives their own copy; a file of one subset only when a dataset converts it."""
+    if user_copy(config, source):
+        return []
+    subsets = converted_subsets(config, source)
+    return [
+        f"{download_dir(config, source)}/{d.filename}"
+        for d in source_named(source).downloads
+        if d.subset is None or d.subset in subsets
+    ]
 
 
 def manual_path(config: dict[str, Any], source: str) -> str:
-    """Where a registration-only source's archive (or extracted folder) is expected."""
+    """Where a registration-only source's archive (or extracted folder) is expected, or where
+    the user keeps their own copy of an open one."""
     if source_named(source).is_open:
-        return ""
+        return user_copy(config, source)
     return config["sources"].get(source, {}).get("path") or download_dir(config, source)
 
 
@@ -102,22 +136,28 @@ def check_sources(config: dict[str, Any]) -> None:
     conversions(config)
     for name, settings in config["sources"].items():
         src = source_named(name)
-        if src.is_open and "path" in settings:
+        if src.is_open and not src.manual and "path" in settings:
             raise ConfigError(
                 f"config key 'sources.{name}.path': {name} is downloaded by the workflow "
                 "(use 'mirror' for another location)"
             )
-        for key in ("mirror", "md5"):
+        for key in ("mirror", "md5", "sha256"):
             if not src.is_open and key in settings:
                 raise ConfigError(
                     f"config key 'sources.{name}.{key}': {name} cannot be downloaded (use 'path')"
                 )
+        if "mirror" in settings:
+            try:
+                check_scheme(settings["mirror"])
+            except KdsegError as err:
+                raise ConfigError(f"config key 'sources.{name}.mirror': {err}") from None
         published = {d.filename for d in src.downloads}
-        for filename in settings.get("md5", {}):
-            if filename not in published:
-                raise ConfigError(
-                    f"config key 'sources.{name}.md5.{filename}': not a file of {name}"
-                )
+        for key in ("md5", "sha256"):
+            for filename in settings.get(key, {}):
+                if filename not in published:
+                    raise ConfigError(
+                        f"config key 'sources.{name}.{key}.{filename}': not a file of {name}"
+                    )
     for name, ds in config["datasets"].items():
         for key in ("raw_name", "convert"):
             if key in ds and not is_converted(ds):

@@ -112,8 +112,6 @@ rule preprocess:
         LAYOUT.log("preprocess", "{dataset}"),
     benchmark:
         LAYOUT.benchmark("preprocess", "{dataset}")
-    wildcard_constraints:
-        dataset=only(TRAINED),
     conda:
         ENV
     threads: config["threads"]

@@ -14,8 +14,6 @@ rule train_student:
         job_log("train", ids.STUDENT),
     benchmark:
         job_benchmark("train", ids.STUDENT)
-    wildcard_constraints:
-        dataset=only(TRAINED),
     # the chain teachers -> soft labels -> students -> tables is the study's critical path
     priority: 1
     conda:
@@ -45,8 +43,6 @@ rule train_online:
         job_log("train", ids.ONLINE_PAIR),
     benchmark:
         job_benchmark("train", ids.ONLINE_PAIR)
-    wildcard_constraints:
-        dataset=only(TRAINED),
     conda:
         ENV
     threads: config["resources"]["train"]["threads"]

@@ -17,8 +17,6 @@ rule predict_ensemble:
         job_log("predict", ids.ENSEMBLE),
     benchmark:
         job_benchmark("predict", ids.ENSEMBLE)
-    wildcard_constraints:
-        dataset=only(TRAINED),
     conda:
         ENV
     resources:
@@ -40,8 +38,6 @@ rule soft_labels:
         job_log("soft_labels", "{model}"),
     benchmark:
         job_benchmark("soft_labels", "{model}")
-    wildcard_constraints:
-        dataset=only(TRAINED),
     # the chain teachers -> soft labels -> students -> tables is the study's critical path
     priority: 1
     conda:

@@ -13,8 +13,6 @@ rule predict:
         job_log("predict", "{model}"),
     benchmark:
         job_benchmark("predict", "{model}")
-    wildcard_constraints:
-        dataset=only(TRAINED),
     conda:
         ENV
     threads: config["resources"]["predict"]["threads"]
@@ -95,6 +93,10 @@ rule training_table:
         doubled=lambda wc: list(doubled_histories(wc.dataset)),
     script:
         "../workflow/scripts/training_table.py"
+
+
+# a cross-validated dataset's predictions are its folds' (its own networks are never trained)
+ruleorder: pool_predictions > predict_ensemble > predict
 
 
 rule pool_predictions:

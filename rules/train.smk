@@ -15,8 +15,6 @@ rule train_teacher:
         job_log("train", ids.TEACHER),
     benchmark:
         job_benchmark("train", ids.TEACHER)
-    wildcard_constraints:
-        dataset=only(TRAINED),
     conda:
         ENV
     threads: config["resources"]["train"]["threads"]

@@ -111,8 +111,11 @@ def preprocess_case(
     target_spacing: list[float],
     settings: PreprocessSettings,
     out_dir: Path,
+    training: bool = False,
 ) -> dict[str, Any]:
-    """Crop, normalise and resample one case; write its arrays; return its manifest entry."""
+    """Crop, normalise and resample one case; write its arrays; return its manifest entry.
+    A training case whose normalised channel is one constant stops preprocessing (KdsegError):
+    the networks would learn from blank images."""
     label_vol = read_volume(files.label)
     channels = [read_volume(files.images[c]).array for c in range(len(modalities))]
     label = label_vol.array.astype(np.uint8)
@@ -132,6 +135,12 @@ def preprocess_case(
             out, stats = normalize_mr(image_c, mask_c)
             normalized.append(out)
             norm_stats.append({"modality": "mr", **stats})
+        if training and float(normalized[-1].min()) == float(normalized[-1].max()):
+            raise KdsegError(
+                f"case {files.case!r}: channel {c} ({modality}) is constant after normalisation "
+                f"({normalized[-1].flat[0]:g} everywhere); check preprocess.ct.window / "
+                "percentiles and the image"
+            )
     spacing = list(label_vol.spacing)
     shape = shape_for_spacing(label_c.shape, spacing, target_spacing)
     image_r = np.stack(
@@ -186,7 +195,7 @@ def preprocess_dataset(
     entries = []
     out_dir = Path(out_dir)
     with atomic_dir(out_dir) as tmp:
-        args = [(f, modalities, ct, target, cfg, tmp) for f in cases]
+        args = [(f, modalities, ct, target, cfg, tmp, f.case in train) for f in cases]
         if threads > 1:
             with ProcessPoolExecutor(max_workers=threads) as pool:
                 futures = [pool.submit(preprocess_case, *a) for a in args]

@@ -68,3 +68,26 @@ def test_unnamed_study_writes_under_its_file_name_and_says_it_trains_nothing(tmp
     assert "results/tiny-study/T/raw" in text
     assert "results/demo" not in text
     assert "study 'tiny-study' trains no network: it defines no 'ensembles'" in text
+
+
+def test_an_override_of_a_mapping_the_study_file_leaves_out_merges_into_its_default():
+    config = {"training": {"iterations": 800}}
+    kdcfg.apply_overrides(config, {"training": {"iterations": "10", "optimizer": {"lr": "0.02"}}})
+    assert config == {"training": {"iterations": 10, "optimizer": {"name": "adam", "lr": 0.02}}}
+    kdcfg.validate_config({**config, "datasets": {"T": {"source": "phantom"}}})
+    # a mapping the study file sets keeps its keys: no default is merged under it
+    sgd = {"training": {"optimizer": {"name": "sgd", "lr": 0.1, "momentum": 0.9}}}
+    kdcfg.apply_overrides(sgd, {"training": {"optimizer": {"lr": "0.02"}}})
+    assert sgd["training"]["optimizer"] == {"name": "sgd", "lr": 0.02, "momentum": 0.9}
+
+
+@pytest.mark.workflow
+def test_the_documented_override_works_on_a_study_file_without_an_optimizer(tmp_path):
+    study = tmp_path / "plain.yaml"
+    study.write_text(
+        "datasets:\n  T:\n    source: phantom\n    phantom: {kind: thorax, cases: 6, seed: 1}\n"
+    )
+    override = 'training={"iterations": 10, "optimizer": {"lr": 0.02}}'
+    out = _dry_run("--configfile", str(study), "--directory", str(tmp_path),
+                   "--snakefile", str(REPO / "Snakefile"), "--config", override)  # fmt: skip
+    assert out.returncode == 0, out.stderr

@@ -58,6 +58,7 @@ from kdseg.config.students import (
     trained_nothing,
 )
 from kdseg.config.study_file import (
+    SCHEMA,
     apply_overrides,
     canonical,
     default_study_name,
@@ -65,7 +66,6 @@ from kdseg.config.study_file import (
     typed_override,
 )
 from kdseg.config.validation import (
-    SCHEMA,
     check_config,
     check_device,
     load_config,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -134,13 +136,54 @@ def typed_override(value: Any) -> Any:
 
 def apply_overrides(config: dict[str, Any], overrides: dict[str, Any]) -> None:
     """Apply ``--config`` values (typed by :func:`typed_override`) over ``config``, key by key
-    into nested mappings, as Snakemake merges them."""
+    into nested mappings, as Snakemake merges them. A mapping the study file does not set
+    (every key it holds is the override's) is merged into the schema's default there:
+    ``training={"optimizer": {"lr": 0.02}}`` on a study without ``optimizer`` gives Adam at
+    0.02, as on a study that writes the default out."""
+    _apply(config, overrides, ())
+
+
+def _apply(config: dict[str, Any], overrides: dict[str, Any], path: tuple[str, ...]) -> None:
     for key, value in overrides.items():
         value = typed_override(value)
-        if isinstance(value, dict) and isinstance(config.get(key), dict):
-            apply_overrides(config[key], value)
+        current = config.get(key)
+        if isinstance(value, dict) and (current is None or isinstance(current, dict)):
+            default = schema_default((*path, key))
+            if isinstance(default, dict) and set(current or {}) <= set(value):
+                current = config[key] = copy.deepcopy(default)
+            if isinstance(current, dict):
+                _apply(current, value, (*path, key))
+                continue
+        config[key] = value
+
+
+SCHEMA = Path(__file__).with_name("config.schema.yaml")
+
+
+@functools.cache
+def schema_document() -> dict[str, Any]:
+    """The config schema (``kdseg/config/config.schema.yaml``, shipped with the package)."""
+    return yaml.safe_load(SCHEMA.read_text())
+
+
+def schema_default(path: tuple[str, ...]) -> Any:
+    """The schema's ``default`` of the key at ``path`` (None where it gives none)."""
+    schema = schema_document()
+
+    def resolve(node: dict[str, Any]) -> dict[str, Any]:
+        while "$ref" in node:
+            node = schema["$defs"][node["$ref"].rsplit("/", 1)[1]]
+        return node
+
+    node = resolve(schema)
+    for key in path:
+        if key in node.get("properties", {}):
+            node = resolve(node["properties"][key])
+        elif isinstance(node.get("additionalProperties"), dict):
+            node = resolve(node["additionalProperties"])
         else:
-            config[key] = value
+            return None
+    return node.get("default")
 
 
 def default_study_name(config: dict[str, Any], study_files: list[str]) -> None:

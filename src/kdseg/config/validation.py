@@ -6,14 +6,12 @@ that need a built optimiser or network are left to the job that builds them."""
 from __future__ import annotations
 
 import copy
-import functools
 import math
 import re
 from pathlib import Path
 from typing import Any
 
 import jsonschema
-import yaml
 
 from kdseg.config.messages import config_error_message
 from kdseg.config.methods import METHODS, method_of
@@ -25,7 +23,7 @@ from kdseg.config.specs import (
     check_schedule,
     network_dims,
 )
-from kdseg.config.study_file import read_study_file
+from kdseg.config.study_file import read_study_file, schema_document
 from kdseg.data.raw_dataset import discover_cases, read_dataset_json
 from kdseg.data.sources.study import check_sources
 from kdseg.errors import ConfigError, KdsegError
@@ -341,15 +339,6 @@ def load_config(path: str | Path) -> dict[str, Any]:
     except ConfigError as err:
         raise ConfigError(f"{path}: invalid config: {err}") from None
     return config
-
-
-SCHEMA = Path(__file__).with_name("config.schema.yaml")
-
-
-@functools.cache
-def schema_document() -> dict[str, Any]:
-    """The config schema (``kdseg/config/config.schema.yaml``, shipped with the package)."""
-    return yaml.safe_load(SCHEMA.read_text())
 
 
 def _schema_defs() -> dict[str, Any]:

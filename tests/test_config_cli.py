@@ -91,3 +91,22 @@ def test_the_documented_override_works_on_a_study_file_without_an_optimizer(tmp_
     out = _dry_run("--configfile", str(study), "--directory", str(tmp_path),
                    "--snakefile", str(REPO / "Snakefile"), "--config", override)  # fmt: skip
     assert out.returncode == 0, out.stderr
+
+
+@pytest.mark.workflow
+def test_an_alias_bomb_and_yte_code_stop_the_run_in_one_line(tmp_path):
+    from test_config_hostile import _bomb
+
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_text(_bomb(9))  # aliased lists: Snakemake keeps them shared, kdseg refuses them
+    code = tmp_path / "code.yaml"
+    code.write_text("__use_yte__: true\nstudy: ?'co' + 'de'\ndatasets:\n  T: {source: phantom}\n")
+    for study, message in (
+        (bomb, f"invalid config: {bomb}: its aliases expand it to more than 100000 values"),
+        (code, f"invalid config: {code}: '__use_yte__' asks Snakemake to run the file's"),
+    ):
+        out = _dry_run("--configfile", str(study), "--directory", str(tmp_path),
+                       "--snakefile", str(REPO / "Snakefile"))  # fmt: skip
+        assert out.returncode != 0
+        assert message in out.stdout + out.stderr
+    assert not (tmp_path / "results").exists()

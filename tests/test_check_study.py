@@ -9,8 +9,9 @@ import sys
 
 import pandas as pd
 import pytest
-import yaml
 from test_workflow import REPO, _job_counts
+
+from kdseg import config as kdcfg
 
 pytestmark = pytest.mark.workflow
 
@@ -25,10 +26,13 @@ KINDS = {
 
 
 def test_every_network_of_the_check_study_trains_for_the_global_budget():
-    config = yaml.safe_load(CHECK.read_text())
+    config = kdcfg.load_config(CHECK)
     assert config["training"]["iterations"] == 4
     for section in [*config["architectures"].values(), *config["datasets"].values()]:
         assert "iterations" not in section.get("training", {})
+    for dataset in config["datasets"]:
+        for arch in config["architectures"]:
+            assert kdcfg.training_settings(config, dataset, arch)["iterations"] == 4
 
 
 def test_the_installation_check_runs_every_kind_of_job(tmp_path):

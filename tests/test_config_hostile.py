@@ -244,12 +244,13 @@ def test_a_target_spacing_that_would_exhaust_memory_is_refused_at_plan_time():
         ),
         (
             lambda c: c["architectures"]["unet"]["kwargs"].update(features=[-4, 8]),
-            "config key 'architectures.unet' (dataset Heart): architecture 'unet3d': "
-            "'features' must be whole numbers of at least 1, got [-4, 8]",
+            "config key 'architectures.unet' (dataset Heart): architecture 'unet3d': bad "
+            "arguments (features must be a list of positive integers, got [-4, 8])",
         ),
         (
-            lambda c: c["architectures"]["dilated"]["kwargs"].update(features=0),
-            "architecture 'dilated2d': 'features' must be whole numbers of at least 1, got 0",
+            lambda c: c["architectures"]["dilated"]["kwargs"].update(dilations=[1, 0]),
+            "architecture 'dilated2d': bad arguments (dilations must be a list of positive "
+            "integers, got [1, 0])",
         ),
     ],
 )

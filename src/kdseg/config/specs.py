@@ -85,24 +85,6 @@ def check_network_arguments(network: str, kwargs: Mapping[str, Any]) -> None:
             f"architecture {network!r}: bad arguments (unknown keyword {unknown[0]!r}; "
             f"accepted: {', '.join(accepted)})"
         )
-    for key in _SIZES:
-        if key in kwargs and not _whole_sizes(kwargs[key]):
-            raise ConfigError(
-                f"architecture {network!r}: {key!r} must be whole numbers of at least 1, "
-                f"got {kwargs[key]}"
-            )
-
-
-# keyword arguments of kdseg's networks that are sizes (channels, blocks, dilations)
-_SIZES = ("features", "dilations", "head", "blocks")
-
-
-def _whole_sizes(value: Any) -> bool:
-    """An integer >= 1, or a non-empty list of them (bools are no sizes)."""
-    values = value if isinstance(value, list) else [value]
-    return bool(values) and all(
-        isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in values
-    )
 
 
 def check_optimizer(section: Mapping[str, Any]) -> None:

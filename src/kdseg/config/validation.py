@@ -13,6 +13,7 @@ from typing import Any
 
 import jsonschema
 
+from kdseg.config.geometry import network_geometry
 from kdseg.config.messages import config_error_message
 from kdseg.config.methods import METHODS, method_of
 from kdseg.config.paths import raw_root
@@ -161,10 +162,11 @@ def _check_training(training: dict[str, Any], dataset: dict[str, Any], name: str
 
 
 def _check_network(arch: dict[str, Any], key: str, dataset: str) -> None:
-    """The network exists and takes these keyword arguments (their values are checked by
-    the job that builds it)."""
+    """The network exists and takes these keyword arguments, and those that shape it (sizes,
+    layout, blocks) have values it accepts (the others are checked by the job that builds it)."""
     try:
         check_network_arguments(arch["network"], arch.get("kwargs", {}))
+        network_geometry(arch["network"], arch.get("kwargs", {}))  # sizes, layout, blocks
     except ConfigError as err:
         raise ConfigError(f"config key '{key}' (dataset {dataset}): {err}") from None
 

@@ -239,6 +239,10 @@ def test_a_target_spacing_that_would_exhaust_memory_is_refused_at_plan_time():
         ),
         (lambda c: c.update(data_dir="out{x"), "config key 'data_dir': 'out{x' holds a brace"),
         (
+            lambda c: c["baselines"].update(architectures=["nope"], budgets=[1, 2]),
+            "config key 'baselines.architectures': 'nope' is not defined in 'architectures'",
+        ),
+        (
             lambda c: c["datasets"].update({123: c["datasets"].pop("Heart")}),
             "config key 'datasets': 123 is not of type 'string'",
         ),

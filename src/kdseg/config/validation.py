@@ -58,11 +58,11 @@ def check_config(config: dict[str, Any]) -> None:
     for name, ds in config["datasets"].items():
         _check_intensity_ranges(ds, f"datasets.{name}.preprocess.ct")
         _check_group_pattern(ds, f"datasets.{name}.splits.group_pattern")
-    _check_budgets(config)
     check_sources(config)
     _check_ensembles(config)
     _check_students(config)
     _check_dataset_lists(config)
+    _check_budgets(config)  # after the baselines' architectures are known to exist
     for name in config["datasets"]:
         training = training_settings(config, name)
         _check_merged(training, "training", f"datasets.{name}.training")

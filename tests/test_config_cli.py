@@ -68,3 +68,45 @@ def test_unnamed_study_writes_under_its_file_name_and_says_it_trains_nothing(tmp
     assert "results/tiny-study/T/raw" in text
     assert "results/demo" not in text
     assert "study 'tiny-study' trains no network: it defines no 'ensembles'" in text
+
+
+def test_an_override_of_a_mapping_the_study_file_leaves_out_merges_into_its_default():
+    config = {"training": {"iterations": 800}}
+    kdcfg.apply_overrides(config, {"training": {"iterations": "10", "optimizer": {"lr": "0.02"}}})
+    assert config == {"training": {"iterations": 10, "optimizer": {"name": "adam", "lr": 0.02}}}
+    kdcfg.validate_config({**config, "datasets": {"T": {"source": "phantom"}}})
+    # a mapping the study file sets keeps its keys: no default is merged under it
+    sgd = {"training": {"optimizer": {"name": "sgd", "lr": 0.1, "momentum": 0.9}}}
+    kdcfg.apply_overrides(sgd, {"training": {"optimizer": {"lr": "0.02"}}})
+    assert sgd["training"]["optimizer"] == {"name": "sgd", "lr": 0.02, "momentum": 0.9}
+
+
+@pytest.mark.workflow
+def test_the_documented_override_works_on_a_study_file_without_an_optimizer(tmp_path):
+    study = tmp_path / "plain.yaml"
+    study.write_text(
+        "datasets:\n  T:\n    source: phantom\n    phantom: {kind: thorax, cases: 6, seed: 1}\n"
+    )
+    override = 'training={"iterations": 10, "optimizer": {"lr": 0.02}}'
+    out = _dry_run("--configfile", str(study), "--directory", str(tmp_path),
+                   "--snakefile", str(REPO / "Snakefile"), "--config", override)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+
+
+@pytest.mark.workflow
+def test_an_alias_bomb_and_yte_code_stop_the_run_in_one_line(tmp_path):
+    from test_config_hostile import _bomb
+
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_text(_bomb(9))  # aliased lists: Snakemake keeps them shared, kdseg refuses them
+    code = tmp_path / "code.yaml"
+    code.write_text("__use_yte__: true\nstudy: ?'co' + 'de'\ndatasets:\n  T: {source: phantom}\n")
+    for study, message in (
+        (bomb, f"invalid config: {bomb}: its aliases expand it to more than 100000 values"),
+        (code, f"invalid config: {code}: '__use_yte__' asks Snakemake to run the file's"),
+    ):
+        out = _dry_run("--configfile", str(study), "--directory", str(tmp_path),
+                       "--snakefile", str(REPO / "Snakefile"))  # fmt: skip
+        assert out.returncode != 0
+        assert message in out.stdout + out.stderr
+    assert not (tmp_path / "results").exists()

@@ -27,7 +27,9 @@ def plan_rows(plan: Mapping[str, Any]) -> list[list[str]]:
             shown_value(k, e["value"]),
             e["source"],
             shown_value(k, e["planned"]),
-            e["reason"],
+            f"{e['reason']}; planned: {e['planned_reason']}"
+            if "planned_reason" in e
+            else e["reason"],
         ]
         for k, e in plan_entries(plan)
     ]

@@ -2,7 +2,7 @@
 
 ============== =====================================================================
 messages       one-line messages for schema violations
-study_file     reading a study file (no duplicate keys), canonical key order
+study_file     reading a study file (no duplicate keys, alias bombs, yte), key order, schema
 model_ids      the model-id grammar: teachers, ensembles, students, baselines, online
 settings       the config per dataset, architecture and training budget
 paths          where a study's files live
@@ -11,8 +11,8 @@ methods        what each student method declares: keys, runs, teacher outputs
 students       the students and baselines the entries' methods train
 doubling       the budget-doubling check: which networks train again, and where
 comparisons    which models each table and statistics family compares
-validation     the schema with its defaults, then the checks a schema cannot express
 geometry       each network's receptive field, size divisor and valid margin (declared)
+validation     the schema with its defaults, then the checks a schema cannot express
 plan           plans from a dataset's fingerprint: spacing, patch, batch, orientations
 ============== =====================================================================
 
@@ -60,6 +60,7 @@ from kdseg.config.students import (
     trained_nothing,
 )
 from kdseg.config.study_file import (
+    SCHEMA,
     apply_overrides,
     canonical,
     default_study_name,
@@ -67,7 +68,6 @@ from kdseg.config.study_file import (
     typed_override,
 )
 from kdseg.config.validation import (
-    SCHEMA,
     check_config,
     check_device,
     load_config,

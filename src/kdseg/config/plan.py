@@ -21,9 +21,13 @@ from typing import Any
 
 from kdseg.config.geometry import NetworkGeometry, network_geometry
 from kdseg.config.settings import architecture_settings
+from kdseg.errors import ConfigError
 
 STUDY_FILE = "study file"
+STUDY_FILE_REASON = "set in the study file"
 PLAN = "plan"
+# voxels of one resampled case (8 GiB as float32): more is a target spacing far too fine
+MAX_CASE_VOXELS = 2**31
 AXIS_NAMES = ("x", "y", "z")
 
 
@@ -59,9 +63,16 @@ def explicit_value(explicit: Mapping[str, Any], dataset: str, arch: str | None, 
 
 
 def _entry(planned: Any, explicit: Any, reason: str) -> dict[str, Any]:
-    """One planned key: the value used, what the plan chose, where the value came from."""
+    """One planned key: the value used, what the plan chose, where the value came from and
+    why; a value the study file sets says so, and the plan's value keeps its own reason."""
     if explicit is not None:
-        return {"value": explicit, "planned": planned, "source": STUDY_FILE, "reason": reason}
+        return {
+            "value": explicit,
+            "planned": planned,
+            "source": STUDY_FILE,
+            "reason": STUDY_FILE_REASON,
+            "planned_reason": reason,
+        }
     return {"value": planned, "planned": planned, "source": PLAN, "reason": reason}
 
 
@@ -355,6 +366,7 @@ def plan_dataset(
     shapes = (
         fingerprint["shapes_after_crop"] if own_grid else resampled_shapes(fingerprint, spacing)
     )
+    _check_case_size(shapes, spacing, spacing_entry, dataset)
     image = median_shape(shapes)
     training_voxels = sum(math.prod(s) for s in shapes)
     architectures = {
@@ -382,6 +394,24 @@ def plan_dataset(
         "median_shape": image,
         "architectures": architectures,
     }
+
+
+def _check_case_size(
+    shapes: Sequence[Sequence[int]],
+    spacing: Sequence[float],
+    entry: Mapping[str, Any],
+    dataset: str,
+) -> None:
+    """A case resampled to ``spacing`` must fit in memory: at most MAX_CASE_VOXELS voxels."""
+    largest = max(shapes, key=math.prod)
+    if math.prod(largest) <= MAX_CASE_VOXELS:
+        return
+    where = "set in the study file" if entry["source"] == STUDY_FILE else "planned"
+    raise ConfigError(
+        f"config key 'datasets.{dataset}.preprocess.target_spacing': {_fmt(spacing)} mm "
+        f"({where}) resamples a case to {_fmt(largest)} voxels, more than {MAX_CASE_VOXELS} "
+        "voxels (8 GiB as float32); choose a coarser spacing"
+    )
 
 
 # where each planned key lives in a dataset's config entry
@@ -433,7 +463,8 @@ def _line(key: str, entry: Mapping[str, Any]) -> str:
     shown = shown_value(key, entry["value"])
     if entry["source"] == STUDY_FILE:
         planned = shown_value(key, entry["planned"])
-        return f"{key} = {shown} (study file; plan: {planned}: {entry['reason']})"
+        why = entry.get("planned_reason", entry["reason"])  # plans written before it existed
+        return f"{key} = {shown} (study file; the plan's {planned}: {why})"
     return f"{key} = {shown} (plan: {entry['reason']})"
 
 

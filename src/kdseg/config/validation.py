@@ -6,14 +6,14 @@ that need a built optimiser or network are left to the job that builds them."""
 from __future__ import annotations
 
 import copy
-import functools
+import math
 import re
 from pathlib import Path
 from typing import Any
 
 import jsonschema
-import yaml
 
+from kdseg.config.geometry import network_geometry
 from kdseg.config.messages import config_error_message
 from kdseg.config.methods import METHODS, method_of
 from kdseg.config.paths import raw_root
@@ -24,7 +24,7 @@ from kdseg.config.specs import (
     check_schedule,
     network_dims,
 )
-from kdseg.config.study_file import read_study_file
+from kdseg.config.study_file import read_study_file, schema_document
 from kdseg.data.raw_dataset import discover_cases, read_dataset_json
 from kdseg.data.sources.study import check_sources
 from kdseg.errors import ConfigError, KdsegError
@@ -55,10 +55,14 @@ def check_config(config: dict[str, Any]) -> None:
                     f"config key '{key}.architectures.{arch}': not a name in 'architectures'"
                 )
     _check_folders(config)
+    for name, ds in config["datasets"].items():
+        _check_intensity_ranges(ds, f"datasets.{name}.preprocess.ct")
+        _check_group_pattern(ds, f"datasets.{name}.splits.group_pattern")
     check_sources(config)
     _check_ensembles(config)
     _check_students(config)
     _check_dataset_lists(config)
+    _check_budgets(config)  # after the baselines' architectures are known to exist
     for name in config["datasets"]:
         training = training_settings(config, name)
         _check_merged(training, "training", f"datasets.{name}.training")
@@ -83,6 +87,59 @@ def _check_folders(config: dict[str, Any]) -> None:
                 f"config key '{key}': {config[key]!r} is not a folder to write in "
                 "(give a relative or absolute path below /)"
             )
+        if "{" in config[key] or "}" in config[key]:
+            raise ConfigError(
+                f"config key '{key}': {config[key]!r} holds a brace, which the workflow would "
+                "read as a wildcard; choose a folder name without { and }"
+            )
+
+
+def _check_intensity_ranges(dataset: dict[str, Any], key: str) -> None:
+    """A CT window or percentile pair with nothing between its ends clips every voxel to one
+    value: every image would be a constant."""
+    ct = dataset.get("preprocess", {}).get("ct", {})
+    for field in ("window", "percentiles"):
+        pair = ct.get(field)
+        if pair is not None and not pair[0] < pair[1]:
+            raise ConfigError(
+                f"config key '{key}.{field}': {pair}: the lower end must be below the upper "
+                "(otherwise every image becomes a constant)"
+            )
+
+
+def _check_group_pattern(dataset: dict[str, Any], key: str) -> None:
+    """The patient pattern is a regular expression with a group (its first is the patient)."""
+    pattern = dataset.get("splits", {}).get("group_pattern")
+    if pattern is None:
+        return
+    try:
+        groups = re.compile(pattern).groups
+    except re.error as err:
+        raise ConfigError(
+            f"config key '{key}': {pattern!r} is not a regular expression ({err})"
+        ) from None
+    if groups == 0:
+        raise ConfigError(
+            f"config key '{key}': {pattern!r} has no group; its first group (...) names the "
+            "patient of a case"
+        )
+
+
+MAX_ITERATIONS = 10_000_000  # as the schema's maximum of training.iterations
+
+
+def _check_budgets(config: dict[str, Any]) -> None:
+    """A baseline of budget b trains b times its iterations: at most MAX_ITERATIONS."""
+    budget = max(config["baselines"]["budgets"])
+    for name in config["datasets"]:
+        for arch in config["baselines"]["architectures"]:
+            iterations = training_settings(config, name, arch)["iterations"]
+            if budget * iterations > MAX_ITERATIONS:
+                raise ConfigError(
+                    f"config key 'baselines.budgets': budget {budget} x {iterations} iterations "
+                    f"({arch} on {name}) is {budget * iterations} iterations, more than "
+                    f"{MAX_ITERATIONS}"
+                )
 
 
 def _check_training(training: dict[str, Any], dataset: dict[str, Any], name: str) -> None:
@@ -105,10 +162,11 @@ def _check_training(training: dict[str, Any], dataset: dict[str, Any], name: str
 
 
 def _check_network(arch: dict[str, Any], key: str, dataset: str) -> None:
-    """The network exists and takes these keyword arguments (their values are checked by
-    the job that builds it)."""
+    """The network exists and takes these keyword arguments, and those that shape it (sizes,
+    layout, blocks) have values it accepts (the others are checked by the job that builds it)."""
     try:
         check_network_arguments(arch["network"], arch.get("kwargs", {}))
+        network_geometry(arch["network"], arch.get("kwargs", {}))  # sizes, layout, blocks
     except ConfigError as err:
         raise ConfigError(f"config key '{key}' (dataset {dataset}): {err}") from None
 
@@ -149,7 +207,7 @@ def _check_splits(config: dict[str, Any], name: str) -> None:
                             s.get("validation", 0.15), s.get("group_pattern"), known[1],
                             s.get("stratify_by"))  # fmt: skip
             return
-        make_splits(
+        split = make_splits(
             known[0],
             s.get("seed", 0),
             s.get("test", 0.25),
@@ -161,6 +219,13 @@ def _check_splits(config: dict[str, Any], name: str) -> None:
         )
     except ConfigError as err:
         raise ConfigError(f"config key 'datasets.{name}.splits': {err}") from None
+    patients = len(split["patients"]["train"])
+    for ens_name, ens in config["ensembles"].items():
+        if runs_on(ens, name) and ens.get("subsets", 1) > patients:
+            raise ConfigError(
+                f"config key 'ensembles.{ens_name}.subsets': {ens['subsets']} subsets of the "
+                f"training patients of {name}, which has {patients}; at most {patients}"
+            )
 
 
 _DEVICE = re.compile(r"(cpu|cuda|mps)(?::(\d+))?")
@@ -210,6 +275,7 @@ def check_device(config: dict[str, Any], local: bool) -> None:
 def validate_config(config: dict[str, Any]) -> None:
     """Fill in the schema's defaults, validate against the schema and run
     :func:`check_config`; any problem raises a one-line ConfigError."""
+    _check_finite(config)
     _check_method_keys(config)
     try:
         _fill_and_validate(config)
@@ -235,12 +301,31 @@ def _fill_and_validate(config: dict[str, Any]) -> None:
                     instance[name] = copy.deepcopy(sub["default"])
         yield from fill(validator, properties, instance, schema)
 
+    def whole_pattern(validator, pattern, instance, schema):
+        # JSON Schema's ``pattern`` searches, and Python's ``$`` matches before a final
+        # newline: a name must match whole ("tiny\\n" is no study name)
+        if validator.is_type(instance, "string") and re.fullmatch(pattern, instance) is None:
+            yield jsonschema.ValidationError(f"{instance!r} does not match {pattern!r}")
+
     extended = jsonschema.validators.extend(
-        validator_class, {"properties": properties_with_defaults}
+        validator_class, {"properties": properties_with_defaults, "pattern": whole_pattern}
     )
     error = next(extended(schema).iter_errors(config), None)  # the first, as Snakemake's
     if error is not None:
         raise error
+
+
+def _check_finite(value: Any, path: tuple[Any, ...] = ()) -> None:
+    """No NaN or infinity anywhere (they pass every bound of the schema: NaN compares false)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        key = ".".join(str(p) for p in path) or "<top level>"
+        raise ConfigError(f"config key '{key}': {value} is not a finite number")
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _check_finite(v, (*path, k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _check_finite(v, (*path, i))
 
 
 def _check_method_keys(config: Any) -> None:
@@ -265,18 +350,6 @@ def load_config(path: str | Path) -> dict[str, Any]:
     except ConfigError as err:
         raise ConfigError(f"{path}: invalid config: {err}") from None
     return config
-
-
-SCHEMA = Path(__file__).with_name("config.schema.yaml")
-
-
-@functools.cache
-def schema_document() -> dict[str, Any]:
-    """The config schema (``kdseg/config/config.schema.yaml``, shipped with the package); the
-    enum of ``students.<entry>.method`` is the registered methods (:data:`METHODS`)."""
-    document = yaml.safe_load(SCHEMA.read_text())
-    document["$defs"]["student"]["properties"]["method"]["enum"] = list(METHODS)
-    return document
 
 
 def _schema_defs() -> dict[str, Any]:

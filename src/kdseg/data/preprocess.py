@@ -123,9 +123,11 @@ def preprocess_case(
     target_spacing: list[float] | None,
     settings: PreprocessSettings,
     out_dir: Path,
+    training: bool = False,
 ) -> dict[str, Any]:
     """Crop, normalise and resample one case (``target_spacing`` None: not resampled); write
-    its arrays; return its manifest entry."""
+    its arrays; return its manifest entry. A training case whose normalised channel is one
+    constant stops preprocessing (KdsegError): the networks would learn from blank images."""
     label_vol = read_volume(files.label)
     channels = [read_volume(files.images[c]).array for c in range(len(modalities))]
     label = label_vol.array.astype(np.uint8)
@@ -145,6 +147,12 @@ def preprocess_case(
             out, stats = normalize_mr(image_c, mask_c)
             normalized.append(out)
             norm_stats.append({"modality": "mr", **stats})
+        if training and float(normalized[-1].min()) == float(normalized[-1].max()):
+            raise KdsegError(
+                f"case {files.case!r}: channel {c} ({modality}) is constant after normalisation "
+                f"({normalized[-1].flat[0]:g} everywhere); check preprocess.ct.window / "
+                "percentiles and the image"
+            )
     spacing = list(label_vol.spacing)
     target = spacing if target_spacing is None else target_spacing
     shape = (
@@ -207,7 +215,8 @@ def preprocess_dataset(
     out_dir = Path(out_dir)
     with atomic_dir(out_dir) as tmp:
         own_grid = cfg.target_spacing == "original"  # every case keeps its spacing
-        args = [(f, modalities, ct, None if own_grid else target, cfg, tmp) for f in cases]
+        args = [(f, modalities, ct, None if own_grid else target, cfg, tmp, f.case in train)
+                for f in cases]  # fmt: skip
         if threads > 1:
             with ProcessPoolExecutor(max_workers=threads) as pool:
                 futures = [pool.submit(preprocess_case, *a) for a in args]

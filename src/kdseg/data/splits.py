@@ -27,6 +27,11 @@ def patient_of(case: str, pattern: str | None) -> str:
         raise ConfigError(
             f"splits.group_pattern {pattern!r} does not match case {case!r} with a group"
         )
+    if not match.group(1):  # an optional group that did not match: no patient, not "None"
+        raise ConfigError(
+            f"splits.group_pattern {pattern!r} gives case {case!r} no patient (its first "
+            "group does not match)"
+        )
     return match.group(1)
 
 

@@ -15,14 +15,9 @@ import pytest
 from scipy import ndimage, stats
 
 from kdseg.errors import ConfigError
-from kdseg.train.sampling import (
-    PLANES,
-    Augmentation,
-    CaseArrays,
-    PatchSampler,
-    rotate_patch,
-    rotate_plane,
-)
+from kdseg.train.augmentation import PLANES, Augmentation
+from kdseg.train.rotation import rotate_patch, rotate_plane
+from kdseg.train.sampler import CaseArrays, PatchSampler
 
 
 def _cases(n=2, shape=(30, 28, 20), seed=0):

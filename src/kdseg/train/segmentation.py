@@ -30,14 +30,10 @@ from kdseg.metrics import class_dice
 from kdseg.model_file import load_weights, read_model_file, save_model
 from kdseg.nets import build_network, count_parameters, input_geometry
 from kdseg.provenance import provenance
+from kdseg.train.augmentation import Augmentation
 from kdseg.train.loop import StepLoss, TrainResult, TrainSettings, train
-from kdseg.train.sampling import (
-    Augmentation,
-    CaseArrays,
-    PatchGuides,
-    PatchSampler,
-    Sampling,
-)
+from kdseg.train.placement import Sampling
+from kdseg.train.sampler import CaseArrays, PatchGuides, PatchSampler
 
 log = logging.getLogger("kdseg")
 

@@ -238,10 +238,10 @@ def test_loader_workers_give_the_same_rotated_batches():
     """The rotation runs torch in forked loader workers: same batches as in-process."""
     import torch
 
-    from kdseg.train.loop import _loader
+    from kdseg.train.batches import batch_loader
 
     s = PatchSampler(_cases(), 3, (12, 12, 12), 3, seed=4, augmentation=Augmentation())
-    batches = list(_loader(s, 2, 6, workers=2, device=torch.device("cpu")))
+    batches = list(batch_loader(s, 2, 6, workers=2, device=torch.device("cpu")))
     assert len(batches) == 4
     for i, batch in zip(range(2, 6), batches, strict=True):
         for key, value in s.batch(i).items():

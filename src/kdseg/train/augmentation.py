@@ -13,6 +13,7 @@ import numpy as np
 from monai.transforms import Compose, RandGaussianNoised, RandRotated, RandScaleIntensityd
 
 from kdseg.errors import ConfigError
+from kdseg.train.defaults import training_default
 
 ROTATIONS = ("authors", "uniform")
 PLANES = ((0, 1), (0, 2), (1, 2))
@@ -53,16 +54,16 @@ class Augmentation:
     (``all``); bilinear images and soft targets, nearest labels, border padding.
     """
 
-    rotation: str = "authors"
-    rotate_sigma_degrees: float = 10.0
-    rotate_degrees: float | None = None
-    rotate_prob: float | None = None
-    rotate_axes: str | None = None
-    intensity_scale: float = 0.0
-    intensity_prob: float = 0.0
-    noise_std: float = 0.0
-    noise_prob: float = 0.0
-    soft_target_rotation: str = "linear"
+    rotation: str = training_default("augmentation", "rotation")
+    rotate_sigma_degrees: float = training_default("augmentation", "rotate_sigma_degrees")
+    rotate_degrees: float | None = training_default("augmentation", "rotate_degrees")
+    rotate_prob: float | None = training_default("augmentation", "rotate_prob")
+    rotate_axes: str | None = training_default("augmentation", "rotate_axes")
+    intensity_scale: float = training_default("augmentation", "intensity_scale")
+    intensity_prob: float = training_default("augmentation", "intensity_prob")
+    noise_std: float = training_default("augmentation", "noise_std")
+    noise_prob: float = training_default("augmentation", "noise_prob")
+    soft_target_rotation: str = training_default("augmentation", "soft_target_rotation")
 
     def __post_init__(self) -> None:
         if self.soft_target_rotation not in SOFT_TARGET_ORDERS:

@@ -30,6 +30,7 @@ from scipy import ndimage
 
 from kdseg.errors import ConfigError
 from kdseg.train.augmentation import known_keys
+from kdseg.train.defaults import training_default
 
 SAMPLING_RULES = ("authors", "balanced")
 
@@ -51,10 +52,10 @@ def authors_class_ratios(num_classes: int) -> np.ndarray:
 class Sampling:
     """The ``training.sampling`` section (see the module's docstring for the rules)."""
 
-    rule: str = "authors"
-    class_ratios: Sequence[float] | None = None
-    percent_bg_full_bg: float = 0.0
-    max_locations: int = 2000
+    rule: str = training_default("sampling", "rule")
+    class_ratios: Sequence[float] | None = training_default("sampling", "class_ratios")
+    percent_bg_full_bg: float = training_default("sampling", "percent_bg_full_bg")
+    max_locations: int = training_default("sampling", "max_locations")
 
     def __post_init__(self) -> None:
         if self.rule not in SAMPLING_RULES:

@@ -188,6 +188,12 @@ class PatchSampler:
                 for c in self.cases
             ]
             return
+        self._authors_tables(max_locations, table_rng)
+
+    def _authors_tables(self, max_locations: int, table_rng: np.random.Generator) -> None:
+        """Rule ``authors``: the qualifying output-region origins of every case, per slice
+        orientation and kind (a WARNING names the classes that no patch can hold)."""
+        num_classes = self.num_classes
         self.outs = [self._output_sizes(axis) for axis in self.orientations]
         self.windows = [
             window_tables(

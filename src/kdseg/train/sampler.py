@@ -30,6 +30,7 @@ import numpy as np
 from kdseg.errors import ConfigError
 from kdseg.infer import PADDINGS, check_padding
 from kdseg.train.augmentation import SOFT_TARGET_ORDERS, Augmentation
+from kdseg.train.defaults import training_default
 from kdseg.train.placement import PatchPlan, Sampling, class_locations, window_tables
 from kdseg.train.rotation import rotate_patch
 
@@ -141,11 +142,11 @@ class PatchSampler:
         margin: int = 0,
         class_ratios: Sequence[float] | None = None,
         augmentation: Augmentation | None = None,
-        max_locations: int = 2000,
-        rule: str = "authors",
-        percent_bg_full_bg: float = 0.0,
+        max_locations: int = training_default("sampling", "max_locations"),
+        rule: str = training_default("sampling", "rule"),
+        percent_bg_full_bg: float = training_default("sampling", "percent_bg_full_bg"),
         focus_fraction: float = 0.0,
-        padding: str = "edge",
+        padding: str = training_default("padding"),
     ) -> None:
         self.padding = check_padding(padding, "training.padding")
         if not cases:

@@ -26,6 +26,7 @@ from kdseg.losses import build_loss
 from kdseg.model_file import load_weights, read_model_file, save_model
 from kdseg.nets import build_network, count_parameters, input_geometry
 from kdseg.provenance import provenance
+from kdseg.train.defaults import training_default
 from kdseg.train.fingerprint import training_fingerprint
 from kdseg.train.history import live_progress, write_history
 from kdseg.train.job import Objective, StepLossFactory, TrainingJob
@@ -37,7 +38,9 @@ from kdseg.train.validation import cases_of_split, make_validator
 log = logging.getLogger("kdseg")
 
 
-def inference_spec(architecture: Mapping[str, Any], padding: str = "edge") -> InferenceSpec:
+def inference_spec(
+    architecture: Mapping[str, Any], padding: str = training_default("padding")
+) -> InferenceSpec:
     """The inference settings of an architecture config section (``padding``: the training
     section's ``padding``, how the network saw the image borders)."""
     patch = tuple(architecture["patch"])

@@ -1,7 +1,8 @@
-"""Tiny training runs' final weights (teachers and every student trainer) and sampled batches,
-gives (2026-12-07, torch on a 2-core x86 VM, no GPU): a refactoring of the training code
-must leave every weight and every patch bit-identical. Floating-point results may differ on
-another CPU or torch version; the weights' hashes are then not compared (the batches' are)."""
+"""Tiny training runs' final weights (teachers and every student trainer) and sampled
+batches, pinned to the values the code before the split of the training package gave
+(2026-12-07, torch on a 2-core x86 VM, no GPU): a refactoring of the training code must leave
+every weight and every patch bit-identical. Floating-point results may differ on another CPU
+or torch version; the weights' hashes are then not compared (the batches' are)."""
 
 import hashlib
 from pathlib import Path

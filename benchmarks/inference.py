@@ -41,11 +41,8 @@ from kdseg.metrics import mean_dice
 from kdseg.model_file import load_model
 from kdseg.nets import build_network, count_parameters
 from kdseg.train.loop import TrainSettings, train
-from kdseg.train.segmentation import (
-    build_sampler,
-    cases_of_split,
-    label_step_loss,
-)
+from kdseg.train.segmentation import build_sampler, label_step_loss
+from kdseg.train.validation import cases_of_split
 
 
 def model_file(dataset_dir: Path, model_id: str) -> Path:

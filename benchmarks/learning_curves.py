@@ -42,11 +42,8 @@ from kdseg.data.preprocess import load_manifest, open_case
 from kdseg.distill.trainers.kd import train_from_soft_labels
 from kdseg.ensemble import Ensemble
 from kdseg.metrics import class_dice
-from kdseg.train.segmentation import (
-    cases_of_split,
-    train_segmentation_model,
-    validation_scores,
-)
+from kdseg.train.segmentation import train_segmentation_model
+from kdseg.train.validation import cases_of_split, validation_scores
 from kdseg.training_table import curve_summary
 
 

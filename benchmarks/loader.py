@@ -40,7 +40,9 @@ from torch.utils.flop_counter import FlopCounterMode
 from kdseg import config as kdcfg
 from kdseg.config.geometry import network_geometry
 from kdseg.nets import build_network
-from kdseg.train.sampling import Augmentation, CaseArrays, PatchSampler, Sampling
+from kdseg.train.augmentation import Augmentation
+from kdseg.train.placement import Sampling
+from kdseg.train.sampler import CaseArrays, PatchSampler
 
 HERE = Path(__file__).resolve().parent
 REFERENCE = HERE / "gpu_reference_times.yaml"

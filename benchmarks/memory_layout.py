@@ -17,7 +17,7 @@ import time
 import torch
 
 from kdseg.nets.registry import build_network
-from kdseg.train.loop import to_channels_last
+from kdseg.train.optim import to_channels_last
 
 NETWORKS = {  # the default study's architectures (config/config.yaml) and patches
     "unet3d": ({"features": [8, 16, 32, 64], "norm": "instance"}, (2, 1, 24, 24, 24)),

@@ -165,7 +165,7 @@ def test_declared_optimizer_and_schedule_arguments_are_torchs():
     import torch
 
     from kdseg.config.specs import OPTIMIZERS, SCHEDULES
-    from kdseg.train.loop import make_schedule
+    from kdseg.train.optim import make_schedule
 
     classes = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
     assert set(OPTIMIZERS) == set(classes)

@@ -105,12 +105,12 @@ def test_a_corrupt_model_file_never_suggests_loading_it_unsafely(tmp_path, kind)
 
 @pytest.mark.parametrize("kind", ["cut", "garbage", "foreign"])
 def test_a_corrupt_checkpoint_never_suggests_loading_it_unsafely(tmp_path, kind):
-    from kdseg.train.loop import _read_checkpoint
+    from kdseg.train.checkpoint import read_checkpoint
 
     path = tmp_path / "checkpoint.pt"
     _corrupt(path, kind)
     with pytest.raises(KdsegError) as err:
-        _read_checkpoint(path, torch.device("cpu"))
+        read_checkpoint(path, torch.device("cpu"))
     message = _one_line(err, path)
     assert "unreadable training checkpoint" in message and "delete it" in message
     assert not any(hint in message for hint in UNSAFE), message

@@ -18,7 +18,7 @@ from kdseg.distill.patch_guides import (
 )
 from kdseg.distill.soft_labels import SoftLabelLayout, quantise
 from kdseg.errors import ConfigError
-from kdseg.train.sampling import CaseArrays, PatchGuides, PatchSampler
+from kdseg.train.sampler import CaseArrays, PatchGuides, PatchSampler
 
 
 def _with_guides(cases, placement=None, focus=None):

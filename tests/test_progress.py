@@ -11,8 +11,8 @@ from test_resume import RandomBatches, step_loss, tiny_net
 from torch import nn
 
 from kdseg.figures.curves import plot_training_curves, thin
+from kdseg.train.history import live_progress
 from kdseg.train.loop import TrainSettings, train
-from kdseg.train.segmentation import live_progress
 
 BASE = {"iterations": 20, "batch_size": 2, "log_every": 5, "loader_workers": 0, "amp": False}
 

@@ -3,7 +3,8 @@ import pytest
 
 from kdseg.data.preprocess import load_manifest, open_case
 from kdseg.errors import ConfigError
-from kdseg.train.sampling import Augmentation, CaseArrays, PatchSampler
+from kdseg.train.augmentation import Augmentation
+from kdseg.train.sampler import CaseArrays, PatchSampler
 
 
 def _cases(pre):

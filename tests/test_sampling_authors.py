@@ -17,13 +17,8 @@ import pytest
 
 from kdseg.data.preprocess import load_manifest, open_case
 from kdseg.errors import ConfigError
-from kdseg.train.sampling import (
-    CaseArrays,
-    PatchSampler,
-    Sampling,
-    _windows_containing,
-    authors_class_ratios,
-)
+from kdseg.train.placement import Sampling, _windows_containing, authors_class_ratios
+from kdseg.train.sampler import CaseArrays, PatchSampler
 
 K = 4  # background and three foreground classes
 

@@ -15,14 +15,9 @@ import pytest
 from scipy import ndimage, stats
 
 from kdseg.errors import ConfigError
-from kdseg.train.sampling import (
-    PLANES,
-    Augmentation,
-    CaseArrays,
-    PatchSampler,
-    rotate_patch,
-    rotate_plane,
-)
+from kdseg.train.augmentation import PLANES, Augmentation
+from kdseg.train.rotation import rotate_patch, rotate_plane
+from kdseg.train.sampler import CaseArrays, PatchSampler
 
 
 def _cases(n=2, shape=(30, 28, 20), seed=0):
@@ -243,10 +238,10 @@ def test_loader_workers_give_the_same_rotated_batches():
     """The rotation runs torch in forked loader workers: same batches as in-process."""
     import torch
 
-    from kdseg.train.loop import _loader
+    from kdseg.train.batches import batch_loader
 
     s = PatchSampler(_cases(), 3, (12, 12, 12), 3, seed=4, augmentation=Augmentation())
-    batches = list(_loader(s, 2, 6, workers=2, device=torch.device("cpu")))
+    batches = list(batch_loader(s, 2, 6, workers=2, device=torch.device("cpu")))
     assert len(batches) == 4
     for i, batch in zip(range(2, 6), batches, strict=True):
         for key, value in s.batch(i).items():

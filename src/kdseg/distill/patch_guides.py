@@ -27,7 +27,7 @@ import torch
 
 from kdseg.distill.soft_labels import SoftLabelLayout
 from kdseg.errors import ConfigError
-from kdseg.train.sampling import PatchGuides
+from kdseg.train.sampler import PatchGuides
 
 log = logging.getLogger("kdseg")
 

@@ -7,10 +7,8 @@ on the validation cases, and the final model file with what is needed to apply i
 
 from __future__ import annotations
 
-import csv
-import hashlib
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,57 +16,31 @@ import numpy as np
 import torch
 from torch import nn
 
-from kdseg.atomic import atomic_path
 from kdseg.data.preprocess import load_manifest, open_case
 from kdseg.data.splits import training_subset
 from kdseg.device import choose_device
 from kdseg.errors import ConfigError
 from kdseg.figures.curves import plot_training_curves
-from kdseg.infer import InferenceSpec, predict_probabilities
+from kdseg.infer import InferenceSpec
 from kdseg.losses import build_loss
-from kdseg.metrics import class_dice
 from kdseg.model_file import load_weights, read_model_file, save_model
 from kdseg.nets import build_network, count_parameters, input_geometry
 from kdseg.provenance import provenance
-from kdseg.train.loop import StepLoss, TrainResult, TrainSettings, train
-from kdseg.train.sampling import (
-    Augmentation,
-    CaseArrays,
-    PatchGuides,
-    PatchSampler,
-    Sampling,
-)
+from kdseg.train.defaults import training_default
+from kdseg.train.fingerprint import training_fingerprint
+from kdseg.train.history import live_progress, write_history
+from kdseg.train.job import Objective, StepLossFactory, TrainingJob
+from kdseg.train.loop import StepLoss, TrainResult, train
+from kdseg.train.sampler import CaseArrays, PatchGuides, PatchSampler
+from kdseg.train.settings import TrainingSection
+from kdseg.train.validation import cases_of_split, make_validator
 
 log = logging.getLogger("kdseg")
 
-LOOP_KEYS = set(TrainSettings.__dataclass_fields__)
-UNRECORDED_TRAINING = ("device",)  # where training runs, not what it learns
 
-
-def cases_of_split(manifest: Mapping[str, Any], split: str) -> list[str]:
-    """Case names of one split, in manifest order."""
-    return [c["case"] for c in manifest["cases"] if c["split"] == split]
-
-
-def structure_columns(labels: Mapping[str, Any]) -> list[str]:
-    """History columns of the per-structure validation Dice, in label-value order
-    (``validation_dice_<structure>``)."""
-    ordered = sorted(labels, key=lambda name: int(labels[name]))
-    return [f"validation_dice_{name}" for name in ordered[1:]]
-
-
-def validation_scores(
-    per_case: Sequence[Sequence[float]], labels: Mapping[str, Any]
-) -> dict[str, float]:
-    """``validation_dice`` (mean over structures of the mean over cases) and one
-    :func:`structure_columns` entry per structure, from each case's :func:`class_dice`."""
-    per_structure = np.mean(per_case, axis=0)
-    columns = structure_columns(labels)
-    return {"validation_dice": float(per_structure.mean()),
-            **{c: float(v) for c, v in zip(columns, per_structure, strict=True)}}  # fmt: skip
-
-
-def inference_spec(architecture: Mapping[str, Any], padding: str = "edge") -> InferenceSpec:
+def inference_spec(
+    architecture: Mapping[str, Any], padding: str = training_default("padding")
+) -> InferenceSpec:
     """The inference settings of an architecture config section (``padding``: the training
     section's ``padding``, how the network saw the image borders)."""
     patch = tuple(architecture["patch"])
@@ -96,7 +68,7 @@ def build_sampler(
     preprocessed: str | Path,
     manifest: Mapping[str, Any],
     architecture: Mapping[str, Any],
-    training: Mapping[str, Any],
+    training: Mapping[str, Any] | TrainingSection,
     model: nn.Module,
     seed: int,
     extra: Mapping[str, Mapping[str, np.ndarray]] | None = None,
@@ -106,7 +78,7 @@ def build_sampler(
     """The patch sampler over the training cases (``extra``: per-case extra targets;
     ``training_cases``: a subset of the training split, e.g. of a limit-trained teacher;
     ``guides``: placement labels and focus voxels other than the labels, e.g. a student's)."""
-    guides = guides or PatchGuides()
+    settings, guides = TrainingSection.of(training), guides or PatchGuides()
     names = cases_of_split(manifest, "train")
     if training_cases is not None:
         outside = sorted(set(training_cases) - set(names))
@@ -125,72 +97,23 @@ def build_sampler(
             f"architecture {architecture['network']}: patch {patch} must be a multiple of "
             f"{divisor} for this network"
         )
-    sampling = Sampling.from_config(training.get("sampling", {}))
+    sampling = settings.sampling
     return PatchSampler(
         cases,
         num_classes=len(manifest["dataset"]["labels"]),
         patch=patch,
-        batch_size=int(training.get("batch_size", 4)),
+        batch_size=int(settings.loop.batch_size),
         seed=seed,
         orientations=architecture.get("orientations", (0, 1, 2)),
         margin=margin,
         class_ratios=sampling.class_ratios,
-        augmentation=Augmentation.from_config(training.get("augmentation", {})),
+        augmentation=settings.augmentation,
         max_locations=int(sampling.max_locations),
         rule=sampling.rule,
         percent_bg_full_bg=float(sampling.percent_bg_full_bg),
         focus_fraction=guides.focus_fraction,
-        padding=training.get("padding", "edge"),
+        padding=settings.padding,
     )
-
-
-def make_validator(
-    preprocessed: str | Path,
-    manifest: Mapping[str, Any],
-    spec: InferenceSpec,
-    device: torch.device,
-    max_cases: int,
-):
-    """A function model -> mean validation Dice at preprocessed resolution (None: no cases)."""
-    names = cases_of_split(manifest, "validation")[:max_cases]
-    if not names:
-        return None
-    labels = manifest["dataset"]["labels"]
-
-    def validate(model: nn.Module) -> dict[str, float]:
-        per_case = []
-        for name in names:
-            image, label = open_case(preprocessed, name)
-            probs = predict_probabilities(model, image, spec, device=device, amp=False)
-            per_case.append(class_dice(probs.argmax(0), np.asarray(label), len(labels)))
-        return validation_scores(per_case, labels)
-
-    return validate
-
-
-def write_history(path: str | Path, history: list[dict[str, float]]) -> None:
-    """The per-iteration loss (and validation Dice, mean and per structure, where measured)
-    as CSV."""
-    first = ("iteration", "loss", "lr", "validation_dice")
-    fields = list(dict.fromkeys([*first, *(key for row in history for key in row)]))
-    with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
-        writer = csv.writer(fh)  # as csv.DictWriter writes them (missing: ""), in less time
-        writer.writerow(fields)
-        writer.writerows([row.get(key, "") for key in fields] for row in history)
-
-
-def live_progress(
-    history_out: str | Path, curves_out: str | Path, title: str
-) -> Callable[[list[dict[str, float]]], None]:
-    """The training loop's ``progress``: rewrite the history CSV and its curves (each
-    atomically), so that a running job can be watched: about 0.1 s per call for a history of
-    1000 rows, 0.4 s for 100000 (2-core machine)."""
-
-    def write(history: list[dict[str, float]]) -> None:
-        write_history(history_out, history)
-        plot_training_curves(history, curves_out, title=title)
-
-    return write
 
 
 def model_metadata(
@@ -218,17 +141,6 @@ def model_metadata(
     }
 
 
-StepLossFactory = Callable[[int, torch.device, nn.Module], StepLoss]
-# (in_channels, num_classes) -> (module trained, network validated, its inference settings)
-NetworkBuilder = Callable[[int, int], tuple[nn.Module, nn.Module, InferenceSpec]]
-# (loop result, the module built, manifest, metadata common to every model of the run)
-# -> what the run returns
-ModelWriter = Callable[[TrainResult, nn.Module, Mapping[str, Any], dict[str, Any]], dict[str, Any]]
-"""``make_step_loss(num_classes, device, network)`` -> ``f(net, batch) -> loss``. A step loss
-that is an ``nn.Module`` with parameters (feature adapters, a co-trained network) is trained,
-checkpointed and resumed with the network, but not saved in its model file."""
-
-
 class WithObjective(nn.Module):
     """A network plus the trainable parts of its loss; applies the network."""
 
@@ -253,149 +165,99 @@ def load_initial_weights(model: nn.Module, path: str | Path) -> None:
     )  # fmt: skip
 
 
-def input_identity(path: str | Path) -> str:
-    """A short content hash of an input file, or of an input folder's listing (names, sizes;
-    hidden entries such as locks left out) and JSON records (a preprocessed dataset's
-    manifest, soft labels' summary: stamped with the time they were written), for the
-    fingerprint of a checkpoint."""
-    path = Path(path)
-    digest = hashlib.sha256()
-    if path.is_dir():
-        entries = sorted(e for e in path.iterdir() if not e.name.startswith("."))
-        for entry in entries:
-            digest.update(f"{entry.name}\0{entry.stat().st_size}\0".encode())
-        files = [e for e in entries if e.suffix == ".json" and e.is_file()]
-    else:
-        files = [path]
-    for file in files:
-        with open(file, "rb") as fh:
-            for chunk in iter(lambda fh=fh: fh.read(1 << 20), b""):
-                digest.update(chunk)
-    return digest.hexdigest()[:16]
-
-
-def training_fingerprint(
-    preprocessed: str | Path,
-    architecture: Mapping[str, Any],
-    training: Mapping[str, Any],
-    training_cases: Sequence[str] | None = None,
-    init: str | Path | None = None,
-) -> dict[str, Any]:
-    """What shapes a network's weights besides the loop settings (which the loop records)
-    and the loss or method settings (the caller's): network and patch, sampling and
-    augmentation, training cases, the data and the initial weights (by content)."""
-    return {
-        "architecture": dict(architecture),
-        "training": {
-            k: v for k, v in training.items() if k not in LOOP_KEYS | set(UNRECORDED_TRAINING)
-        },
-        "training_cases": "all" if training_cases is None else sorted(training_cases),
-        "data": input_identity(preprocessed),
-        "init": None if init is None else input_identity(init),
-    }
-
-
-def train_network(
-    preprocessed: str | Path,
-    model_out: str | Path,
-    history_out: str | Path,
-    curves_out: str | Path,
-    checkpoint: str | Path,
-    architecture: Mapping[str, Any],
-    training: Mapping[str, Any],
-    seed: int,
-    make_step_loss: StepLossFactory,
-    name: str = "model",
-    threads: int = 1,
-    extra: Mapping[str, Mapping[str, np.ndarray]] | None = None,
-    meta: Mapping[str, Any] | None = None,
-    training_cases: Sequence[str] | None = None,
-    init: str | Path | None = None,
-    fingerprint: Mapping[str, Any] | None = None,
-    build: NetworkBuilder | None = None,
-    write_models: ModelWriter | None = None,
-    guides: PatchGuides | None = None,
-) -> dict[str, Any]:
-    """Train a network with a given loss; write the model file, history CSV and curves.
-
-    ``make_step_loss``: see :data:`StepLossFactory`; ``extra`` adds per-case arrays (e.g. soft
-    labels) that the sampler cuts like the labels; ``guides``: where patches go besides the
-    labels (:class:`PatchGuides`); ``meta`` is stored in the model file;
-    ``training_cases`` restricts training to some training cases; ``init`` starts from the
-    weights of a model file instead of a random initialisation; ``fingerprint``: the loss or
-    method settings and teacher files (:func:`input_identity`) that shape the weights, recorded
-    in the checkpoint with :func:`training_fingerprint` (default: ``meta``).
-
-    Methods that train more than one network in one run (online KD's teacher and student)
-    pass ``build`` (the trained module, the network validated, its inference settings) and
-    ``write_models`` (the model files of the result, returned instead of the one model's
-    metadata); the loop, sampler, checkpoints, validation and progress are the same.
-    """
-    torch.set_num_threads(threads)
-    manifest = load_manifest(preprocessed)
+def _network(
+    job: TrainingJob, objective: Objective, manifest: Mapping[str, Any]
+) -> tuple[nn.Module, nn.Module, InferenceSpec]:
+    """The network of the run (its initial weights follow the run's seed), the network
+    validated and its inference settings."""
     num_classes = len(manifest["dataset"]["labels"])
-    device = choose_device(training.get("device", "auto"))
-    torch.manual_seed(seed)  # initial weights follow the run's seed
-    if build is None:
+    torch.manual_seed(job.seed)
+    if objective.build is not None:
+        model, validated, spec = objective.build(len(manifest["modalities"]), num_classes)
+    else:
+        architecture = job.architecture
         model = build_network(
             architecture["network"],
             len(manifest["modalities"]),
             num_classes,
             **architecture.get("kwargs", {}),
         )
-        validated, spec = model, inference_spec(architecture, training.get("padding", "edge"))
-    else:
-        model, validated, spec = build(len(manifest["modalities"]), num_classes)
-    if init is not None:
-        load_initial_weights(model, init)
-    sampler = build_sampler(
-        preprocessed, manifest, architecture, training, model, seed, extra, training_cases, guides
-    )
-    step_loss = make_step_loss(num_classes, device, model)
-    trained, prefix = model, ""
-    if isinstance(step_loss, nn.Module) and any(True for _ in step_loss.parameters()):
-        trained, prefix = WithObjective(model, step_loss), "network."
-    settings = TrainSettings(**{k: v for k, v in training.items() if k in LOOP_KEYS})
-    validate = make_validator(
-        preprocessed, manifest, spec, device, int(training.get("validation_cases", 4))
-    )
-    log.info(
-        "%s: %s (%d parameters) on %s, %d training cases, seed %d",
-        name, architecture["network"], count_parameters(model), device,
-        len(sampler.cases), seed,
-    )  # fmt: skip
-    recorded = {
-        **training_fingerprint(preprocessed, architecture, training, training_cases, init),
-        **dict((meta or {}) if fingerprint is None else fingerprint),
-    }
-    result = train(
-        trained, sampler, step_loss, settings, seed, checkpoint, device,
-        None if validate is None else (lambda _trained: validate(validated)), name, recorded,
-        progress=live_progress(history_out, curves_out, name),
-    )  # fmt: skip
-    write_history(history_out, result.history)
-    plot_training_curves(result.history, curves_out, title=name)
-    recipe = {"architecture": dict(architecture), "training": dict(training), **dict(meta or {})}
-    common = {"seed": seed, "iterations": settings.iterations, "name": name,
-              "provenance": provenance(recipe, seed)}  # fmt: skip
-    if write_models is not None:
-        written = write_models(result, model, manifest, common)
-        Path(checkpoint).unlink(missing_ok=True)
+        validated, spec = model, inference_spec(architecture, job.training.padding)
+    if job.init is not None:
+        load_initial_weights(model, job.init)
+    return model, validated, spec
+
+
+def _write_model(
+    job: TrainingJob,
+    objective: Objective,
+    result: TrainResult,
+    prefix: str,
+    model_parts: tuple[nn.Module, InferenceSpec, Mapping[str, Any]],
+) -> dict[str, Any]:
+    """The model file(s) of a finished run; the checkpoint is then removed."""
+    model, spec, manifest = model_parts
+    section, meta = job.training.section, dict(objective.meta or {})
+    recipe = {"architecture": dict(job.architecture), "training": dict(section), **meta}
+    common = {"seed": job.seed, "iterations": job.training.loop.iterations, "name": job.name,
+              "provenance": provenance(recipe, job.seed)}  # fmt: skip
+    if objective.write_models is not None:
+        written = objective.write_models(result, model, manifest, common)
+        job.checkpoint.unlink(missing_ok=True)
         return written
-    use_best = settings.weights == "best" and result.best_state is not None
+    use_best = job.training.loop.weights == "best" and result.best_state is not None
     state = network_state(result.best_state if use_best else result.final_state, prefix)
-    info = model_metadata(manifest, architecture, spec, model)
+    info = model_metadata(manifest, job.architecture, spec, model)
     info.update(
-        dict(meta or {}),
+        meta,
         **common,
         weights="best" if use_best else "final",
         best_iteration=result.best_iteration,
         best_validation_dice=result.best_score,
-        training_cases=list(training_cases) if training_cases is not None else "all",
+        training_cases=list(job.training_cases) if job.training_cases is not None else "all",
     )
-    save_model(model_out, state, info)
-    Path(checkpoint).unlink(missing_ok=True)  # the model file now holds the result
+    save_model(job.model_out, state, info)
+    job.checkpoint.unlink(missing_ok=True)  # the model file now holds the result
     return info
+
+
+def train_network(job: TrainingJob, objective: Objective) -> dict[str, Any]:
+    """Train a network with a method's objective; write the model file, history CSV and
+    curves (returns the model file's metadata, or what ``objective.write_models`` returns).
+
+    Every method goes through here: the loop, sampler, checkpoints, validation and progress
+    are the same for all."""
+    torch.set_num_threads(job.threads)
+    settings = job.training
+    manifest = load_manifest(job.preprocessed)
+    device = choose_device(settings.device)
+    model, validated, spec = _network(job, objective, manifest)
+    sampler = build_sampler(
+        job.preprocessed, manifest, job.architecture, settings, model, job.seed,
+        objective.extra, job.training_cases, objective.guides,
+    )  # fmt: skip
+    step_loss = objective.make_step_loss(len(manifest["dataset"]["labels"]), device, model)
+    trained, prefix = model, ""
+    if isinstance(step_loss, nn.Module) and any(True for _ in step_loss.parameters()):
+        trained, prefix = WithObjective(model, step_loss), "network."
+    validate = make_validator(job.preprocessed, manifest, spec, device, settings.validation_cases)
+    log.info(
+        "%s: %s (%d parameters) on %s, %d training cases, seed %d",
+        job.name, job.architecture["network"], count_parameters(model), device,
+        len(sampler.cases), job.seed,
+    )  # fmt: skip
+    fingerprint = training_fingerprint(
+        job.preprocessed, job.architecture, settings.section, job.training_cases, job.init
+    )
+    recorded = {**fingerprint, **objective.recorded}
+    result = train(
+        trained, sampler, step_loss, settings.loop, job.seed, job.checkpoint, device,
+        None if validate is None else (lambda _trained: validate(validated)), job.name,
+        recorded, progress=live_progress(job.history_out, job.curves_out, job.name),
+    )  # fmt: skip
+    write_history(job.history_out, result.history)
+    plot_training_curves(result.history, job.curves_out, title=job.name)
+    return _write_model(job, objective, result, prefix, (model, spec, manifest))
 
 
 def train_segmentation_model(
@@ -413,11 +275,12 @@ def train_segmentation_model(
     training_cases: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Train on reference labels (a teacher or a baseline; ``training_cases``: a subset)."""
-    return train_network(
-        preprocessed, model_out, history_out, curves_out, checkpoint, architecture, training,
-        seed, label_step_loss(loss), name, threads, meta={"loss": dict(loss)},
-        training_cases=training_cases,
+    job = TrainingJob.of(
+        preprocessed=preprocessed, model_out=model_out, history_out=history_out,
+        curves_out=curves_out, checkpoint=checkpoint, architecture=architecture,
+        training=training, seed=seed, name=name, threads=threads, training_cases=training_cases,
     )  # fmt: skip
+    return train_network(job, Objective(label_step_loss(loss), meta={"loss": dict(loss)}))
 
 
 def label_step_loss(

@@ -35,7 +35,7 @@ def train_student(
     """Train one student with a registered method.
 
     ``teachers``: the files the method declared it needs (``soft_labels``, ``models``,
-    ``init``); ``common``: :func:`~kdseg.train.segmentation.train_network`'s shared arguments
+    ``init``); ``common``: the run's :class:`~kdseg.train.job.TrainingJob` as keyword arguments
     (paths, architecture, training, seed, name, threads)."""
     train = trainer_of(method)
     files = TeacherFiles(

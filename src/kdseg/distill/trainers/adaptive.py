@@ -16,13 +16,11 @@ from kdseg.distill.kd_loss import KDLoss, tempered_target
 from kdseg.distill.soft_labels import SoftLabelLayout, open_soft_labels
 from kdseg.distill.trainers.kd import target_settings
 from kdseg.errors import KdsegError
+from kdseg.train.fingerprint import input_identity
+from kdseg.train.job import Objective, StepLossFactory, TrainingJob
 from kdseg.train.loop import StepLoss
-from kdseg.train.segmentation import (
-    StepLossFactory,
-    cases_of_split,
-    input_identity,
-    train_network,
-)
+from kdseg.train.segmentation import train_network
+from kdseg.train.validation import cases_of_split
 
 
 def adaptive_step_loss(
@@ -69,12 +67,11 @@ def train(settings: Mapping[str, Any], teachers: TeacherFiles, **common: Any) ->
     for k, folder in enumerate(teachers.soft_labels):
         for case, arrays in open_soft_labels(folder, cases).items():
             extra[case][f"soft{k}"] = arrays["soft"]
-    return train_network(
-        make_step_loss=adaptive_step_loss(settings, layouts),
+    return train_network(TrainingJob.of(**common), Objective(
+        adaptive_step_loss(settings, layouts),
         extra=extra,
         meta={"distillation": {"method": "adaptive", **dict(settings),
                                "teachers": list(teachers.soft_labels)}},
         fingerprint={"distillation": {"method": "adaptive", **dict(settings)},
                      "teachers": [input_identity(f) for f in teachers.soft_labels]},
-        **common,
-    )  # fmt: skip
+    ))  # fmt: skip

@@ -15,8 +15,10 @@ from kdseg.errors import ConfigError
 from kdseg.model_file import load_model
 from kdseg.nets import input_geometry
 from kdseg.nets.unet import UNet
+from kdseg.train.fingerprint import input_identity
+from kdseg.train.job import Objective, StepLossFactory, TrainingJob
 from kdseg.train.loop import StepLoss
-from kdseg.train.segmentation import StepLossFactory, input_identity, train_network
+from kdseg.train.segmentation import train_network
 
 
 def default_layers(network: nn.Module) -> list[str]:
@@ -95,13 +97,10 @@ def feature_step_loss(
 
 def train(settings: Mapping[str, Any], teachers: TeacherFiles, **common: Any) -> dict[str, Any]:
     """The student against its one live teacher's probabilities and features."""
-    return train_network(
-        make_step_loss=feature_step_loss(
-            settings, teachers.models[0], common["architecture"]["patch"]
-        ),
+    return train_network(TrainingJob.of(**common), Objective(
+        feature_step_loss(settings, teachers.models[0], common["architecture"]["patch"]),
         meta={"distillation": {"method": "feature", **dict(settings),
                                "teacher": teachers.models[0]}},
         fingerprint={"distillation": {"method": "feature", **dict(settings)},
                      "teachers": [input_identity(teachers.models[0])]},
-        **common,
-    )  # fmt: skip
+    ))  # fmt: skip

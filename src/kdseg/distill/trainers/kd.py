@@ -17,13 +17,11 @@ from kdseg.distill.kd_loss import SOFTEN_RULES, KDLoss
 from kdseg.distill.patch_guides import patch_guides
 from kdseg.distill.soft_labels import SoftLabelLayout, open_soft_labels
 from kdseg.errors import ConfigError
+from kdseg.train.fingerprint import input_identity
+from kdseg.train.job import Objective, StepLossFactory, TrainingJob
 from kdseg.train.loop import StepLoss
-from kdseg.train.segmentation import (
-    StepLossFactory,
-    cases_of_split,
-    input_identity,
-    train_network,
-)
+from kdseg.train.segmentation import train_network
+from kdseg.train.validation import cases_of_split
 
 
 def train(settings: Mapping[str, Any], teachers: TeacherFiles, **common: Any) -> dict[str, Any]:
@@ -44,14 +42,13 @@ def train_from_soft_labels(
     layout.require(*target_settings(settings), soft_labels)
     cases = cases_of_split(manifest, "train")
     extra = open_soft_labels(soft_labels, cases)
-    return train_network(
-        make_step_loss=kd_step_loss(settings, layout), extra=extra, init=init,
+    return train_network(TrainingJob.of(init=init, **common), Objective(
+        kd_step_loss(settings, layout), extra=extra,
         guides=patch_guides(extra, cases, layout, settings),
         meta={"distillation": {**dict(settings), "soft_labels": str(soft_labels),
                                "init": str(init) if init else None}},
         fingerprint={"distillation": dict(settings), "teachers": [input_identity(soft_labels)]},
-        **common,
-    )  # fmt: skip
+    ))  # fmt: skip
 
 
 def target_settings(settings: Mapping[str, Any]) -> tuple[float, str]:

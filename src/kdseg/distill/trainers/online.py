@@ -18,14 +18,15 @@ from kdseg.infer import InferenceSpec
 from kdseg.losses import build_loss
 from kdseg.model_file import save_model
 from kdseg.nets import build_network, count_parameters, input_geometry
+from kdseg.train.job import Objective, StepLossFactory, TrainingJob
 from kdseg.train.loop import StepLoss, TrainResult
 from kdseg.train.segmentation import (
-    StepLossFactory,
     inference_spec,
     model_metadata,
     network_state,
     train_network,
 )
+from kdseg.train.settings import TrainingSection
 
 log = logging.getLogger("kdseg")
 
@@ -92,7 +93,8 @@ def train_online_pair(
 ) -> dict[str, Any]:
     """Phase 1: teacher and student in one run (validated: the teacher); writes the teacher
     of the best validation Dice (the final one without validation) and the final student."""
-    teacher_spec = inference_spec(teacher_architecture, training.get("padding", "edge"))
+    typed = TrainingSection.of(training)
+    teacher_spec = inference_spec(teacher_architecture, typed.padding)
     roles = {"teacher": teacher_architecture, "student": architecture}
 
     def build(in_channels: int, num_classes: int) -> tuple[nn.Module, nn.Module, InferenceSpec]:
@@ -129,12 +131,15 @@ def train_online_pair(
         save_model(student_out, network_state(result.final_state, "student."), student_info)
         return {"teacher": teacher_info, "student": student_info}
 
-    return train_network(
-        preprocessed, student_out, history_out, curves_out, checkpoint, architecture,
-        training, seed, _pair_step_loss(teacher_loss, settings),
-        name=name, threads=threads,
+    job = TrainingJob.of(
+        preprocessed=preprocessed, model_out=student_out, history_out=history_out,
+        curves_out=curves_out, checkpoint=checkpoint, architecture=architecture,
+        training=typed, seed=seed, name=name, threads=threads,
+    )  # fmt: skip
+    return train_network(job, Objective(
+        _pair_step_loss(teacher_loss, settings),
         meta={"teacher_architecture": dict(teacher_architecture), **dict(settings)},
         fingerprint={"teacher_architecture": dict(teacher_architecture),
                      "teacher_loss": dict(teacher_loss), "distillation": dict(settings)},
         build=build, write_models=write_models,
-    )  # fmt: skip
+    ))  # fmt: skip

@@ -51,7 +51,7 @@ LAYOUT = Layout(STUDY)  # every output path of the study (kdseg.config.layout)
 
 onstart:
     # the study folder is held while Snakemake runs (not in a dry run): a run of the same
-    # study from another working directory is refused (kdseg.locks.hold_study)
+    # study from another working directory is refused (kdseg.runtime.locks.hold_study)
     try:
         kdlocks.hold_study(STUDY)
     except KdsegError as err:

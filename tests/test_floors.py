@@ -110,7 +110,13 @@ def reaches(graph: dict[str, set[str]], start: str) -> set[str]:
 
 
 @pytest.mark.parametrize(
-    "module", ["kdseg.predict", "kdseg.ensemble", "kdseg.distill.soft_labels", "kdseg.infer"]
+    "module",
+    [
+        "kdseg.inference.predict",
+        "kdseg.ensemble.networks",
+        "kdseg.distill.soft_labels",
+        "kdseg.models.windows",
+    ],
 )
 def test_inference_ensembles_and_soft_labels_stand_below_training(module):
     above = {m for m in reaches(import_graph(), module)
@@ -119,7 +125,13 @@ def test_inference_ensembles_and_soft_labels_stand_below_training(module):
 
 
 def test_the_config_floor_reaches_no_torch_module():
-    heavy = {"kdseg.nets", "kdseg.train", "kdseg.distill", "kdseg.losses", "kdseg.infer"}
+    heavy = {
+        "kdseg.nets",
+        "kdseg.train",
+        "kdseg.distill",
+        "kdseg.models.losses",
+        "kdseg.models.windows",
+    }
     reached = reaches(import_graph(), "kdseg.config")
     assert not {m for m in reached if m.startswith(tuple(heavy))}
 

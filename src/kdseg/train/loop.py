@@ -46,10 +46,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from kdseg.atomic import atomic_path
 from kdseg.errors import ConfigError, KdsegError
-from kdseg.model_file import first_line, weights_mismatch
-from kdseg.train.curve_rule import reference_iteration
+from kdseg.evaluation.curve_rule import reference_iteration
+from kdseg.models.model_file import first_line, weights_mismatch
+from kdseg.runtime.atomic import atomic_path
 
 log = logging.getLogger("kdseg")
 

@@ -51,7 +51,7 @@ from monai.transforms import Compose, RandGaussianNoised, RandRotated, RandScale
 from scipy import ndimage, special
 
 from kdseg.errors import ConfigError
-from kdseg.infer import PADDINGS, check_padding
+from kdseg.models.windows import PADDINGS, check_padding
 
 log = logging.getLogger("kdseg")
 

@@ -18,18 +18,18 @@ import numpy as np
 import torch
 from torch import nn
 
-from kdseg.atomic import atomic_path
 from kdseg.data.preprocess import load_manifest, open_case
 from kdseg.data.splits import training_subset
-from kdseg.device import choose_device
 from kdseg.errors import ConfigError
-from kdseg.figures.curves import plot_training_curves
-from kdseg.infer import InferenceSpec, predict_probabilities
-from kdseg.losses import build_loss
-from kdseg.metrics import class_dice
-from kdseg.model_file import load_weights, read_model_file, save_model
+from kdseg.evaluation.curve_figure import plot_training_curves
+from kdseg.evaluation.metrics import class_dice
+from kdseg.models.losses import build_loss
+from kdseg.models.model_file import load_weights, read_model_file, save_model
+from kdseg.models.windows import InferenceSpec, predict_probabilities
 from kdseg.nets import build_network, count_parameters, input_geometry
-from kdseg.provenance import provenance
+from kdseg.runtime.atomic import atomic_path
+from kdseg.runtime.device import choose_device
+from kdseg.runtime.provenance import provenance
 from kdseg.train.loop import StepLoss, TrainResult, TrainSettings, train
 from kdseg.train.sampling import (
     Augmentation,

@@ -13,7 +13,7 @@ from snakemake.utils import min_version
 # kdseg is an installed package (`pip install -e .`, which `make setup` does; conda jobs:
 # envs/kdseg.post-deploy.sh), imported like any other
 from kdseg import config as kdcfg
-from kdseg import locks as kdlocks
+from kdseg.runtime import locks as kdlocks
 from kdseg.config import folds as cv
 from kdseg.config import model_ids as ids
 from kdseg.config.layout import Layout

@@ -17,6 +17,7 @@ from kdseg.runtime import locks as kdlocks
 from kdseg.config import folds as cv
 from kdseg.config import model_ids as ids
 from kdseg.config.layout import Layout
+from kdseg.data import study_data
 from kdseg.data.sources import study as kdsrc
 from kdseg.errors import ConfigError, KdsegError
 
@@ -32,7 +33,7 @@ try:
     # what the study file (and --config) set, before the schema's defaults fill in the rest: a
     # value set there wins over the dataset's plan
     EXPLICIT = copy.deepcopy(config)
-    kdcfg.validate_config(config)
+    study_data.validate_study(config)
     kdcfg.check_device(config, local=workflow.local_exec and not workflow.remote_exec)
 except ConfigError as err:
     raise WorkflowError(f"invalid config: {err}") from None
@@ -221,12 +222,12 @@ def dataset_config(wildcards):
 
 def raw_root(wildcards):
     """Folder of the job's raw dataset (nnU-Net v2 layout)."""
-    return kdcfg.raw_root(config, cv.parent_dataset(wildcards.dataset))
+    return study_data.raw_root(config, cv.parent_dataset(wildcards.dataset))
 
 
 def raw_inputs(wildcards):
     """Files (or the generated folder) of the job's raw dataset."""
-    return kdcfg.raw_inputs(config, cv.parent_dataset(wildcards.dataset))
+    return study_data.raw_inputs(config, cv.parent_dataset(wildcards.dataset))
 
 
 def download_spec(wildcards):

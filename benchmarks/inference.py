@@ -31,15 +31,15 @@ import torch
 
 from kdseg import config as kdcfg
 from kdseg.data.preprocess import load_manifest, open_case
-from kdseg.device import choose_device
 from kdseg.distill.soft_labels import open_soft_labels
 from kdseg.distill.trainers.kd import kd_step_loss
-from kdseg.ensemble import Ensemble
+from kdseg.ensemble.networks import Ensemble
 from kdseg.errors import KdsegError
-from kdseg.infer import predict_probabilities
-from kdseg.metrics import mean_dice
-from kdseg.model_file import load_model
+from kdseg.evaluation.metrics import mean_dice
+from kdseg.models.model_file import load_model
+from kdseg.models.windows import predict_probabilities
 from kdseg.nets import build_network, count_parameters
+from kdseg.runtime.device import choose_device
 from kdseg.train.loop import TrainSettings, train
 from kdseg.train.segmentation import build_sampler, label_step_loss
 from kdseg.train.validation import cases_of_split

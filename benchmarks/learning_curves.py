@@ -40,11 +40,11 @@ import torch
 from kdseg import config as kdcfg
 from kdseg.data.preprocess import load_manifest, open_case
 from kdseg.distill.trainers.kd import train_from_soft_labels
-from kdseg.ensemble import Ensemble
-from kdseg.metrics import class_dice
+from kdseg.ensemble.networks import Ensemble
+from kdseg.evaluation.metrics import class_dice
+from kdseg.report.training_table import curve_summary
 from kdseg.train.segmentation import train_segmentation_model
 from kdseg.train.validation import cases_of_split, validation_scores
-from kdseg.training_table import curve_summary
 
 
 def ensemble_reference(config: dict, study: Path, dataset: str, ensemble: str) -> dict:

@@ -22,8 +22,8 @@ import time
 import torch
 
 from kdseg import config as kdcfg
-from kdseg.device import choose_device
 from kdseg.nets import build_network, count_parameters
+from kdseg.runtime.device import choose_device
 
 
 def training_jobs(config: dict) -> collections.Counter:

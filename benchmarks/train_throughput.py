@@ -36,7 +36,7 @@ from kdseg.data.preprocess import load_manifest, preprocess_dataset
 from kdseg.data.splits import write_splits
 from kdseg.data.validate import validate_raw_dataset
 from kdseg.errors import KdsegError
-from kdseg.losses import build_loss
+from kdseg.models.losses import build_loss
 from kdseg.nets import build_network
 from kdseg.train.loop import TrainSettings, train
 from kdseg.train.segmentation import build_sampler

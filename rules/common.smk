@@ -13,10 +13,11 @@ from snakemake.utils import min_version
 # kdseg is an installed package (`pip install -e .`, which `make setup` does; conda jobs:
 # envs/kdseg.post-deploy.sh), imported like any other
 from kdseg import config as kdcfg
-from kdseg import locks as kdlocks
+from kdseg.runtime import locks as kdlocks
 from kdseg.config import folds as cv
 from kdseg.config import model_ids as ids
 from kdseg.config.layout import Layout
+from kdseg.data import study_data
 from kdseg.data.sources import study as kdsrc
 from kdseg.errors import ConfigError, KdsegError
 
@@ -32,7 +33,7 @@ try:
     # what the study file (and --config) set, before the schema's defaults fill in the rest: a
     # value set there wins over the dataset's plan
     EXPLICIT = copy.deepcopy(config)
-    kdcfg.validate_config(config)
+    study_data.validate_study(config)
     kdcfg.check_device(config, local=workflow.local_exec and not workflow.remote_exec)
 except ConfigError as err:
     raise WorkflowError(f"invalid config: {err}") from None
@@ -51,7 +52,7 @@ LAYOUT = Layout(STUDY)  # every output path of the study (kdseg.config.layout)
 
 onstart:
     # the study folder is held while Snakemake runs (not in a dry run): a run of the same
-    # study from another working directory is refused (kdseg.locks.hold_study)
+    # study from another working directory is refused (kdseg.runtime.locks.hold_study)
     try:
         kdlocks.hold_study(STUDY)
     except KdsegError as err:

@@ -50,12 +50,12 @@ def dataset_config(wildcards):
 
 def raw_root(wildcards):
     """Folder of the job's raw dataset (nnU-Net v2 layout)."""
-    return kdcfg.raw_root(config, cv.parent_dataset(wildcards.dataset))
+    return study_data.raw_root(config, cv.parent_dataset(wildcards.dataset))
 
 
 def raw_inputs(wildcards):
     """Files (or the generated folder) of the job's raw dataset."""
-    return kdcfg.raw_inputs(config, cv.parent_dataset(wildcards.dataset))
+    return study_data.raw_inputs(config, cv.parent_dataset(wildcards.dataset))
 
 
 def raw_report(wildcards):

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kdseg.atomic import atomic_dir, atomic_path, save_npy, write_json
+from kdseg.runtime.atomic import atomic_dir, atomic_path, save_npy, write_json
 
 FORK = mp.get_context("fork")
 FILES = 12
@@ -39,7 +39,7 @@ def _replace_repeatedly(target: str, rounds: int, first: int) -> None:
 
 
 def _read_locked_repeatedly(target: str, rounds: int, problems) -> None:
-    from kdseg.locks import reading
+    from kdseg.runtime.locks import reading
 
     for _ in range(rounds):
         with reading(target):
@@ -69,7 +69,7 @@ def _leftovers(parent: Path) -> list[str]:
 def swap(request, monkeypatch):
     """Replacement by atomic exchange (Linux), or without it (as on NFS)."""
     if request.param == "rename-aside":
-        monkeypatch.setattr("kdseg.atomic._exchange", lambda a, b: False)
+        monkeypatch.setattr("kdseg.runtime.atomic._exchange", lambda a, b: False)
     return request.param
 
 
@@ -235,7 +235,7 @@ def test_outputs_follow_the_umask(tmp_path, umask):
 
 
 def test_no_lock_or_temporary_is_left_beside_or_inside_outputs(tmp_path):
-    from kdseg.locks import reading
+    from kdseg.runtime.locks import reading
 
     with atomic_dir(tmp_path / "raw") as tmp:
         save_npy(tmp / "x.npy", np.zeros(2))
@@ -253,7 +253,7 @@ def test_no_lock_or_temporary_is_left_beside_or_inside_outputs(tmp_path):
 
 def test_reading_and_writing_one_target_in_one_thread_is_an_error_not_a_hang(tmp_path):
     from kdseg.errors import KdsegError
-    from kdseg.locks import reading
+    from kdseg.runtime.locks import reading
 
     (tmp_path / "raw").mkdir()
     with (
@@ -265,7 +265,7 @@ def test_reading_and_writing_one_target_in_one_thread_is_an_error_not_a_hang(tmp
 
 
 def test_a_read_where_no_lock_can_be_taken_goes_ahead_unlocked(tmp_path, caplog):
-    from kdseg.locks import reading
+    from kdseg.runtime.locks import reading
 
     with caplog.at_level("INFO", logger="kdseg"), reading(tmp_path / "missing" / "raw") as held:
         assert held is False

@@ -9,6 +9,7 @@ from conftest import make_tiny
 from test_workflow import teacher_config
 
 from kdseg import config as kdcfg
+from kdseg.data.study_data import validate_study
 from kdseg.errors import ConfigError
 
 
@@ -20,7 +21,7 @@ def study(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 def _validated(config: dict) -> dict:
     config = copy.deepcopy(config)
-    kdcfg.validate_config(config)
+    validate_study(config)
     return config
 
 
@@ -112,7 +113,7 @@ def test_bad_value_is_refused_naming_its_key(study, edit, message):
     config = copy.deepcopy(study)
     edit(config)
     with pytest.raises(ConfigError) as err:
-        kdcfg.validate_config(config)
+        validate_study(config)
     assert message in str(err.value)
     assert "\n" not in str(err.value)
 
@@ -159,7 +160,7 @@ def test_an_architecture_may_train_longer_than_the_others(study):
     config = copy.deepcopy(study)
     config["architectures"]["dilated"]["training"] = {"iterations": 24}
     config["datasets"]["Heart"]["architectures"]["dilated"]["training"] = {"batch_size": 3}
-    kdcfg.validate_config(config)
+    validate_study(config)
     own = kdcfg.training_settings(config, "Own", "dilated")
     assert own["iterations"] == 24 and own["batch_size"] == 2
     heart = kdcfg.training_settings(config, "Heart", "dilated")

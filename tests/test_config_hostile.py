@@ -13,6 +13,7 @@ from test_workflow import teacher_config
 
 from kdseg import config as kdcfg
 from kdseg.data.splits import make_splits, patient_of
+from kdseg.data.study_data import validate_study
 from kdseg.errors import ConfigError, KdsegError
 
 
@@ -26,7 +27,7 @@ def _refused(config: dict, edit) -> str:
     config = copy.deepcopy(config)
     edit(config)
     with pytest.raises(ConfigError) as err:
-        kdcfg.validate_config(config)
+        validate_study(config)
     message = str(err.value)
     assert "\n" not in message
     return message

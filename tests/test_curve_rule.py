@@ -2,7 +2,7 @@
 
 import pytest
 
-from kdseg.train.curve_rule import (
+from kdseg.evaluation.curve_rule import (
     SETTLED_GAIN,
     is_settled,
     last_quarter_gain,

@@ -10,10 +10,10 @@ import torch.nn.functional as F
 
 from kdseg.distill.kd_loss import KDLoss, soften
 from kdseg.distill.soft_labels import SCALE, quantise, write_soft_labels
-from kdseg.ensemble import Ensemble
+from kdseg.ensemble.networks import Ensemble
 from kdseg.errors import ConfigError
-from kdseg.infer import predict_probabilities
-from kdseg.model_file import load_model
+from kdseg.models.model_file import load_model
+from kdseg.models.windows import predict_probabilities
 from kdseg.train.segmentation import train_segmentation_model
 
 ARCH = {"network": "unet3d", "kwargs": {"features": [4, 8]}, "patch": [16, 16, 16]}

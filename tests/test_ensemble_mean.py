@@ -10,7 +10,7 @@ import pytest
 
 from kdseg.data.preprocess import load_manifest
 from kdseg.data.restore import labels_in_original_geometry
-from kdseg.ensemble_mean import combine_member_predictions, mean_and_std
+from kdseg.ensemble.stored import combine_member_predictions, mean_and_std
 from kdseg.errors import KdsegError
 
 

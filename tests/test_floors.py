@@ -1,6 +1,7 @@
-"""The library's floors: no import circle (imports inside functions included), reading a
-config imports neither torch, MONAI nor Snakemake, inference stands below training, and the
-torch-free declarations of what builders accept match the builders."""
+"""The library's floors: no import circle (imports inside functions included), each subpackage
+imports only lower floors, config imports nothing of the package but its errors, reporting and
+inference import no training code, reading and checking a study imports neither torch, MONAI
+nor Snakemake, and the torch-free declarations of what builders accept match the builders."""
 
 from __future__ import annotations
 
@@ -109,19 +110,57 @@ def reaches(graph: dict[str, set[str]], start: str) -> set[str]:
     return seen
 
 
-@pytest.mark.parametrize(
-    "module", ["kdseg.predict", "kdseg.ensemble", "kdseg.distill.soft_labels", "kdseg.infer"]
-)
-def test_inference_ensembles_and_soft_labels_stand_below_training(module):
-    above = {m for m in reaches(import_graph(), module)
-             if m.startswith(("kdseg.train", "kdseg.distill.trainers"))}  # fmt: skip
+FLOORS = [
+    {"kdseg", "errors"},
+    {"config", "runtime"},
+    {"data"},
+    {"nets"},
+    {"models", "evaluation"},
+    {"ensemble", "inference"},
+    {"train", "statistics"},
+    {"distill", "report"},
+]
+"""The package's floors, from the bottom: each subpackage imports only those of lower floors
+(and its own modules); docs/design.md draws the same."""
+
+TRAINING = ("kdseg.train", "kdseg.distill.trainers")
+BELOW_TRAINING = ["kdseg.runtime", "kdseg.models", "kdseg.evaluation", "kdseg.ensemble",
+                  "kdseg.inference", "kdseg.distill.soft_labels", "kdseg.statistics",
+                  "kdseg.report"]  # fmt: skip
+
+
+def floor_of(module: str) -> int:
+    package = module.split(".")[1] if "." in module else module
+    return next(i for i, floor in enumerate(FLOORS) if package in floor)
+
+
+def test_every_subpackage_has_a_floor_and_no_other_module_sits_at_the_root():
+    graph = import_graph()
+    for module in graph:
+        floor_of(module)  # StopIteration: a package missing from FLOORS
+    loose = {m for m in graph if m.count(".") == 1 and not (SRC / "kdseg" / m[6:]).is_dir()}
+    assert loose == {"kdseg.errors"}
+
+
+def test_no_import_runs_to_a_higher_floor_or_across_one():
+    wrong = [f"{a} -> {b}" for a, targets in import_graph().items() for b in targets
+             if a.split(".")[:2] != b.split(".")[:2] and floor_of(b) >= floor_of(a)]  # fmt: skip
+    assert not wrong, wrong
+
+
+@pytest.mark.parametrize("module", BELOW_TRAINING)
+def test_inference_ensembles_soft_labels_and_reporting_import_no_training_code(module):
+    graph = import_graph()
+    above = {m for start in graph if start == module or start.startswith(module + ".")
+             for m in reaches(graph, start) if m.startswith(TRAINING)}  # fmt: skip
     assert not above, f"{module} imports training code: {sorted(above)}"
 
 
-def test_the_config_floor_reaches_no_torch_module():
-    heavy = {"kdseg.nets", "kdseg.train", "kdseg.distill", "kdseg.losses", "kdseg.infer"}
-    reached = reaches(import_graph(), "kdseg.config")
-    assert not {m for m in reached if m.startswith(tuple(heavy))}
+def test_config_imports_nothing_of_the_package_but_errors():
+    graph = import_graph()
+    reached = {m for start in graph if start.startswith("kdseg.config")
+               for m in reaches(graph, start)}  # fmt: skip
+    assert {m for m in reached if not m.startswith("kdseg.config")} <= {"kdseg.errors"}
 
 
 @pytest.mark.parametrize("study", ["config/config.yaml", "config/paper.yaml",
@@ -131,7 +170,8 @@ def test_reading_and_validating_a_study_imports_no_torch_monai_or_snakemake(stud
         "import json, sys\n"
         "import kdseg.config as c\n"
         f"config = c.read_study_file({str(REPO / study)!r})\n"
-        "c.validate_config(config)\n"
+        "from kdseg.data.study_data import validate_study\n"
+        "validate_study(config)\n"
         "for ds in config['datasets']:\n"
         "    c.paper_comparisons(c.dataset_view(config, ds))\n"
         "    c.compared_students(c.dataset_view(config, ds))\n"

@@ -11,12 +11,12 @@ from conftest import REPO, make_tiny
 from test_workflow import snakemake, teacher_config
 
 from kdseg.errors import KdsegError
-from kdseg.gpu_slots import candidate_gpus, claim_for_job, claim_gpus
+from kdseg.runtime.gpu_slots import candidate_gpus, claim_for_job, claim_gpus
 
 HOLD = """
 import sys, time
 sys.path.insert(0, {src!r})
-from kdseg.gpu_slots import claim_gpus
+from kdseg.runtime.gpu_slots import claim_gpus
 ids = claim_gpus(1, ["7", "9"], {locks!r}, timeout_s=float(sys.argv[1]), poll_s=0.05)
 print(",".join(ids), flush=True)
 time.sleep(float(sys.argv[2]))
@@ -58,7 +58,7 @@ def test_claim_sets_cuda_visible_devices(tmp_path, monkeypatch):
     assert candidate_gpus() == ["3", "5"]
     code = (
         f"import os, sys; sys.path.insert(0, {str(REPO / 'src')!r}); "
-        f"from kdseg.gpu_slots import claim_gpus; "
+        f"from kdseg.runtime.gpu_slots import claim_gpus; "
         f"claim_gpus(2, None, {str(tmp_path)!r}); print(os.environ['CUDA_VISIBLE_DEVICES'])"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

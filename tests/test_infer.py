@@ -5,10 +5,10 @@ import pytest
 import torch
 from monai.inferers import sliding_window_inference
 
-import kdseg.infer as infer
+import kdseg.models.windows as infer
 from kdseg.data.restore import labels_in_original_geometry
 from kdseg.errors import ConfigError
-from kdseg.infer import InferenceSpec, predict_probabilities
+from kdseg.models.windows import InferenceSpec, predict_probabilities
 from kdseg.nets import build_network
 
 NETS = {

@@ -3,7 +3,7 @@ import torch
 import torch.nn.functional as F
 
 from kdseg.errors import ConfigError
-from kdseg.losses import build_loss
+from kdseg.models.losses import build_loss
 
 
 def _data(seed=0, k=3):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from kdseg.lovasz import lovasz_softmax
+from kdseg.models.lovasz import lovasz_softmax
 
 
 def jaccard_loss_of_set(mistakes: set[int], foreground: set[int]) -> float:

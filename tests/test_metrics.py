@@ -1,4 +1,5 @@
-"""Tests for kdseg.metrics: agreement with MONAI, hand-computed cases, the empty-mask rule."""
+"""Tests for kdseg.evaluation.metrics: agreement with MONAI, hand-computed cases, the
+empty-mask rule."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import torch
 from monai.metrics import DiceMetric, HausdorffDistanceMetric, MeanIoU, SurfaceDistanceMetric
 from scipy import ndimage
 
-from kdseg.metrics import confusion_matrix, overall_metrics, segmentation_metrics
+from kdseg.evaluation.metrics import confusion_matrix, overall_metrics, segmentation_metrics
 
 SPACING_3D = (0.8, 1.0, 2.5)
 LABELS = {"a": 1, "b": 2, "c": 3}

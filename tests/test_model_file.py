@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from kdseg.errors import KdsegError
-from kdseg.infer import InferenceSpec
-from kdseg.model_file import load_model, save_model
+from kdseg.models.model_file import load_model, save_model
+from kdseg.models.windows import InferenceSpec
 from kdseg.nets import build_network
 from kdseg.train.segmentation import load_initial_weights
 

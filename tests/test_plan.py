@@ -20,8 +20,8 @@ from kdseg.config.plan import (
     resampled_shapes,
     target_spacing,
 )
-from kdseg.figures.overview import plan_summary
-from kdseg.plan_table import write_plan
+from kdseg.report.figures.overview import plan_summary
+from kdseg.report.plan_table import write_plan
 
 UNET = NetworkGeometry(dims=3, receptive_field=None, size_divisor=8, valid_margin=0)
 RESNET = NetworkGeometry(dims=3, receptive_field=None, size_divisor=4, valid_margin=0)

@@ -1,4 +1,4 @@
-"""Pooling a cross-validated dataset's test predictions (kdseg.pool_folds)."""
+"""Pooling a cross-validated dataset's test predictions (kdseg.evaluation.pool_folds)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 import pytest
 
 from kdseg.errors import KdsegError
-from kdseg.pool_folds import pool_predictions
+from kdseg.evaluation.pool_folds import pool_predictions
 
 
 def _fold(root, name, cases):

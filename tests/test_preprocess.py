@@ -11,7 +11,7 @@ from kdseg.data.resample import resample_to_shape
 from kdseg.data.splits import write_splits
 from kdseg.data.validate import validate_raw_dataset
 from kdseg.errors import KdsegError
-from kdseg.figures.overview import plot_data_overview
+from kdseg.report.figures.overview import plot_data_overview
 
 
 def _prepare(raw, tmp_path, settings=None):

@@ -10,7 +10,7 @@ import torch
 from test_resume import RandomBatches, step_loss, tiny_net
 from torch import nn
 
-from kdseg.figures.curves import plot_training_curves, thin
+from kdseg.evaluation.curve_figure import plot_training_curves, thin
 from kdseg.train.history import live_progress
 from kdseg.train.loop import TrainSettings, train
 

@@ -11,12 +11,12 @@ from conftest import REPO
 from matplotlib.colors import to_rgba
 from matplotlib.ticker import NullFormatter
 
-from kdseg.figures import study
-from kdseg.html_table import write_html_tables
-from kdseg.statistics import findings, write_statistics
-from kdseg.study_table import write_study_table
-from kdseg.teacher_table import write_teacher_table
-from kdseg.training_table import write_training_table
+from kdseg.report.figures import study
+from kdseg.report.study_table import write_study_table
+from kdseg.report.teacher_table import write_teacher_table
+from kdseg.report.training_table import write_training_table
+from kdseg.runtime.html_table import write_html_tables
+from kdseg.statistics.findings import findings, write_statistics
 
 matplotlib.use("Agg")
 

@@ -12,9 +12,9 @@ from conftest import REPO
 from test_workflow import snakemake, tiny_config
 
 from kdseg.errors import KdsegError
-from kdseg.locks import hold_study, lock_path
+from kdseg.runtime.locks import hold_study, lock_path
 
-HOLDER = "import sys; from kdseg.locks import hold_study; hold_study(sys.argv[1]); print('held', flush=True); sys.stdin.read()"  # noqa: E501
+HOLDER = "import sys; from kdseg.runtime.locks import hold_study; hold_study(sys.argv[1]); print('held', flush=True); sys.stdin.read()"  # noqa: E501
 
 
 class Holder:

@@ -162,7 +162,7 @@ def test_checkpoint_of_another_network_is_a_one_line_error(tmp_path):
 SCRIPT = """
 import sys, logging, torch
 sys.path[:0] = [{src!r}, {tests!r}]
-from kdseg.steps import setup_logging
+from kdseg.runtime.steps import setup_logging
 from kdseg.train.loop import TrainSettings, train
 from test_resume import RandomBatches, step_loss, tiny_net
 setup_logging()

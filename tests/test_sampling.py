@@ -134,7 +134,7 @@ def test_training_padding_reaches_the_model_file_and_its_predictions(tiny_prepro
     """``training.padding: zeros`` trains on zero-padded windows and is recorded in the model
     file, so its predictions pad whole slices with 0 too; ``edge`` leaves the file's spec as
     it was (no ``padding`` key)."""
-    from kdseg.model_file import load_model, read_model_file
+    from kdseg.models.model_file import load_model, read_model_file
     from kdseg.train.segmentation import train_segmentation_model
 
     arch = {

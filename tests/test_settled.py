@@ -1,11 +1,11 @@
-"""Which networks behind a results row did not settle (kdseg.settled), read from a training
-table as the training_table rule writes it."""
+"""Which networks behind a results row did not settle (kdseg.evaluation.settled),
+read from a training table as the training_table rule writes it."""
 
 import pytest
 
 from kdseg.errors import KdsegError
-from kdseg.settled import read_settled, unsettled_in_comparison, unsettled_networks
-from kdseg.training_table import write_training_table
+from kdseg.evaluation.settled import read_settled, unsettled_in_comparison, unsettled_networks
+from kdseg.report.training_table import write_training_table
 
 
 def _history(path, gain):

@@ -15,8 +15,8 @@ import pytest
 import source_archives as sa
 from test_workflow import snakemake, snakemake_command
 
-from kdseg.atomic import atomic_dir
-from kdseg.locks import reading
+from kdseg.runtime.atomic import atomic_dir
+from kdseg.runtime.locks import reading
 
 pytestmark = pytest.mark.workflow
 RAW = "Dataset101_SegTHOR"

@@ -41,7 +41,7 @@ def member_logits(image: np.ndarray, classes: int) -> np.ndarray:
 
 
 class FakeEnsemble:
-    """Stands in for :class:`kdseg.ensemble.Ensemble`: members with known logits."""
+    """Stands in for :class:`kdseg.ensemble.networks.Ensemble`: members with known logits."""
 
     classes = 5
 
@@ -201,7 +201,7 @@ def prediction_logits(image: np.ndarray, classes: int) -> np.ndarray:
 
 class FakePredictionsEnsemble(FakeEnsemble):
     """Members that blend several predictions per voxel, each softened at T first (as
-    :func:`kdseg.infer.predict_probabilities` does)."""
+    :func:`kdseg.models.windows.predict_probabilities` does)."""
 
     def member_probabilities(self, image, temperature=1.0):
         for z in prediction_logits(image, self.classes):

@@ -17,12 +17,12 @@ import numpy as np
 import pytest
 import source_archives as sa
 
-from kdseg.config import check_config, validate_config
 from kdseg.data.sources.download import download
 from kdseg.data.sources.extract import safe_extract
 from kdseg.data.sources.obtain import convert_source, obtain_source
 from kdseg.data.sources.registry import SOURCES
 from kdseg.data.splits import make_splits
+from kdseg.data.study_data import check_data, validate_study
 from kdseg.errors import ConfigError, KdsegError
 
 
@@ -637,7 +637,7 @@ def test_a_mirrors_md5_replaces_the_published_sha256():
     from kdseg.data.sources.study import download_spec
 
     config = {"datasets": {"D": {"source": "segthor"}}}
-    validate_config(config)
+    validate_study(config)
     spec = download_spec(config, "segthor", "SegTHOR.zip")
     assert spec["sha256"].startswith("5dba9bcc") and spec["md5"] is None
     config["sources"] = {"segthor": {"mirror": "file:///m", "md5": {"SegTHOR.zip": "a" * 32}}}
@@ -653,7 +653,7 @@ def test_downloads_follow_the_subsets_and_the_users_copy():
     def files(**sources) -> list[str]:
         config = {"datasets": {"B": {"source": "mrbrains18", **sources.pop("dataset", {})}}}
         config["sources"] = sources
-        validate_config(config)
+        validate_study(config)
         return [Path(f).name for f in downloaded_files(config, "mrbrains18")]
 
     assert files() == ["training.zip"]
@@ -708,12 +708,12 @@ def test_held_out_site_is_the_test_set():
 
 def _config(**dataset) -> dict:
     config = {"datasets": {"D": {"source": "segthor", **dataset}}}
-    validate_config(config)
+    validate_study(config)
     return config
 
 
 def test_converted_dataset_lives_under_data_dir():
-    from kdseg.config import raw_root
+    from kdseg.data.study_data import raw_root
 
     assert raw_root(_config(), "D") == "data/nnUNet_raw/Dataset101_SegTHOR"
     assert raw_root(_config(raw_name="Mine"), "D") == "data/nnUNet_raw/Mine"
@@ -790,13 +790,13 @@ def test_converted_dataset_lives_under_data_dir():
 )
 def test_source_config_errors_name_the_key(edit, message):
     with pytest.raises(ConfigError, match=re.escape(message)):
-        validate_config(edit)
+        validate_study(edit)
 
 
-def test_check_config_accepts_all_sources():
+def test_the_data_checks_accept_all_sources():
     config = {"datasets": {name: {"source": name} for name in SOURCES}}
-    validate_config(config)
-    check_config(config)
+    validate_study(config)
+    check_data(config)
 
 
 def test_a_missing_own_copy_of_an_open_source_says_which_key(tmp_path):

@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from kdseg.stats import compare_models, holm, paired_test, rank_biserial, smallest_p
+from kdseg.statistics.wilcoxon import compare_models, holm, paired_test, rank_biserial, smallest_p
 
 
 def test_paired_test_matches_scipy_and_reports_effect():
@@ -78,8 +78,8 @@ def test_holm_families_mean_and_structures_are_separate():
 def test_statistics_and_study_table_files(tmp_path):
     import json
 
-    from kdseg.statistics import write_statistics
-    from kdseg.study_table import write_study_table
+    from kdseg.report.study_table import write_study_table
+    from kdseg.statistics.findings import write_statistics
 
     rng = np.random.default_rng(2)
     models = ["teachers/a/seed1", "ensembles/e"]
@@ -113,7 +113,7 @@ def test_statistics_and_study_table_files(tmp_path):
 
 
 def test_reliability_of_perfectly_calibrated_and_overconfident_maps():
-    from kdseg.figures.study import reliability
+    from kdseg.report.figures.study import reliability
 
     rng = np.random.default_rng(3)
     conf = rng.uniform(0.5, 1.0, 200_000)
@@ -158,7 +158,7 @@ def test_per_patient_wilcoxon_pairs_the_means_of_each_patients_frames():
 
 
 def test_describe_unit_states_n_and_its_unit():
-    from kdseg.stats import describe_unit
+    from kdseg.statistics.wilcoxon import describe_unit
 
     table = pd.DataFrame({"unit": ["patient", "patient"], "n": [6, 6]})
     assert describe_unit(table) == (

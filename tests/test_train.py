@@ -16,8 +16,8 @@ from conftest import REPO
 
 import kdseg.train.segmentation as segmentation
 from kdseg.errors import KdsegError
-from kdseg.infer import predict_probabilities
-from kdseg.model_file import load_model, read_model_file
+from kdseg.models.model_file import load_model, read_model_file
+from kdseg.models.windows import predict_probabilities
 from kdseg.nets import count_parameters
 from kdseg.train.segmentation import train_segmentation_model
 
@@ -165,7 +165,7 @@ def _test_case(pre):
 RUN = """
 import sys, json
 sys.path.insert(0, {src!r})
-from kdseg.steps import setup_logging
+from kdseg.runtime.steps import setup_logging
 from kdseg.train.segmentation import train_segmentation_model
 setup_logging({log!r})
 out = {out!r}

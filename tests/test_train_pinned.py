@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from kdseg.model_file import read_model_file
+from kdseg.models.model_file import read_model_file
 from kdseg.train.segmentation import build_sampler, train_segmentation_model
 
 REPO = Path(__file__).resolve().parents[1]

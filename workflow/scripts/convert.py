@@ -1,7 +1,7 @@
 """Snakemake entry point: convert an obtained data source into an nnU-Net v2 raw dataset."""
 
 from kdseg.data.sources.obtain import convert_source
-from kdseg.steps import run_job
+from kdseg.runtime.steps import run_job
 
 run_job(
     snakemake,

@@ -1,7 +1,7 @@
 """Snakemake entry point: the data overview figure of a dataset."""
 
-from kdseg.figures.overview import plot_data_overview
-from kdseg.steps import run_job
+from kdseg.report.figures.overview import plot_data_overview
+from kdseg.runtime.steps import run_job
 
 run_job(
     snakemake,

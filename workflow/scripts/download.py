@@ -1,7 +1,7 @@
 """Snakemake entry point: download one published file of an open data source."""
 
 from kdseg.data.sources.download import download
-from kdseg.steps import run_job
+from kdseg.runtime.steps import run_job
 
 run_job(
     snakemake,

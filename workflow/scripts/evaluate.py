@@ -1,7 +1,7 @@
 """Snakemake entry point: metrics of one model's test predictions."""
 
-from kdseg.evaluate import evaluate_predictions
-from kdseg.steps import run_job
+from kdseg.evaluation.evaluate import evaluate_predictions
+from kdseg.runtime.steps import run_job
 
 run_job(
     snakemake,

@@ -1,7 +1,7 @@
 """Snakemake entry point: the fingerprint of a validated raw dataset."""
 
 from kdseg.data.fingerprint import write_fingerprint
-from kdseg.steps import run_job
+from kdseg.runtime.steps import run_job
 
 run_job(
     snakemake,

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from kdseg.data.sources.obtain import obtain_source
 from kdseg.data.sources.study import download_spec
-from kdseg.steps import run_job
+from kdseg.runtime.steps import run_job
 
 downloads = [f for f in snakemake.input if f != snakemake.params.manual_path]
 run_job(

@@ -1,7 +1,7 @@
 """Snakemake entry point: generate a phantom dataset."""
 
 from kdseg.data.phantoms import write_phantom_dataset
-from kdseg.steps import run_job
+from kdseg.runtime.steps import run_job
 
 run_job(
     snakemake,

@@ -1,7 +1,7 @@
 """Snakemake entry point: write a dataset's plan (made from its fingerprint by the workflow)."""
 
-from kdseg.plan_table import write_plan
-from kdseg.steps import run_job
+from kdseg.report.plan_table import write_plan
+from kdseg.runtime.steps import run_job
 
 run_job(
     snakemake,

@@ -1,8 +1,8 @@
 """Snakemake entry point: predict the test cases with one model file."""
 
 from kdseg.config import runtime_settings
-from kdseg.predict import predict_with_model
-from kdseg.steps import run_job
+from kdseg.inference.predict import predict_with_model
+from kdseg.runtime.steps import run_job
 
 run_job(
     snakemake,

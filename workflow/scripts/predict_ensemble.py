@@ -1,8 +1,8 @@
 """Snakemake entry point: an ensemble's test predictions, the mean of its members' stored
 probabilities (no network runs again; torch is not imported)."""
 
-from kdseg.ensemble_mean import combine_member_predictions
-from kdseg.steps import run_job
+from kdseg.ensemble.stored import combine_member_predictions
+from kdseg.runtime.steps import run_job
 
 run_job(
     snakemake,

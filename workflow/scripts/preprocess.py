@@ -1,7 +1,7 @@
 """Snakemake entry point: preprocess a validated dataset."""
 
 from kdseg.data.preprocess import preprocess_dataset
-from kdseg.steps import run_job
+from kdseg.runtime.steps import run_job
 
 run_job(
     snakemake,

@@ -3,7 +3,7 @@ or float16 log-probabilities: the rule's ``storage`` param)."""
 
 from kdseg.config import runtime_settings
 from kdseg.distill.soft_labels import write_soft_labels
-from kdseg.steps import run_job
+from kdseg.runtime.steps import run_job
 
 run_job(
     snakemake,

@@ -1,7 +1,7 @@
 """Snakemake entry point: patient-level splits of a validated dataset."""
 
 from kdseg.data.splits import write_splits
-from kdseg.steps import run_job
+from kdseg.runtime.steps import run_job
 
 run_job(
     snakemake,

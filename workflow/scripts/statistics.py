@@ -1,8 +1,8 @@
 """Snakemake entry point: Wilcoxon/Holm statistics of the paper's comparisons and their
 findings (HTML, for the report)."""
 
-from kdseg.statistics import write_statistics
-from kdseg.steps import run_job
+from kdseg.runtime.steps import run_job
+from kdseg.statistics.findings import write_statistics
 
 run_job(
     snakemake,

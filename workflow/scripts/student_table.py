@@ -1,7 +1,7 @@
 """Snakemake entry point: all students of a dataset against the baseline and each other."""
 
-from kdseg.steps import run_job
-from kdseg.student_table import write_student_table
+from kdseg.report.student_table import write_student_table
+from kdseg.runtime.steps import run_job
 
 run_job(
     snakemake,

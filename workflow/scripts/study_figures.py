@@ -1,7 +1,7 @@
 """Snakemake entry point: the per-dataset figures of the study."""
 
-from kdseg.figures.study import plot_study_figures
-from kdseg.steps import run_job
+from kdseg.report.figures.study import plot_study_figures
+from kdseg.runtime.steps import run_job
 
 out = snakemake.output
 run_job(

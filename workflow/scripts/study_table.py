@@ -1,7 +1,7 @@
 """Snakemake entry point: the per-dataset results table (CSV, Markdown, LaTeX)."""
 
-from kdseg.steps import run_job
-from kdseg.study_table import write_study_table
+from kdseg.report.study_table import write_study_table
+from kdseg.runtime.steps import run_job
 
 run_job(
     snakemake,

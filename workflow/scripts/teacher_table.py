@@ -1,7 +1,7 @@
 """Snakemake entry point: the per-dataset table of teachers."""
 
-from kdseg.steps import run_job
-from kdseg.teacher_table import write_teacher_table
+from kdseg.report.teacher_table import write_teacher_table
+from kdseg.runtime.steps import run_job
 
 run_job(
     snakemake,

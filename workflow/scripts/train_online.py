@@ -2,7 +2,7 @@
 
 from kdseg.config import runtime_settings
 from kdseg.distill.trainers.online import train_online_pair
-from kdseg.steps import run_job
+from kdseg.runtime.steps import run_job
 from kdseg.train.loop import exit_on_sigterm
 
 exit_on_sigterm()  # temporaries are removed; the loop writes a last checkpoint

@@ -3,7 +3,7 @@ one of K disjoint subsets of the training cases) or baseline (a baseline that is
 network as a teacher reuses the teacher's model file)."""
 
 from kdseg.config import runtime_settings
-from kdseg.steps import run_job
+from kdseg.runtime.steps import run_job
 from kdseg.train.loop import exit_on_sigterm
 from kdseg.train.reuse import reuse_trained_model
 from kdseg.train.segmentation import subset_training_cases, train_segmentation_model

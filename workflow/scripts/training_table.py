@@ -1,8 +1,8 @@
 """Snakemake entry point: the per-dataset table of training curves (the curve rule, and the
 doubling check where the study asks for it)."""
 
-from kdseg.steps import run_job
-from kdseg.training_table import write_training_table
+from kdseg.report.training_table import write_training_table
+from kdseg.runtime.steps import run_job
 
 run_job(
     snakemake,

@@ -1,7 +1,7 @@
 """Snakemake entry point: validate a raw dataset before preprocessing."""
 
 from kdseg.data.validate import validate_raw_dataset
-from kdseg.steps import run_job
+from kdseg.runtime.steps import run_job
 
 run_job(
     snakemake,

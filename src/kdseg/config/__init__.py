@@ -5,7 +5,7 @@ messages       one-line messages for schema violations
 study_file     reading a study file (no duplicate keys, alias bombs, yte), key order, schema
 model_ids      the model-id grammar: teachers, ensembles, students, baselines, online
 settings       the config per dataset, architecture and training budget
-paths          where a study's files live
+paths          the study folder
 specs          what networks, optimisers and schedules accept (declared, no torch)
 methods        what each student method declares: keys, runs, teacher outputs
 students       the students and baselines the entries' methods train
@@ -36,7 +36,7 @@ from kdseg.config.model_ids import (
     teacher_model,
     teacher_models,
 )
-from kdseg.config.paths import raw_inputs, raw_root, study_dir
+from kdseg.config.paths import study_dir
 from kdseg.config.plan import apply_plan, apply_study_plans, plan_dataset, plan_lines
 from kdseg.config.settings import (
     architecture_settings,
@@ -108,8 +108,6 @@ __all__ = [
     "parse_teacher",
     "plan_dataset",
     "plan_lines",
-    "raw_inputs",
-    "raw_root",
     "read_study_file",
     "runs_on",
     "runtime_settings",

@@ -1,7 +1,9 @@
 """Validation of a study's config: the schema (with its defaults filled in), then what a schema
-cannot express. Every problem is one ConfigError naming the key. Nothing here imports torch:
-the workflow validates its config on every call (a dry-run, ``--lint``, a typo), so checks
-that need a built optimiser or network are left to the job that builds them."""
+cannot express. Every problem is one ConfigError naming the key. The checks against the data
+(public sources, splits of known cases) are :mod:`kdseg.data.study_data`'s, which the workflow
+runs after these. Nothing here imports torch: the workflow validates its config on every call
+(a dry-run, ``--lint``, a typo), so checks that need a built optimiser or network are left to
+the job that builds them."""
 
 from __future__ import annotations
 
@@ -16,7 +18,6 @@ import jsonschema
 from kdseg.config.geometry import network_geometry
 from kdseg.config.messages import config_error_message
 from kdseg.config.methods import METHODS, method_of
-from kdseg.config.paths import raw_root
 from kdseg.config.settings import architecture_settings, runs_on, training_settings
 from kdseg.config.specs import (
     check_network_arguments,
@@ -25,13 +26,12 @@ from kdseg.config.specs import (
     network_dims,
 )
 from kdseg.config.study_file import read_study_file, schema_document
-from kdseg.data.raw_dataset import discover_cases, read_dataset_json
-from kdseg.data.sources.study import check_sources
-from kdseg.errors import ConfigError, KdsegError
+from kdseg.errors import ConfigError
 
 
 def check_config(config: dict[str, Any]) -> None:
-    """Checks a schema cannot express; raises ConfigError naming the key."""
+    """Checks a schema cannot express; raises ConfigError naming the key. The checks against
+    the data (sources, splits) are :func:`kdseg.data.study_data.check_data`'s."""
     for name, ds in config["datasets"].items():
         key = f"datasets.{name}"
         if ds["source"] == "raw":
@@ -58,7 +58,6 @@ def check_config(config: dict[str, Any]) -> None:
     for name, ds in config["datasets"].items():
         _check_intensity_ranges(ds, f"datasets.{name}.preprocess.ct")
         _check_group_pattern(ds, f"datasets.{name}.splits.group_pattern")
-    check_sources(config)
     _check_ensembles(config)
     _check_students(config)
     _check_dataset_lists(config)
@@ -76,7 +75,6 @@ def check_config(config: dict[str, Any]) -> None:
                 _check_training(arch_training, config["datasets"][name], name)
             _check_patch(settings, f"architectures.{arch}", name)
             _check_network(settings, f"architectures.{arch}", name)
-        _check_splits(config, name)
 
 
 def _check_folders(config: dict[str, Any]) -> None:
@@ -169,63 +167,6 @@ def _check_network(arch: dict[str, Any], key: str, dataset: str) -> None:
         network_geometry(arch["network"], arch.get("kwargs", {}))  # sizes, layout, blocks
     except ConfigError as err:
         raise ConfigError(f"config key '{key}' (dataset {dataset}): {err}") from None
-
-
-def _dataset_cases(config: dict[str, Any], name: str) -> tuple[list[str], dict[str, Any]] | None:
-    """Case ids and case metadata of a dataset, where they are known before any job (the same
-    reading of the raw folder as the validation job's; a folder it cannot read is left to
-    that job's errors)."""
-    ds = config["datasets"][name]
-    if ds["source"] == "phantom":
-        from kdseg.data.phantoms.registry import phantom_case_ids
-
-        section = ds.get("phantom", {})
-        return phantom_case_ids(section.get("kind", "thorax"), section.get("cases", 0)), {}
-    root = raw_root(config, name)
-    try:
-        info = read_dataset_json(root)
-        return [c.case for c in discover_cases(root, info)], info.case_metadata
-    except KdsegError:
-        return None
-
-
-def _check_splits(config: dict[str, Any], name: str) -> None:
-    """The split can be made from the dataset's patients (where they are known already)."""
-    from kdseg.data.splits import make_splits
-
-    ds = config["datasets"][name]
-    known = _dataset_cases(config, name)
-    if known is None or not known[0]:
-        return
-    s = ds.get("splits", {})
-    try:
-        if s.get("folds"):
-            from kdseg.data.splits import fold_splits
-
-            for fold in range(1, int(s["folds"]) + 1):
-                fold_splits(known[0], s.get("seed", 0), int(s["folds"]), fold,
-                            s.get("validation", 0.15), s.get("group_pattern"), known[1],
-                            s.get("stratify_by"))  # fmt: skip
-            return
-        split = make_splits(
-            known[0],
-            s.get("seed", 0),
-            s.get("test", 0.25),
-            s.get("validation", 0.15),
-            s.get("group_pattern"),
-            known[1],
-            s.get("stratify_by"),
-            s.get("held_out"),
-        )
-    except ConfigError as err:
-        raise ConfigError(f"config key 'datasets.{name}.splits': {err}") from None
-    patients = len(split["patients"]["train"])
-    for ens_name, ens in config["ensembles"].items():
-        if runs_on(ens, name) and ens.get("subsets", 1) > patients:
-            raise ConfigError(
-                f"config key 'ensembles.{ens_name}.subsets': {ens['subsets']} subsets of the "
-                f"training patients of {name}, which has {patients}; at most {patients}"
-            )
 
 
 _DEVICE = re.compile(r"(cpu|cuda|mps)(?::(\d+))?")
@@ -343,7 +284,8 @@ def _check_method_keys(config: Any) -> None:
 
 def load_config(path: str | Path) -> dict[str, Any]:
     """A study file read and validated as the workflow sees it (for tools outside Snakemake,
-    such as the benchmarks)."""
+    such as the benchmarks), without the checks against its data
+    (:func:`kdseg.data.study_data.validate_study`)."""
     config = read_study_file(path)
     try:
         validate_config(config)

@@ -18,15 +18,15 @@ from typing import Any
 
 import numpy as np
 
-from kdseg.atomic import write_json
 from kdseg.data.crop import bounding_box, crop
 from kdseg.data.nifti import read_volume
 from kdseg.data.normalize import modality_of
 from kdseg.data.preprocess import PreprocessSettings, body_box
 from kdseg.data.raw_dataset import CaseFiles, expected_case_files, read_dataset_json
 from kdseg.errors import KdsegError
-from kdseg.locks import reads
-from kdseg.provenance import provenance
+from kdseg.runtime.atomic import write_json
+from kdseg.runtime.locks import reads
+from kdseg.runtime.provenance import provenance
 
 log = logging.getLogger("kdseg")
 

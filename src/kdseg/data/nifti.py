@@ -9,8 +9,8 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
-from kdseg.atomic import atomic_path
 from kdseg.errors import KdsegError
+from kdseg.runtime.atomic import atomic_path
 
 
 @dataclass(frozen=True)

@@ -20,15 +20,15 @@ from typing import Any
 
 import numpy as np
 
-from kdseg.atomic import atomic_dir, save_npy
 from kdseg.data.crop import body_mask, bounding_box, crop
 from kdseg.data.nifti import read_volume
 from kdseg.data.normalize import CTStats, ct_stats, modality_of, normalize_ct, normalize_mr
 from kdseg.data.raw_dataset import discover_cases, read_dataset_json
 from kdseg.data.resample import SMOOTHING_RULES, authors_sigma, resample_to_shape, shape_for_spacing
 from kdseg.errors import KdsegError
-from kdseg.locks import reads
-from kdseg.provenance import provenance
+from kdseg.runtime.atomic import atomic_dir, save_npy
+from kdseg.runtime.locks import reads
+from kdseg.runtime.provenance import provenance
 
 log = logging.getLogger("kdseg")
 

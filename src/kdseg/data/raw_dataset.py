@@ -113,7 +113,8 @@ def expected_case_files(root: str | Path, info: DatasetInfo, case: str) -> CaseF
 
 def _visible(folder: Path, pattern: str = "*") -> list[Path]:
     """Entries of ``folder`` matching ``pattern``, sorted, without hidden ones (temporaries
-    and lock files of :mod:`kdseg.atomic` and :mod:`kdseg.locks` start with a dot)."""
+    and lock files of :mod:`kdseg.runtime.atomic` and :mod:`kdseg.runtime.locks` start with
+    a dot)."""
     return sorted(p for p in folder.glob(pattern) if not p.name.startswith("."))
 
 

@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from kdseg.atomic import write_json
 from kdseg.errors import ConfigError
+from kdseg.runtime.atomic import write_json
 
 log = logging.getLogger("kdseg")
 MIN_TRAINING_PATIENTS = 2  # fewer: a warning before any training

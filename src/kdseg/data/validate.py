@@ -15,7 +15,6 @@ from typing import Any
 
 import numpy as np
 
-from kdseg.atomic import write_json
 from kdseg.data.nifti import Volume, read_volume
 from kdseg.data.raw_dataset import (
     CaseFiles,
@@ -25,7 +24,8 @@ from kdseg.data.raw_dataset import (
     read_dataset_json,
 )
 from kdseg.errors import KdsegError, RawDataError
-from kdseg.locks import reads
+from kdseg.runtime.atomic import write_json
+from kdseg.runtime.locks import reads
 
 log = logging.getLogger("kdseg")
 

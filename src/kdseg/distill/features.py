@@ -22,8 +22,8 @@ from torch import nn
 
 from kdseg.distill.kd_loss import KDLoss, tempered_softmax
 from kdseg.errors import ConfigError
-from kdseg.losses import build_loss
-from kdseg.lovasz import lovasz_softmax
+from kdseg.models.losses import build_loss
+from kdseg.models.lovasz import lovasz_softmax
 
 TERMS = ("kl", "lovasz", "dice", "feature")
 

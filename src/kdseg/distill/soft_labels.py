@@ -43,16 +43,16 @@ from typing import Any
 import numpy as np
 import torch
 
-from kdseg.atomic import atomic_dir
 from kdseg.config.students import SOFTENED_STORAGE, softened_storage
 from kdseg.data.preprocess import load_manifest, open_case
-from kdseg.device import choose_device
 from kdseg.distill.kd_loss import SOFTEN_RULES, TINY, soften, tempered_target
-from kdseg.ensemble import Ensemble
+from kdseg.ensemble.networks import Ensemble
 from kdseg.errors import ConfigError, KdsegError
-from kdseg.metrics import mean_dice
-from kdseg.model_file import first_line
-from kdseg.provenance import provenance
+from kdseg.evaluation.metrics import mean_dice
+from kdseg.models.model_file import first_line
+from kdseg.runtime.atomic import atomic_dir
+from kdseg.runtime.device import choose_device
+from kdseg.runtime.provenance import provenance
 
 log = logging.getLogger("kdseg")
 

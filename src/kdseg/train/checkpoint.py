@@ -22,9 +22,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from kdseg.atomic import atomic_path
 from kdseg.errors import KdsegError
-from kdseg.model_file import first_line, weights_mismatch
+from kdseg.models.model_file import first_line, weights_mismatch
+from kdseg.runtime.atomic import atomic_path
 from kdseg.train.settings import TrainSettings
 
 CHECKPOINT_FORMAT = "kdseg-checkpoint/2"

@@ -6,8 +6,8 @@ import csv
 from collections.abc import Callable
 from pathlib import Path
 
-from kdseg.atomic import atomic_path
-from kdseg.figures.curves import plot_training_curves
+from kdseg.evaluation.curve_figure import plot_training_curves
+from kdseg.runtime.atomic import atomic_path
 
 
 def write_history(path: str | Path, history: list[dict[str, float]]) -> None:

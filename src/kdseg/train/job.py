@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from kdseg.infer import InferenceSpec
+from kdseg.models.windows import InferenceSpec
 from kdseg.train.loop import StepLoss, TrainResult
 from kdseg.train.sampler import PatchGuides
 from kdseg.train.settings import TrainingSection

@@ -28,10 +28,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from kdseg.model_file import first_line
+from kdseg.evaluation.curve_rule import reference_iteration
+from kdseg.models.model_file import first_line
 from kdseg.train.batches import BatchSource, batch_loader
 from kdseg.train.checkpoint import read_checkpoint, restore, run_settings, stale, write_checkpoint
-from kdseg.train.curve_rule import reference_iteration
 from kdseg.train.optim import make_optimizer, make_schedule, to_channels_last
 from kdseg.train.settings import TrainSettings
 from kdseg.train.signals import TrainingStopped, exit_on_sigterm, sigterm_noted

@@ -12,7 +12,7 @@ import os
 import shutil
 from pathlib import Path
 
-from kdseg.atomic import atomic_path
+from kdseg.runtime.atomic import atomic_path
 
 log = logging.getLogger("kdseg")
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from kdseg.errors import ConfigError
-from kdseg.infer import PADDINGS, check_padding
+from kdseg.models.windows import PADDINGS, check_padding
 from kdseg.train.augmentation import SOFT_TARGET_ORDERS, Augmentation
 from kdseg.train.defaults import training_default
 from kdseg.train.placement import PatchPlan, Sampling, class_locations, window_tables

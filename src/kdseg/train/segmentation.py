@@ -18,14 +18,14 @@ from torch import nn
 
 from kdseg.data.preprocess import load_manifest, open_case
 from kdseg.data.splits import training_subset
-from kdseg.device import choose_device
 from kdseg.errors import ConfigError
-from kdseg.figures.curves import plot_training_curves
-from kdseg.infer import InferenceSpec
-from kdseg.losses import build_loss
-from kdseg.model_file import load_weights, read_model_file, save_model
+from kdseg.evaluation.curve_figure import plot_training_curves
+from kdseg.models.losses import build_loss
+from kdseg.models.model_file import load_weights, read_model_file, save_model
+from kdseg.models.windows import InferenceSpec
 from kdseg.nets import build_network, count_parameters, input_geometry
-from kdseg.provenance import provenance
+from kdseg.runtime.device import choose_device
+from kdseg.runtime.provenance import provenance
 from kdseg.train.defaults import training_default
 from kdseg.train.fingerprint import training_fingerprint
 from kdseg.train.history import live_progress, write_history

@@ -12,8 +12,8 @@ import torch
 from torch import nn
 
 from kdseg.data.preprocess import open_case
-from kdseg.infer import InferenceSpec, predict_probabilities
-from kdseg.metrics import class_dice
+from kdseg.evaluation.metrics import class_dice
+from kdseg.models.windows import InferenceSpec, predict_probabilities
 
 
 def cases_of_split(manifest: Mapping[str, Any], split: str) -> list[str]:

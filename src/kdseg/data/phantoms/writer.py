@@ -9,9 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
-from kdseg.atomic import atomic_dir
 from kdseg.data.nifti import affine_from_spacing, write_volume
 from kdseg.data.phantoms.registry import PHANTOMS
+from kdseg.runtime.atomic import atomic_dir
 
 log = logging.getLogger("kdseg")
 

@@ -20,8 +20,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from kdseg.atomic import atomic_path
 from kdseg.errors import KdsegError
+from kdseg.runtime.atomic import atomic_path
 
 log = logging.getLogger("kdseg")
 

@@ -31,8 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
-from kdseg.atomic import atomic_dir
 from kdseg.errors import KdsegError
+from kdseg.runtime.atomic import atomic_dir
 
 log = logging.getLogger("kdseg")
 

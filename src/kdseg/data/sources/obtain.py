@@ -17,13 +17,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from kdseg.atomic import atomic_dir, write_json
 from kdseg.data.sources.download import file_digest, md5sum, pinned
 from kdseg.data.sources.extract import Limits, copy_folder, is_archive, safe_extract
 from kdseg.data.sources.raw_writer import RawDatasetWriter
 from kdseg.data.sources.registry import source_named
 from kdseg.errors import KdsegError
-from kdseg.locks import reading
+from kdseg.runtime.atomic import atomic_dir, write_json
+from kdseg.runtime.locks import reading
 
 log = logging.getLogger("kdseg")
 ARCHIVE_SUFFIXES = (".tar.gz", ".tar.bz2", ".tar.xz", ".tgz", ".tar", ".zip")
@@ -148,7 +148,7 @@ def write_marker(marker: str | None, folder: Path, record: Mapping[str, Any]) ->
     The folders under ``data_dir`` are shared between studies, so they are not Snakemake
     outputs: Snakemake deletes a job's existing outputs before running it, without the locks
     that protect readers in other studies. The folder is replaced under its lock
-    (:func:`kdseg.atomic.atomic_dir`); the marker says it is complete.
+    (:func:`kdseg.runtime.atomic.atomic_dir`); the marker says it is complete.
     """
     if marker:
         write_json(marker, {"folder": str(folder), **record})

@@ -12,7 +12,7 @@ from torch import nn
 from kdseg.config.methods import TeacherFiles
 from kdseg.distill.features import FeatureKDLoss, FeatureTap, feature_channels
 from kdseg.errors import ConfigError
-from kdseg.model_file import load_model
+from kdseg.models.model_file import load_model
 from kdseg.nets import input_geometry
 from kdseg.nets.unet import UNet
 from kdseg.train.fingerprint import input_identity

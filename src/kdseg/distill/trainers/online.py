@@ -14,9 +14,9 @@ from torch import nn
 
 from kdseg.distill.kd_loss import KDLoss, tempered_softmax
 from kdseg.errors import ConfigError
-from kdseg.infer import InferenceSpec
-from kdseg.losses import build_loss
-from kdseg.model_file import save_model
+from kdseg.models.losses import build_loss
+from kdseg.models.model_file import save_model
+from kdseg.models.windows import InferenceSpec
 from kdseg.nets import build_network, count_parameters, input_geometry
 from kdseg.train.job import Objective, StepLossFactory, TrainingJob
 from kdseg.train.loop import StepLoss, TrainResult

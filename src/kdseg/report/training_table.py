@@ -1,6 +1,6 @@
 """Per-dataset table of training curves: each trained network's final validation Dice (mean
 and per structure), what its last quarter of training gained, and whether it settled
-(:mod:`kdseg.train.curve_rule`); with the budget-doubling check (:mod:`kdseg.config.doubling`)
+(:mod:`kdseg.evaluation.curve_rule`); with the budget-doubling check (:mod:`kdseg.config.doubling`)
 also what the same network trained with twice the iterations reached, and whether that gain
 stayed below the rule's 1 point. CSV, Markdown and optionally HTML (for the report)."""
 
@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from kdseg.atomic import atomic_path
-from kdseg.html_table import markdown_table, write_html_tables
-from kdseg.train.curve_rule import SETTLED_GAIN, last_quarter_gain, read_history, settles
+from kdseg.evaluation.curve_rule import SETTLED_GAIN, last_quarter_gain, read_history, settles
+from kdseg.runtime.atomic import atomic_path
+from kdseg.runtime.html_table import markdown_table, write_html_tables
 
 
 def curve_summary(model: str, history_csv: str | Path) -> dict[str, object]:

@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from kdseg.atomic import atomic_path
+from kdseg.runtime.atomic import atomic_path
 
 _CSS = """
 body { font-family: system-ui, sans-serif; font-size: 13px; margin: 1em; color: #222; }

@@ -1,10 +1,10 @@
 """Which trained networks behind a model of the results are not settled by the curve rule.
 
 A comparison counts only between networks trained to a settled validation curve
-(:mod:`kdseg.train.curve_rule`) that, where the study runs the budget-doubling check
+(:mod:`kdseg.evaluation.curve_rule`) that, where the study runs the budget-doubling check
 (:mod:`kdseg.config.doubling`), also gained less than the rule's threshold when trained with
 twice the iterations. The results tables and the findings read the dataset's table
-of training curves (``tables/training_<dataset>.csv``, :mod:`kdseg.training_table`) and name,
+of training curves (``tables/training_<dataset>.csv``, :mod:`kdseg.report.training_table`) and name,
 for each model, the networks behind it that did not settle: the model itself, or an ensemble's
 members. A model whose networks the table does not list (nothing trained in the study) is not
 judged and names none. Torch-free.
@@ -18,7 +18,7 @@ from pathlib import Path
 
 from kdseg.config.folds import pooled_model
 from kdseg.errors import KdsegError
-from kdseg.train.curve_rule import SETTLED_GAIN
+from kdseg.evaluation.curve_rule import SETTLED_GAIN
 
 SETTLED_MARK = "§"
 """Mark of a results row with a network that did not settle (an ensemble: one of its members)."""

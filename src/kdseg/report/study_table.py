@@ -1,5 +1,5 @@
 """The paper's comparison per dataset: the results table (the statistics it marks:
-:mod:`kdseg.statistics`).
+:mod:`kdseg.statistics.findings`).
 
 ``write_study_table``: rows = models, columns = per-structure mean and sd of Dice, HD95 and
 ASSD, parameters and seconds per case; CSV (all numbers), Markdown and LaTeX (mean ± sd), with
@@ -7,7 +7,7 @@ marks on the mean Dice of a row where a comparison involving it is significant a
 ``*`` member differs from its ensemble, ``†`` student differs from its ensemble, ``‡`` student
 differs from its baseline; with the dataset's training table, ``§`` after the name of a model
 with a network that did not settle by the curve rule (an ensemble: a member;
-:mod:`kdseg.settled`); optionally the same table as an HTML page (for the report).
+:mod:`kdseg.evaluation.settled`); optionally the same table as an HTML page (for the report).
 """
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from kdseg.atomic import atomic_path
-from kdseg.html_table import markdown_table, write_html_tables
-from kdseg.settled import NOT_SETTLED, SETTLED_MARK, read_settled, unsettled_networks
-from kdseg.statistics import METRICS, read_metrics
-from kdseg.stats import describe_unit
+from kdseg.evaluation.settled import NOT_SETTLED, SETTLED_MARK, read_settled, unsettled_networks
+from kdseg.runtime.atomic import atomic_path
+from kdseg.runtime.html_table import markdown_table, write_html_tables
+from kdseg.statistics.findings import METRICS, read_metrics
+from kdseg.statistics.wilcoxon import describe_unit
 
 MARKS = {"member": "*", "student vs ensemble": "†", "student vs baseline": "‡"}
 

@@ -15,9 +15,9 @@ import numpy as np
 from matplotlib.colors import ListedColormap
 from matplotlib.patches import Patch, Rectangle
 
-from kdseg.atomic import atomic_path
 from kdseg.config.plan import shown_value
 from kdseg.data.preprocess import load_manifest, open_case
+from kdseg.runtime.atomic import atomic_path
 
 _VIEWS = (("axial", 2), ("coronal", 1), ("sagittal", 0))
 

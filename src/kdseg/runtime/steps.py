@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from kdseg.errors import KdsegError
-from kdseg.gpu_slots import CLAIMED, claim_for_job
+from kdseg.runtime.gpu_slots import CLAIMED, claim_for_job
 
 log = logging.getLogger("kdseg")
 

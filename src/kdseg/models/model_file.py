@@ -15,10 +15,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from kdseg.atomic import atomic_path
 from kdseg.errors import KdsegError
-from kdseg.infer import InferenceSpec
+from kdseg.models.windows import InferenceSpec
 from kdseg.nets import build_network
+from kdseg.runtime.atomic import atomic_path
 
 MODEL_FORMAT = "kdseg-model/1"
 

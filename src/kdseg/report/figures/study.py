@@ -23,11 +23,11 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-from kdseg.atomic import atomic_path
 from kdseg.data.preprocess import load_manifest, open_case
-from kdseg.evaluate import model_summary
-from kdseg.figures.overview import label_colormap, structure_handles
-from kdseg.statistics import read_metrics
+from kdseg.evaluation.evaluate import model_summary
+from kdseg.report.figures.overview import label_colormap, structure_handles
+from kdseg.runtime.atomic import atomic_path
+from kdseg.statistics.findings import read_metrics
 
 GROUPS = ("teachers", "ensembles", "students", "online", "baselines")
 COLOURS = {"teachers": "0.6", "ensembles": "C3", "students": "C0", "online": "C1",

@@ -21,15 +21,15 @@ from typing import Any
 import numpy as np
 import torch
 
-from kdseg.atomic import atomic_dir
 from kdseg.data.nifti import write_volume
 from kdseg.data.preprocess import load_manifest, open_case
 from kdseg.data.restore import labels_in_original_geometry
-from kdseg.device import choose_device
-from kdseg.infer import predict_probabilities
-from kdseg.model_file import load_model
+from kdseg.models.model_file import load_model
+from kdseg.models.windows import predict_probabilities
 from kdseg.nets import count_parameters
-from kdseg.provenance import provenance
+from kdseg.runtime.atomic import atomic_dir
+from kdseg.runtime.device import choose_device
+from kdseg.runtime.provenance import provenance
 
 log = logging.getLogger("kdseg")
 

@@ -9,10 +9,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from kdseg.atomic import atomic_path
 from kdseg.config.plan import plan_entries, plan_lines, shown_value
-from kdseg.html_table import markdown_table, write_html_tables
-from kdseg.provenance import provenance
+from kdseg.runtime.atomic import atomic_path
+from kdseg.runtime.html_table import markdown_table, write_html_tables
+from kdseg.runtime.provenance import provenance
 
 log = logging.getLogger("kdseg")
 

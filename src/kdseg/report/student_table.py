@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from kdseg.atomic import atomic_path
-from kdseg.html_table import markdown_table, write_html_tables
-from kdseg.statistics import read_metrics
-from kdseg.stats import describe_unit
+from kdseg.runtime.atomic import atomic_path
+from kdseg.runtime.html_table import markdown_table, write_html_tables
+from kdseg.statistics.findings import read_metrics
+from kdseg.statistics.wilcoxon import describe_unit
 
 PAIR_COMPARISONS = ("student vs student", "student vs baseline")
 

@@ -9,7 +9,8 @@ per-structure tests.
 ``findings``: one row per comparison of the mean Dice over structures: median difference,
 Holm p and what it says (which model is better, or no significant difference), and the
 structures where the per-structure tests differ, and the networks behind either model that
-did not settle by the curve rule (:mod:`kdseg.settled`: such a comparison does not count);
+did not settle by the curve rule (:mod:`kdseg.evaluation.settled`: such a comparison does not
+count);
 written as an HTML page for the report.
 """
 
@@ -21,10 +22,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from kdseg.atomic import atomic_path
-from kdseg.html_table import write_html_tables
-from kdseg.settled import NOT_SETTLED, read_settled, unsettled_in_comparison
-from kdseg.stats import compare_models, describe_unit
+from kdseg.evaluation.settled import NOT_SETTLED, read_settled, unsettled_in_comparison
+from kdseg.runtime.atomic import atomic_path
+from kdseg.runtime.html_table import write_html_tables
+from kdseg.statistics.wilcoxon import compare_models, describe_unit
 
 METRICS = ("dice", "hd95", "assd")
 FINDINGS_HEADER = ("comparison", "model a", "model b", "n", "median Dice a − b", "Holm p",

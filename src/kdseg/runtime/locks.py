@@ -1,10 +1,10 @@
 """Locks on outputs that several runs may share (``<data_dir>`` of studies in other folders).
 
 A target's lock is ``fcntl.flock`` on a hidden ``.<name>.lock`` file *beside* it (never inside
-it). Writers (:mod:`kdseg.atomic`) hold it exclusively from the start of their write until the
-new version is in place; readers hold it shared with :func:`reading` while they read. So a run
-never replaces or deletes what another run is reading, and two runs never write one target at
-the same time (the second waits, then writes its own version).
+it). Writers (:mod:`kdseg.runtime.atomic`) hold it exclusively from the start of their
+write until the new version is in place; readers hold it shared with :func:`reading` while
+they read. So a run never replaces or deletes what another run is reading, and two runs
+never write one target at the same time (the second waits, then writes its own version).
 
 The lock file exists only while someone holds the lock: the last holder removes it (after a
 kill it stays, empty and harmless, until the next use). A run that waits says so in its log.

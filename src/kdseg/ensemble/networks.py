@@ -2,7 +2,7 @@
 
 :class:`Ensemble` runs its member networks one after the other on an image (soft labels,
 benchmarks); the study's test predictions of an ensemble are made from its members' stored
-ones instead (:mod:`kdseg.ensemble_mean`). The per-voxel standard deviation of the members'
+ones instead (:mod:`kdseg.ensemble.stored`). The per-voxel standard deviation of the members'
 probability for the ensemble's predicted class is kept as an uncertainty map.
 """
 
@@ -15,10 +15,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from kdseg.ensemble_mean import mean_and_std
+from kdseg.ensemble.stored import mean_and_std
 from kdseg.errors import KdsegError
-from kdseg.infer import InferenceSpec, predict_probabilities
-from kdseg.model_file import load_model
+from kdseg.models.model_file import load_model
+from kdseg.models.windows import InferenceSpec, predict_probabilities
 from kdseg.nets import count_parameters
 
 

@@ -1,7 +1,7 @@
 """Evaluate a model's predictions against the reference labels on the original geometry.
 
 One row per (test case, structure): Dice, IoU, HD95, ASSD (mm, from the reference's voxel
-spacing), voxel counts, the empty-mask rule applied (see :mod:`kdseg.metrics`), and the
+spacing), voxel counts, the empty-mask rule applied (see :mod:`kdseg.evaluation.metrics`), and the
 case's multi-class accuracy and Cohen's kappa.
 """
 
@@ -14,11 +14,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from kdseg.atomic import atomic_path
 from kdseg.data.nifti import read_volume
 from kdseg.data.raw_dataset import discover_cases, read_dataset_json
 from kdseg.errors import KdsegError
-from kdseg.metrics import overall_metrics, segmentation_metrics
+from kdseg.evaluation.metrics import overall_metrics, segmentation_metrics
+from kdseg.runtime.atomic import atomic_path
 
 log = logging.getLogger("kdseg")
 

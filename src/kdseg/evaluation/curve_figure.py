@@ -17,7 +17,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from kdseg.atomic import atomic_path
+from kdseg.runtime.atomic import atomic_path
 
 MAX_POINTS = 2000
 """Loss values drawn at most per line (longer histories are thinned, see :func:`thin`)."""

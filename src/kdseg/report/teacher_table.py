@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from kdseg.atomic import atomic_path
-from kdseg.evaluate import model_summary
-from kdseg.html_table import markdown_table, write_html_tables
+from kdseg.evaluation.evaluate import model_summary
+from kdseg.runtime.atomic import atomic_path
+from kdseg.runtime.html_table import markdown_table, write_html_tables
 
 
 def write_teacher_table(

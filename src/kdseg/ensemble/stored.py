@@ -19,12 +19,12 @@ from typing import Any
 
 import numpy as np
 
-from kdseg.atomic import atomic_dir
 from kdseg.data.nifti import write_volume
 from kdseg.data.preprocess import load_manifest
 from kdseg.data.restore import labels_in_original_geometry
 from kdseg.errors import KdsegError
-from kdseg.provenance import provenance
+from kdseg.runtime.atomic import atomic_dir
+from kdseg.runtime.provenance import provenance
 
 log = logging.getLogger("kdseg")
 

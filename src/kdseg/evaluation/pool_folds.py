@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from kdseg.atomic import atomic_dir
 from kdseg.errors import KdsegError
+from kdseg.runtime.atomic import atomic_dir
 
 log = logging.getLogger("kdseg")
 

@@ -3,9 +3,10 @@
 An interrupted job therefore never leaves a file or folder that looks finished. Outputs may be
 shared between runs (one ``data_dir`` for studies in several folders), so a write also:
 
-- holds the target's exclusive lock (:mod:`kdseg.locks`) from creating its temporary until the
-  new version is in place: a second run writing the same target waits, and a run reading it
-  under :func:`kdseg.locks.reading` is never shown a missing or half-replaced folder;
+- holds the target's exclusive lock (:mod:`kdseg.runtime.locks`) from creating its temporary
+  until the new version is in place: a second run writing the same target waits, and a run
+  reading it under :func:`kdseg.runtime.locks.reading` is never shown a missing or
+  half-replaced folder;
 - replaces an existing folder by swapping the two names atomically (Linux ``renameat2``; else
   rename the old one aside, then the new one in), then removes the old version: the target
   never disappears, and nothing is deleted while it is in place;
@@ -33,7 +34,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from kdseg.locks import writing
+from kdseg.runtime.locks import writing
 
 log = logging.getLogger("kdseg")
 _AT_FDCWD, _RENAME_EXCHANGE = -100, 2

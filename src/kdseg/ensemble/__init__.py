@@ -1,0 +1,1 @@
+"""Ensembles: member networks run together, or their stored predictions averaged."""

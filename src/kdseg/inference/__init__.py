@@ -1,0 +1,1 @@
+"""The predict job: a model file applied to a split's cases."""

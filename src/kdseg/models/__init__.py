@@ -1,0 +1,1 @@
+"""A network as trained and applied: losses, sliding-window inference, the model file."""

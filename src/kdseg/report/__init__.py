@@ -1,0 +1,1 @@
+"""The results as tables and figures."""

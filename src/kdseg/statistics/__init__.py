@@ -1,0 +1,1 @@
+"""Paired tests of models (Wilcoxon, Holm) and the statistics rule's findings."""

@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 import source_archives as sa
 
-from kdseg.data.sources import extract
-from kdseg.data.sources.extract import Limits, copy_folder, safe_extract
+from kdseg.data.sources import archive_checks, extract
+from kdseg.data.sources.archive_checks import Limits
+from kdseg.data.sources.extract import copy_folder, safe_extract
 from kdseg.data.sources.obtain import convert_source, obtain_source
 from kdseg.errors import KdsegError
 
@@ -101,7 +102,7 @@ def test_the_member_after_a_link_is_refused_even_when_the_link_comes_later(tmp_p
 
 def test_the_file_system_is_asked_too_before_each_write(tmp_path, monkeypatch):
     """A second line: with the checks switched off, writing through a link still stops."""
-    monkeypatch.setattr(extract, "_check", lambda archive, entries: None)
+    monkeypatch.setattr(extract, "check_members", lambda archive, entries: None)
     outside = tmp_path / "outside"
     outside.mkdir()
     members = [("a", "symlink", str(outside)), ("a/evil.txt", "file", "evil")]
@@ -175,7 +176,7 @@ def test_an_archive_expanding_past_max_bytes_is_refused(tmp_path):
 
 def test_bytes_written_are_counted_whatever_the_headers_declare(tmp_path, monkeypatch):
     """Headers that understate the sizes: writing stops at the limit, nothing is kept."""
-    monkeypatch.setattr(extract._Budget, "declare", lambda self, n: None)
+    monkeypatch.setattr(archive_checks.Budget, "declare", lambda self, n: None)
     archive = sa.zeros_archive(tmp_path / "bomb.tar.gz", 4 << 20)
     message = refused(archive, tmp_path / "out", r"written", Limits(max_bytes=1 << 20))
     assert "member 'zeros.bin'" in message and "extract.max_bytes" in message

@@ -19,7 +19,7 @@ import yaml
 from torch import nn
 
 from kdseg.config.geometry import network_geometry
-from kdseg.config.plan import fit_patch
+from kdseg.config.plan_geometry import fit_patch
 from kdseg.config.specs import network_dims
 from kdseg.distill.features import feature_channels
 from kdseg.errors import ConfigError

@@ -87,3 +87,20 @@ def test_cardiac_is_anisotropic_with_two_frames_per_patient():
     (_, es) = spec.generate(0, 0, spec.default_shape, spec.default_spacing, 1.0, "ES")
     lv = spec.labels["lv_cavity"]
     assert (es == lv).sum() < 0.8 * (ed == lv).sum()  # the cavity contracts at end-systole
+
+
+# sha256 of image then label bytes of thorax_case at shape 32 x 32 x 24, 6 mm, computed on
+# 2026-12-07 (numpy of /work/main/.venv) before thorax_case was split into helpers
+THORAX_PINS = {
+    0: "d4d901f1499a8af5b8f984e091d8e52e89d96c3a29b67a8ce2c8b5982acd8706",
+    7: "02bf82df21bd293e519f23aa3843fc65eda92d750817197a472a233a734e1f07",
+}
+
+
+@pytest.mark.parametrize("seed", sorted(THORAX_PINS))
+def test_thorax_case_is_unchanged(seed):
+    from kdseg.data.phantoms.thorax import thorax_case
+
+    (image,), label = thorax_case(np.random.default_rng(seed), (32, 32, 24), (6.0, 6.0, 6.0))
+    digest = hashlib.sha256(image.tobytes() + label.tobytes()).hexdigest()
+    assert digest == THORAX_PINS[seed]

@@ -9,14 +9,11 @@ import pytest
 
 from kdseg import config as kdcfg
 from kdseg.config.geometry import NetworkGeometry
-from kdseg.config.plan import (
-    PLAN,
-    STUDY_FILE,
-    apply_plan,
+from kdseg.config.plan import PLAN, STUDY_FILE, apply_plan, plan_dataset
+from kdseg.config.plan_geometry import (
     fit_patch,
     median_shape,
     orientations,
-    plan_dataset,
     resampled_shapes,
     target_spacing,
 )

@@ -13,6 +13,7 @@ doubling       the budget-doubling check: which networks train again, and where
 comparisons    which models each table and statistics family compares
 geometry       each network's receptive field, size divisor and valid margin (declared)
 validation     the schema with its defaults, then the checks a schema cannot express
+plan_geometry  the numbers of planning: target spacing, resampled shapes, slice axes, patches
 plan           plans from a dataset's fingerprint: spacing, patch, batch, orientations
 ============== =====================================================================
 

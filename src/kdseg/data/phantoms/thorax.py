@@ -25,11 +25,22 @@ def thorax_case(
 ) -> tuple[list[np.ndarray], np.ndarray]:
     """One thorax case: ([CT image], label map)."""
     cv = Canvas(shape, spacing, rng, background=-1000.0)
-    ext = cv.extent
-    shift = rng.uniform(-0.04, 0.04, 3).astype(np.float32) * ext
+    shift = rng.uniform(-0.04, 0.04, 3).astype(np.float32) * cv.extent
     shift[2] = 0.0
     tissue = jitter(rng, 20.0, 0.5)
+    _body_and_lungs(cv, rng, shift, tissue)
+    heart_c, heart_r = _heart(cv, rng, shift, tissue)
+    _aorta(cv, rng, shift, tissue, heart_c, heart_r)
+    tx, ty = _trachea(cv, rng, shift, tissue)
+    _esophagus(cv, rng, shift, tissue, tx, ty)
+    image, label = cv.finish()
+    image = gaussian_noise(rng, image, jitter(rng, 22.0, 0.3) * noise)
+    return [np.clip(image, -1024, 3071)], label
 
+
+def _body_and_lungs(cv: Canvas, rng: np.random.Generator, shift: np.ndarray, tissue: float) -> None:
+    """Soft tissue of the trunk, then two air-filled lungs in it."""
+    ext = cv.extent
     body = cv.elliptic_cylinder(
         cv.at(0.5, 0.5, 0) + shift, ext * [jitter(rng, 0.44, 0.06), jitter(rng, 0.34, 0.06), 1]
     )
@@ -41,7 +52,12 @@ def thorax_case(
         )
         cv.paint(lung + cv.smooth_field(3.0), jitter(rng, -830.0, 0.03), blur=1.5)
 
-    # heart: a large, deformed blob low in the thorax, slightly left and anterior
+
+def _heart(
+    cv: Canvas, rng: np.random.Generator, shift: np.ndarray, tissue: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """A large, deformed blob low in the thorax, slightly left and anterior: (centre, radii)."""
+    ext = cv.extent
     heart_c = (
         cv.at(
             0.5 + rng.uniform(0.0, 0.08), 0.42 + rng.uniform(-0.04, 0.04), jitter(rng, 0.28, 0.15)
@@ -53,8 +69,20 @@ def thorax_case(
     cv.paint(
         heart_sd, tissue + jitter(rng, 35.0, 0.3), label=LABELS["heart"], blur=jitter(rng, 1.5, 0.3)
     )
+    return heart_c, heart_r
 
-    # aorta: ascending from the heart, arch backwards and left, descending to the bottom
+
+def _aorta(
+    cv: Canvas,
+    rng: np.random.Generator,
+    shift: np.ndarray,
+    tissue: float,
+    heart_c: np.ndarray,
+    heart_r: np.ndarray,
+) -> None:
+    """Ascending from the heart (centre ``heart_c``, radii ``heart_r``), arch backwards and
+    left, descending to the bottom."""
+    ext = cv.extent
     top = jitter(rng, 0.82, 0.05)
     asc_x, desc_x = 0.5 + rng.uniform(0.0, 0.05), 0.5 - rng.uniform(0.05, 0.1)
     desc_y = jitter(rng, 0.64, 0.04)
@@ -73,10 +101,14 @@ def thorax_case(
     aorta_r = jitter(rng, 0.045, 0.15) * ext[0]
     cv.paint(cv.tube(aorta_line, aorta_r), tissue + jitter(rng, 55.0, 0.3), label=LABELS["aorta"])
 
-    # trachea: air tube from the top, bifurcating into two bronchi
+
+def _trachea(
+    cv: Canvas, rng: np.random.Generator, shift: np.ndarray, tissue: float
+) -> tuple[float, float]:
+    """An air tube from the top, bifurcating into two bronchi: its (x, y) as fractions."""
     carina = jitter(rng, 0.6, 0.06)
     tx, ty = 0.5 + rng.uniform(-0.02, 0.02), jitter(rng, 0.5, 0.04)
-    trachea_r = jitter(rng, 0.035, 0.15) * ext[0]
+    trachea_r = jitter(rng, 0.035, 0.15) * cv.extent[0]
     trachea = cv.tube(np.array([cv.at(tx, ty, 1.0), cv.at(tx, ty, carina)]) + shift, trachea_r)
     for side in (-1, 1):
         bronchus = (
@@ -86,8 +118,13 @@ def thorax_case(
         trachea = np.minimum(trachea, cv.tube(bronchus, 0.7 * trachea_r))
     cv.paint(trachea - 1.5, tissue + 25.0, blur=1.0)  # wall
     cv.paint(trachea, jitter(rng, -950.0, 0.03), label=LABELS["trachea"])
+    return tx, ty
 
-    # esophagus: thin tube of low contrast, behind the trachea and beside the aorta
+
+def _esophagus(
+    cv: Canvas, rng: np.random.Generator, shift: np.ndarray, tissue: float, tx: float, ty: float
+) -> None:
+    """A thin tube of low contrast, behind the trachea (at ``tx``, ``ty``) and beside the aorta."""
     ex, ey = tx - rng.uniform(0.02, 0.05), ty + jitter(rng, 0.09, 0.2)
     eso_line = (
         np.array(
@@ -99,14 +136,10 @@ def thorax_case(
         )
         + shift
     )
-    eso_r = jitter(rng, 0.022, 0.2) * ext[0]
+    eso_r = jitter(rng, 0.022, 0.2) * cv.extent[0]
     cv.paint(
         cv.tube(eso_line, eso_r),
         tissue + jitter(rng, 18.0, 0.4),
         label=LABELS["esophagus"],
         blur=jitter(rng, 1.6, 0.25),
     )
-
-    image, label = cv.finish()
-    image = gaussian_noise(rng, image, jitter(rng, 22.0, 0.3) * noise)
-    return [np.clip(image, -1024, 3071)], label

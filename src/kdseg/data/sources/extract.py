@@ -1,16 +1,12 @@
-"""Safe extraction of zip and tar archives.
+"""Safe extraction of zip and tar archives, and a safe copy of an already extracted folder.
 
 kdseg writes every member itself; it does not rely on the standard library's extraction
-filters, whose protection differs between Python versions. Before anything is written, every
-member is checked and refused, with its name and the reason, when its path is absolute or
-leaves the target through ``..``, when its path or a link's target passes through a link of the
-archive (whatever the order of the members), when a link points outside the target, when a
-hard link does not refer to a file before it, or when it is a device, fifo or other special
-file. The sizes the headers declare are compared with :class:`Limits` before writing, and the
-bytes actually written are counted against the same limits while writing. A tar must end with
-its end-of-archive marker (a tar cut at a member boundary otherwise reads as complete).
-Extraction goes into a temporary sibling folder that becomes the target only when complete, so
-a refused, bad or truncated archive leaves nothing behind.
+filters, whose protection differs between Python versions. Every member is checked before
+anything is written (:mod:`kdseg.data.sources.archive_checks`), and the bytes actually written
+are counted against the archive's :class:`Limits` while writing. A tar must end with its
+end-of-archive marker (a tar cut at a member boundary otherwise reads as complete). Extraction
+goes into a temporary sibling folder that becomes the target only when complete, so a refused,
+bad or truncated archive leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -19,27 +15,31 @@ import contextlib
 import logging
 import lzma
 import os
-import posixpath
 import shutil
 import stat
 import tarfile
-import unicodedata
 import zipfile
 import zlib
-from collections.abc import Callable, Collection, Iterator
-from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
-from typing import IO, Any
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO
 
+from kdseg.data.sources.archive_checks import (
+    Budget,
+    Entry,
+    Limits,
+    Refused,
+    check_members,
+    follow,
+    link_escapes,
+    split_path,
+)
 from kdseg.errors import KdsegError
 from kdseg.runtime.atomic import atomic_dir
 
 log = logging.getLogger("kdseg")
 
 CHUNK = 1 << 20
-# Archives expanding to less than this are not held to ``max_ratio`` (a few small text files
-# compress far better than images, and cannot fill a disk).
-RATIO_FLOOR = 1 << 20
 LONGEST_LINK = 4096
 # What reading a damaged archive raises (gzip/bz2 raise OSError subclasses).
 READ_ERRORS = (
@@ -55,176 +55,15 @@ READ_ERRORS = (
 )
 
 
-@dataclass(frozen=True)
-class Limits:
-    """How far an archive may expand: ``max_bytes`` in all, and ``max_ratio`` times the
-    archive's own size (not applied below :data:`RATIO_FLOOR`)."""
-
-    max_bytes: int = 512 << 30
-    max_ratio: float = 200.0
-
-    def allowed(self, archive_bytes: int) -> tuple[int, str]:
-        """The most bytes an archive of ``archive_bytes`` may expand to, and which key says so."""
-        by_ratio = int(self.max_ratio * archive_bytes)
-        if self.max_bytes <= max(by_ratio, RATIO_FLOOR):
-            return self.max_bytes, f"extract.max_bytes = {self.max_bytes:,}"
-        why = f"extract.max_ratio = {self.max_ratio:g} times the archive's {archive_bytes:,} bytes"
-        if by_ratio < RATIO_FLOOR:
-            return RATIO_FLOOR, f"{why} (and {RATIO_FLOOR:,} bytes at least)"
-        return by_ratio, why
-
-
-class _Refused(Exception):
-    """Why one member is refused (completed into a KdsegError naming the archive and member)."""
-
-
 class _ReadFailed(Exception):
     """Reading a member's data failed: the archive is truncated or corrupt."""
-
-
-@dataclass
-class _Entry:
-    """One member: ``name`` as stored, ``parts`` its path inside the target."""
-
-    name: str
-    kind: str  # "file", "dir", "symlink" or "hardlink"
-    parts: tuple[str, ...]
-    link: str = ""
-    mode: int = 0o644
-    mtime: float | None = None
-    member: Any = None
-
-
-class _Budget:
-    """Bytes declared by the headers and bytes written, against the archive's limit."""
-
-    def __init__(self, archive: Path, limits: Limits) -> None:
-        self.archive = archive
-        self.limit, self.why = limits.allowed(archive.stat().st_size)
-        self.declared = self.written = 0
-
-    def declare(self, size: int) -> None:
-        self.declared += max(size, 0)
-        if self.declared > self.limit:
-            raise KdsegError(
-                f"{self.archive}: refused: its members declare at least {self.declared:,} bytes, "
-                f"more than the {self.limit:,} allowed by {self.why}; nothing was extracted"
-            )
-
-    def write(self, size: int, name: str) -> None:
-        self.written += size
-        if self.written > self.limit:
-            raise KdsegError(
-                f"{self.archive}: refused: member '{name}' took the bytes written past the "
-                f"{self.limit:,} allowed by {self.why}, more than the headers declared; "
-                "nothing was kept"
-            )
-
-
-# Paths ----------------------------------------------------------------------------------------
-
-
-def _escapes(name: str) -> bool:
-    """Whether a member path, taken relative to the target, points outside it."""
-    if name.startswith(("/", "\\")) or PurePosixPath(name).is_absolute() or ":" in name[:3]:
-        return True
-    normal = posixpath.normpath(name.replace("\\", "/"))
-    return normal == ".." or normal.startswith("../")
-
-
-def _link_escapes(member: str, link: str) -> bool:
-    """Whether a symbolic link ``member -> link`` resolves outside the target, lexically."""
-    if link.startswith(("/", "\\")) or ":" in link[:3]:
-        return True
-    return _escapes(posixpath.join(posixpath.dirname(member), link))
-
-
-def _split(path: str) -> list[str]:
-    return [p for p in path.replace("\\", "/").split("/") if p not in ("", ".")]
-
-
-def _key(parts: Collection[str]) -> str:
-    """A path as compared with links: case and Unicode form folded (as some file systems do)."""
-    return unicodedata.normalize("NFC", "/".join(parts)).casefold()
-
-
-def _follow(base: tuple[str, ...], path: str, links: Collection[str]) -> tuple[str, ...]:
-    """``path`` taken from folder ``base``, one component at a time as the kernel would.
-    Refused when it leaves the target or when it goes on past a link (a link is only allowed
-    as the last component)."""
-    out = list(base)
-    for part in _split(path):
-        if out and _key(out) in links:
-            raise _Refused(f"passes through the link '{'/'.join(out)}'")
-        if part == "..":
-            if not out:
-                raise _Refused("leaves the target")
-            out.pop()
-        else:
-            out.append(part)
-    return tuple(out)
-
-
-# Checks ---------------------------------------------------------------------------------------
-
-
-def _check_entry(entry: _Entry, links: Collection[str], earlier: set[str]) -> None:
-    if _escapes(entry.name):
-        raise _Refused("would be written outside the target")
-    if _follow((), entry.name, links) != entry.parts:  # a '..' inside the name
-        raise _Refused("has '..' in its path")
-    if not entry.parts and entry.kind != "dir":
-        raise _Refused("has an empty path")
-    if entry.kind in ("file", "dir") and _key(entry.parts) in links:
-        raise _Refused(f"would replace the link '{'/'.join(entry.parts)}'")
-    if entry.kind == "symlink":
-        _check_symlink(entry, links)
-    elif entry.kind == "hardlink":
-        _check_hardlink(entry, links, earlier)
-    if entry.kind != "dir":
-        earlier.add(_key(entry.parts))
-
-
-def _check_symlink(entry: _Entry, links: Collection[str]) -> None:
-    outside = f"is a link to '{entry.link}', outside the target"
-    if _link_escapes(entry.name, entry.link):
-        raise _Refused(outside)
-    try:
-        _follow(entry.parts[:-1], entry.link, links)
-    except _Refused as why:
-        if str(why) == "leaves the target":
-            raise _Refused(outside) from None
-        raise _Refused(f"is a link to '{entry.link}', which {why}") from None
-
-
-def _check_hardlink(entry: _Entry, links: Collection[str], earlier: set[str]) -> None:
-    if _escapes(entry.link):
-        raise _Refused(f"is a hard link to '{entry.link}', outside the target")
-    try:
-        target = _follow((), entry.link, links)
-    except _Refused as why:
-        raise _Refused(f"is a hard link to '{entry.link}', which {why}") from None
-    if _key(target) not in earlier:
-        raise _Refused(f"is a hard link to '{entry.link}', not to a file before it in the archive")
-
-
-def _check(archive: Path, entries: list[_Entry]) -> None:
-    """Refuse the archive at its first unsafe member (links are known before any check, so
-    the order of the members does not matter)."""
-    links = {_key(e.parts) for e in entries if e.kind in ("symlink", "hardlink")}
-    earlier: set[str] = set()
-    for entry in entries:
-        try:
-            _check_entry(entry, links, earlier)
-        except _Refused as why:
-            raise KdsegError(f"{archive}: member '{entry.name}' {why}") from None
 
 
 # Reading the members --------------------------------------------------------------------------
 
 
-def _tar_entry(archive: Path, member: tarfile.TarInfo) -> _Entry:
-    parts = tuple(_split(member.name))
+def _tar_entry(archive: Path, member: tarfile.TarInfo) -> Entry:
+    parts = tuple(split_path(member.name))
     if member.isfile():
         kind = "file"
     elif member.isdir():
@@ -238,10 +77,10 @@ def _tar_entry(archive: Path, member: tarfile.TarInfo) -> _Entry:
             f"{archive}: member '{member.name}' is a device, fifo or other special file"
         )
     link = member.linkname if kind in ("symlink", "hardlink") else ""
-    return _Entry(member.name, kind, parts, link, member.mode, member.mtime, member)
+    return Entry(member.name, kind, parts, link, member.mode, member.mtime, member)
 
 
-def _tar_entries(archive: Path, tar: tarfile.TarFile, budget: _Budget) -> list[_Entry]:
+def _tar_entries(archive: Path, tar: tarfile.TarFile, budget: Budget) -> list[Entry]:
     """Every member's header, read one at a time so that a bomb is refused early."""
     entries = []
     while (member := tar.next()) is not None:
@@ -251,26 +90,26 @@ def _tar_entries(archive: Path, tar: tarfile.TarFile, budget: _Budget) -> list[_
     return entries
 
 
-def _zip_entry(archive: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> _Entry:
+def _zip_entry(archive: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> Entry:
     mode = info.external_attr >> 16
-    parts = tuple(_split(info.filename))
+    parts = tuple(split_path(info.filename))
     if info.is_dir() or stat.S_ISDIR(mode):
-        return _Entry(info.filename, "dir", parts, member=info)
+        return Entry(info.filename, "dir", parts, member=info)
     if stat.S_ISLNK(mode):
         if info.file_size > LONGEST_LINK:
             raise KdsegError(
                 f"{archive}: member '{info.filename}' is a link of {info.file_size:,} bytes"
             )
         link = zf.read(info).decode("utf-8", "replace")
-        return _Entry(info.filename, "symlink", parts, link, member=info)
+        return Entry(info.filename, "symlink", parts, link, member=info)
     if stat.S_IFMT(mode) not in (0, stat.S_IFREG):
         raise KdsegError(
             f"{archive}: member '{info.filename}' is a device, fifo or other special file"
         )
-    return _Entry(info.filename, "file", parts, mode=mode or 0o644, member=info)
+    return Entry(info.filename, "file", parts, mode=mode or 0o644, member=info)
 
 
-def _zip_entries(archive: Path, zf: zipfile.ZipFile, budget: _Budget) -> list[_Entry]:
+def _zip_entries(archive: Path, zf: zipfile.ZipFile, budget: Budget) -> list[Entry]:
     entries = []
     for info in zf.infolist():
         entries.append(_zip_entry(archive, zf, info))
@@ -287,10 +126,10 @@ def _inside(root: str, folder: Path) -> None:
     as it exists, is inside ``root``."""
     real = os.path.realpath(folder)
     if real != root and not real.startswith(root + os.sep):
-        raise _Refused(f"would be written to {real}, outside the target")
+        raise Refused(f"would be written to {real}, outside the target")
 
 
-def _copy(source: IO[bytes], path: Path, entry: _Entry, budget: _Budget) -> None:
+def _copy(source: IO[bytes], path: Path, entry: Entry, budget: Budget) -> None:
     flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0)
     with os.fdopen(os.open(path, flags, 0o666), "wb") as out:
         while True:
@@ -311,7 +150,7 @@ def _copy(source: IO[bytes], path: Path, entry: _Entry, budget: _Budget) -> None
 
 
 def _write(
-    dest: Path, entry: _Entry, open_member: Callable[[_Entry], IO[bytes]], budget: _Budget
+    dest: Path, entry: Entry, open_member: Callable[[Entry], IO[bytes]], budget: Budget
 ) -> None:
     path = dest.joinpath(*entry.parts)
     _inside(str(dest), path if entry.kind == "dir" else path.parent)
@@ -324,7 +163,7 @@ def _write(
     if entry.kind == "symlink":
         os.symlink(entry.link, path)
     elif entry.kind == "hardlink":
-        target = dest.joinpath(*_follow((), entry.link, ()))
+        target = dest.joinpath(*follow((), entry.link, ()))
         os.link(target, path, follow_symlinks=False)
     else:
         try:
@@ -338,15 +177,15 @@ def _write(
 def _write_all(
     archive: Path,
     dest: Path,
-    entries: list[_Entry],
-    open_member: Callable[[_Entry], IO[bytes]],
-    budget: _Budget,
+    entries: list[Entry],
+    open_member: Callable[[Entry], IO[bytes]],
+    budget: Budget,
 ) -> None:
     dest = Path(os.path.realpath(dest))
     for entry in entries:
         try:
             _write(dest, entry, open_member, budget)
-        except _Refused as why:
+        except Refused as why:
             raise KdsegError(f"{archive}: member '{entry.name}' {why}") from None
         except _ReadFailed as err:
             raise KdsegError(
@@ -359,7 +198,7 @@ def _write_all(
             ) from err
 
 
-def _check_tar_end(archive: Path, tar: tarfile.TarFile, entries: list[_Entry]) -> None:
+def _check_tar_end(archive: Path, tar: tarfile.TarFile, entries: list[Entry]) -> None:
     """A tar ends with a zero block; without it the archive was cut (the standard library
     stops silently at a missing or partial header)."""
     try:
@@ -385,19 +224,19 @@ def _reading(archive: Path) -> Iterator[None]:
 
 
 def _extract_tar(archive: Path, dest: Path, limits: Limits) -> None:
-    budget = _Budget(archive, limits)
+    budget = Budget(archive, limits)
     with _reading(archive), tarfile.open(archive) as tar:
         entries = _tar_entries(archive, tar, budget)
-        _check(archive, entries)
+        check_members(archive, entries)
         _write_all(archive, dest, entries, lambda e: tar.extractfile(e.member), budget)
         _check_tar_end(archive, tar, entries)
 
 
 def _extract_zip(archive: Path, dest: Path, limits: Limits) -> None:
-    budget = _Budget(archive, limits)
+    budget = Budget(archive, limits)
     with _reading(archive), zipfile.ZipFile(archive) as zf:
         entries = _zip_entries(archive, zf, budget)
-        _check(archive, entries)
+        check_members(archive, entries)
         _write_all(archive, dest, entries, lambda e: zf.open(e.member), budget)
 
 
@@ -462,7 +301,7 @@ def _check_folder(source: Path) -> None:
         link = os.readlink(path)
         real = os.path.realpath(path)
         rel = path.relative_to(source).as_posix()
-        if _link_escapes(rel, link) or (real != root and not real.startswith(root + os.sep)):
+        if link_escapes(rel, link) or (real != root and not real.startswith(root + os.sep)):
             raise KdsegError(f"{path}: a link to '{link}', which leads to {real}, outside {source}")
 
 

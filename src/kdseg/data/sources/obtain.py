@@ -17,8 +17,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from kdseg.data.sources.archive_checks import Limits
 from kdseg.data.sources.download import file_digest, md5sum, pinned
-from kdseg.data.sources.extract import Limits, copy_folder, is_archive, safe_extract
+from kdseg.data.sources.extract import copy_folder, is_archive, safe_extract
 from kdseg.data.sources.raw_writer import RawDatasetWriter
 from kdseg.data.sources.registry import source_named
 from kdseg.errors import KdsegError

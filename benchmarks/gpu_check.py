@@ -35,12 +35,14 @@ the study (a check that it runs, not a measurement).
 from __future__ import annotations
 
 import argparse
+import atexit
 import csv
 import json
 import os
 import platform
 import re
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -450,6 +452,8 @@ def main() -> None:
         return download_wheels(args.download_wheels)
     if args.wheels and not os.environ.get(SITE_VAR):
         install_wheels(args.wheels)  # runs this script again; does not return
+    if os.environ.get(SITE_VAR):
+        atexit.register(shutil.rmtree, os.environ[SITE_VAR], True)
     if args.tiny:
         args.iterations = 2
     sys.path[:0] = [str(HERE), str(REPO / "src")]

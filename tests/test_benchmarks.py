@@ -3,6 +3,7 @@ timed: the outputs' shape is checked, not their numbers)."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -13,10 +14,13 @@ import pytest
 import yaml
 from conftest import REPO, make_tiny
 
+from kdseg import config as kdcfg
+
 pytestmark = pytest.mark.workflow
 BENCHMARKS = REPO / "benchmarks"
 TESTED = {
     "demo_stages.py",
+    "gpu_check.py",
     "inference.py",
     "learning_curves.py",
     "loader.py",
@@ -139,6 +143,32 @@ def test_study_cost_of_a_planned_study(tiny_study):
               cwd=work)  # fmt: skip
     assert "not planned yet" not in out
     assert re.search(r"Own\s+unet\s+[\d,]+\s+\d+\s+[\d.]+", out), out
+
+
+def test_gpu_check_rehearses_on_the_cpu(tmp_path):
+    env = dict(os.environ, PYTHON=sys.executable)
+    cmd = [str(BENCHMARKS / "gpu_check"), "--device", "cpu", "--tiny", "--out", str(tmp_path)]
+    res = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr[-3000:]
+    report = json.loads((tmp_path / "gpu_check.json").read_text())
+    assert report["ok"] and report["environment"]["device"] == "cpu"
+    study = report["study"]
+    for arch in ("dilated", "unet"):  # the same study on the same device: the same run
+        assert study["device"][arch]["losses"] == study["cpu"][arch]["losses"]
+        assert len(study["cpu"][arch]["losses"]) == 4
+        assert study["device"][arch]["gpu_slot"] == "0"  # claimed through the profile
+        assert study["cpu"][arch]["gpu_slot"] is None
+    paper = kdcfg.load_config(str(REPO / "config" / "paper.yaml"))
+    rows = {r["architecture"]: r for r in report["networks"]}
+    assert set(rows) == set(paper["architectures"])
+    for r in rows.values():
+        assert r["step_s"] > 0 and r["loop_s_per_it"] > 0 and 0 <= r["data_wait"] < 1
+    hours = report["hours"]
+    assert hours["jobs"] == sum(e["jobs"] for e in hours["per_architecture"].values()) > 0
+    assert hours["loop_hours"] > 0 and hours["step_hours"] > 0
+    tables = table_rows((tmp_path / "gpu_check.md").read_text())
+    assert len(tables) == 2 + 1 + len(rows), tables  # teachers; the second table's header; nets
+    assert res.stdout.endswith((tmp_path / "gpu_check.md").read_text() + "\n")
 
 
 def test_workflow_parse_times_the_four_dry_runs():

@@ -281,10 +281,12 @@ def loop_seconds(case, settings, training, batch: int, iterations: int, device, 
     import torch
 
     from kdseg.config.geometry import network_geometry
-    from kdseg.losses import build_loss
+    from kdseg.models.losses import build_loss
     from kdseg.nets import build_network
+    from kdseg.train.augmentation import Augmentation
     from kdseg.train.loop import TrainSettings, train
-    from kdseg.train.sampling import Augmentation, PatchSampler, Sampling
+    from kdseg.train.placement import Sampling
+    from kdseg.train.sampler import PatchSampler
 
     geometry = network_geometry(settings["network"], settings.get("kwargs") or {})
     sampling = Sampling.from_config(training.get("sampling", {}))
@@ -472,7 +474,7 @@ def main() -> None:
     sys.path[:0] = [str(HERE), str(REPO / "src")]
     import torch
 
-    from kdseg.device import choose_device
+    from kdseg.runtime.device import choose_device
 
     device = choose_device(args.device)
     if device.type == "cuda" and not torch.cuda.is_available():

@@ -180,11 +180,15 @@ def test_paper_study_dry_run_shows_the_whole_dag_without_data(tmp_path):
     counts = _job_counts(res)
     # SegTHOR, MRBrainS18 training, ACDC, MSD Task03_Liver; the prostate set is fetched by hand
     assert counts["download"] == 4
-    assert counts["obtain"] == counts["convert"] == counts["preprocess"] == 5
-    assert counts["train_teacher"] == 3 * 11 + 2
+    assert counts["obtain"] == counts["convert"] == 5
+    # the brain data are cross-validated in 5 folds: each fold splits, preprocesses and trains
+    # the brain's networks (the paper's 11 teachers, 3 baselines, 3 students, 1 online pair)
+    assert counts["splits"] == 5 + 5 and counts["preprocess"] == 4 + 5
+    assert counts["train_teacher"] == 2 * 11 + 5 * 11 + 2
     assert counts["train_subset_teacher"] == 3
-    assert counts["train_student"] == 18 and counts["train_online"] == 3
-    assert counts["train_baseline"] == 5 * 3
+    assert counts["train_student"] == 18 + 4 * 3 and counts["train_online"] == 3 + 4
+    assert counts["train_baseline"] == 5 * 3 + 4 * 3
+    assert counts["pool_predictions"] == 21  # the brain's models, each pooled over its folds
     assert counts["student_table"] == counts["statistics"] == 5
     assert not (tmp_path / "data").exists()
 

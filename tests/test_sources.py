@@ -124,6 +124,19 @@ def test_download_checks_sha256_before_md5(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.tar"]
 
 
+def serve(handler: type, filename: str) -> tuple[http.server.ThreadingHTTPServer, str]:
+    """A local HTTP server with ``handler`` in a daemon thread, and the URL of ``filename``."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_port}/{filename}"
+
+
+def close(server: http.server.ThreadingHTTPServer) -> None:
+    server.shutdown()
+    server.server_close()
+
+
 class EndlessServer:
     """A local HTTP server that sends an endless body, with no Content-Length (or a false
     ``declared`` one)."""
@@ -146,14 +159,10 @@ class EndlessServer:
             def log_message(self, *args) -> None:
                 pass
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_port}/SegTHOR.zip"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server, self.url = serve(Handler, "SegTHOR.zip")
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        close(self.server)
 
 
 def test_an_endless_body_stops_at_max_bytes_and_keeps_nothing(tmp_path):
@@ -235,14 +244,10 @@ class TrickleServer:
             def log_message(self, *args) -> None:
                 pass
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_port}/Task05_Prostate.tar"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server, self.url = serve(Handler, "Task05_Prostate.tar")
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        close(self.server)
 
 
 def test_a_trickling_download_stops_at_max_seconds_and_keeps_nothing(tmp_path):

@@ -29,9 +29,8 @@ def model_targets():
         for student in kdcfg.student_models(view):
             needs = kdcfg.student_needs(view, student)
             targets += [LAYOUT.soft_labels(m, ds) for m in needs.soft_labels]
-    for (
-        ds
-    ) in DATASETS:  # what is evaluated (a cross-validated dataset: the pooled folds)
+    # what is evaluated (a cross-validated dataset: its pooled folds)
+    for ds in DATASETS:
         for model in all_models(ds):
             targets += [LAYOUT.predictions(model, ds), LAYOUT.metrics(model, ds)]
     return list(dict.fromkeys(targets))

@@ -22,13 +22,14 @@ from typing import Any
 import torch
 from torch import nn
 
+from kdseg.config.settings import RUNTIME_TRAINING
 from kdseg.errors import KdsegError
 from kdseg.models.model_file import first_line, weights_mismatch
 from kdseg.runtime.atomic import atomic_path
 from kdseg.train.settings import TrainSettings
 
 CHECKPOINT_FORMAT = "kdseg-checkpoint/2"
-UNRECORDED = ("log_every", "checkpoint_every", "loader_workers")  # do not change the weights
+UNRECORDED = RUNTIME_TRAINING  # where a job runs and how it reports: not the weights
 PARTS = ("model", "optimizer", "schedule", "scaler")
 """The stateful parts of a run, by their checkpoint keys (each has ``state_dict``)."""
 

@@ -7,9 +7,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from kdseg.config.settings import RUNTIME_TRAINING
 from kdseg.train.settings import LOOP_KEYS
-
-UNRECORDED_TRAINING = ("device",)  # where training runs, not what it learns
 
 
 def input_identity(path: str | Path) -> str:
@@ -46,7 +45,7 @@ def training_fingerprint(
     return {
         "architecture": dict(architecture),
         "training": {
-            k: v for k, v in training.items() if k not in LOOP_KEYS | set(UNRECORDED_TRAINING)
+            k: v for k, v in training.items() if k not in LOOP_KEYS | set(RUNTIME_TRAINING)
         },
         "training_cases": "all" if training_cases is None else sorted(training_cases),
         "data": input_identity(preprocessed),

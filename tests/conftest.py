@@ -22,6 +22,16 @@ def make_tiny(root: Path, kind: str = "thorax", cases: int = 4, seed: int = 0) -
     return root
 
 
+def own_dataset(path: Path) -> dict:
+    """A study's entry for a tiny raw dataset: 8 mm voxels, one test and one validation case."""
+    return {
+        "source": "raw",
+        "path": str(path),
+        "preprocess": {"target_spacing": [8, 8, 8]},
+        "splits": {"test": 1, "validation": 1},
+    }
+
+
 @pytest.fixture
 def tiny_raw(tmp_path: Path) -> Path:
     """A tiny 4-case thorax dataset (raw layout)."""

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import REPO, make_tiny
+from conftest import REPO, make_tiny, own_dataset
 
 from kdseg import config as kdcfg
 
@@ -57,14 +57,7 @@ def tiny_study(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     config = {
         "study": "tiny",
         "threads": 1,
-        "datasets": {
-            "Own": {
-                "source": "raw",
-                "path": str(own),
-                "preprocess": {"target_spacing": [8, 8, 8]},
-                "splits": {"test": 1, "validation": 1},
-            }
-        },
+        "datasets": {"Own": own_dataset(own)},
         "training": {
             "iterations": 4,
             "batch_size": 2,

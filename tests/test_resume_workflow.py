@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import make_tiny
+from conftest import make_tiny, own_dataset
 from test_workflow import snakemake, snakemake_command
 
 pytestmark = pytest.mark.workflow
@@ -24,14 +24,7 @@ def study(own: Path, **training) -> dict:
     return {
         "study": "tiny",
         "threads": 1,
-        "datasets": {
-            "Own": {
-                "source": "raw",
-                "path": str(own),
-                "preprocess": {"target_spacing": [8, 8, 8]},
-                "splits": {"test": 1, "validation": 1},
-            }
-        },
+        "datasets": {"Own": own_dataset(own)},
         "training": {"batch_size": 2, "log_every": 1, "checkpoint_every": 1000, **training},
         "architectures": {
             "unet": {"network": "unet3d", "kwargs": {"features": [4, 8]}, "patch": [16, 16, 16]}

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import make_tiny
+from conftest import make_tiny, own_dataset
 from test_workflow import _job_counts, snakemake
 
 pytestmark = pytest.mark.workflow
@@ -27,9 +27,7 @@ def tiny_config(own, temperature: float) -> dict:
         "ensembles": {"pair": {"architectures": ["small"], "losses": ["ce"], "seeds": [1, 2]}},
         "students": {"kd": {"ensembles": ["pair"], "architecture": "small",
                             "temperature": temperature}},
-        "datasets": {"Own": {"source": "raw", "path": str(own),
-                             "preprocess": {"target_spacing": [8, 8, 8]},
-                             "splits": {"test": 1, "validation": 1}}},
+        "datasets": {"Own": own_dataset(own)},
     }  # fmt: skip
 
 

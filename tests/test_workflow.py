@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 import torch
 import yaml
-from conftest import REPO, TINY, make_tiny
+from conftest import REPO, TINY, make_tiny, own_dataset
 
 from kdseg.data.nifti import write_volume
 
@@ -75,12 +75,7 @@ def tiny_config(raw_path: Path | None = None) -> dict:
         }
     }
     if raw_path is not None:
-        datasets["Own"] = {
-            "source": "raw",
-            "path": str(raw_path),
-            "preprocess": {"target_spacing": [8, 8, 8]},
-            "splits": {"test": 1, "validation": 1},
-        }
+        datasets["Own"] = own_dataset(raw_path)
     return {"study": "tiny", "threads": 1, "datasets": datasets}
 
 

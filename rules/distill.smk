@@ -1,6 +1,7 @@
-"""Students of every method (kdseg.config.methods; trained by kdseg.distill.trainers) and
-online KD's joint first phase. Their job scripts differ from the teachers', so each is a rule
-of its own; paths, inputs and params come from the helpers of common.smk."""
+"""Students of every method (kdseg.config.methods; trained by kdseg.distill.trainers) and the
+training phases of the methods' own (``Phase``: online KD's joint first phase). Their job
+scripts differ from the teachers', so each is a rule of its own; paths, inputs and params come
+from the helpers of common.smk."""
 
 
 rule train_student:
@@ -30,36 +31,30 @@ rule train_student:
         "../workflow/scripts/train_student.py"
 
 
-rule train_online:
-    """Online KD phase 1: teacher and student trained together."""
-    input:
-        unpack(dataset_inputs),
-    output:
-        teacher=LAYOUT.model_file(f"{ids.ONLINE_PAIR}/teacher"),
-        student=LAYOUT.model_file(f"{ids.ONLINE_PAIR}/student"),
-        history=trained(ids.ONLINE_PAIR)["history"],
-        curves=trained(ids.ONLINE_PAIR)["curves"],
-    log:
-        job_log("train", ids.ONLINE_PAIR),
-    benchmark:
-        job_benchmark("train", ids.ONLINE_PAIR)
-    conda:
-        ENV
-    threads: config["resources"]["train"]["threads"]
-    resources:
-        **job_resources("train"),
-    params:
-        teacher_architecture=lambda wc: kdcfg.trained_architecture(
-            planned(wc),
-            wc.dataset,
-            config["students"][wc.student]["teacher"]["architecture"],
-        ),
-        teacher_loss=lambda wc: config["losses"][
-            config["students"][wc.student]["teacher"]["loss"]
-        ],
-        architecture=architecture_of,
-        kd=online_settings,
-        training=training_of,
-        checkpoint=checkpoint_beside("history"),
-    script:
-        "../workflow/scripts/train_online.py"
+for phase in kdcfg.method_phases():
+
+    rule:
+        """A method's own training phase (online KD's phase 1: teacher and student together)."""
+        name:
+            phase.rule
+        input:
+            unpack(dataset_inputs),
+        output:
+            **phase_outputs(phase),
+        log:
+            job_log("train", phase.model),
+        benchmark:
+            job_benchmark("train", phase.model)
+        conda:
+            ENV
+        threads: config["resources"]["train"]["threads"]
+        resources:
+            **job_resources("train"),
+        params:
+            **phase_partner_params(phase),
+            architecture=architecture_of,
+            kd=lambda wc: kdcfg.phase_settings(config, wc.student),
+            training=training_of,
+            checkpoint=checkpoint_beside("history"),
+        script:
+            f"../workflow/scripts/{phase.script}"

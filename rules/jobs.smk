@@ -86,11 +86,41 @@ def soft_label_inference(wildcards):
     ]
 
 
-def online_settings(wildcards):
-    """What online KD's joint phase depends on: the entry's settings without phase 2's init."""
-    settings = kdcfg.student_settings(config, wildcards.student)
-    settings.pop("init", None)
-    return settings
+def phase_outputs(phase):
+    """A method's phase job's outputs (kdseg.config.methods.Phase): a model file per network,
+    its history and curves."""
+    files = trained(phase.model)
+    networks = {n: LAYOUT.model_file(f"{phase.model}/{n}") for n in phase.networks}
+    return dict(networks, history=files["history"], curves=files["curves"])
+
+
+def phase_partner_params(phase):
+    """Params ``<partner>_architecture`` and ``<partner>_loss`` of a phase job's partners."""
+    params = {}
+    for partner in phase.partners:
+        params[f"{partner}_architecture"] = partner_architecture(partner)
+        params[f"{partner}_loss"] = partner_loss(partner)
+    return params
+
+
+def partner_architecture(partner):
+    """Param: a phase partner's architecture, as planned for the job's dataset."""
+
+    def value(wildcards):
+        name, _ = kdcfg.phase_partner(config, wildcards.student, partner)
+        return kdcfg.trained_architecture(planned(wildcards), wildcards.dataset, name)
+
+    return value
+
+
+def partner_loss(partner):
+    """Param: a phase partner's loss."""
+
+    def value(wildcards):
+        _, loss = kdcfg.phase_partner(config, wildcards.student, partner)
+        return config["losses"][loss]
+
+    return value
 
 
 def model_id(pattern, wildcards):

@@ -23,6 +23,7 @@ Nothing here imports torch or Snakemake: the workflow reads its config on every 
 from kdseg.config.comparisons import compared_students, paper_comparisons
 from kdseg.config.doubling import doubled_run, doubling_checked, doubling_kinds
 from kdseg.config.messages import config_error_message, describe_validation_error
+from kdseg.config.methods import method_phases
 from kdseg.config.model_ids import (
     StudentRun,
     baseline_id,
@@ -54,6 +55,8 @@ from kdseg.config.settings import (
 from kdseg.config.students import (
     baseline_of_student,
     online_models,
+    phase_partner,
+    phase_settings,
     student_models,
     student_needs,
     student_settings,
@@ -101,9 +104,12 @@ __all__ = [
     "inference_settings",
     "learning_settings",
     "load_config",
+    "method_phases",
     "model_architecture",
     "online_id",
     "online_models",
+    "phase_partner",
+    "phase_settings",
     "paper_comparisons",
     "parse_baseline",
     "parse_teacher",

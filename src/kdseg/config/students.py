@@ -70,6 +70,14 @@ def phase_settings(config: dict[str, Any], name: str) -> dict[str, Any]:
     return {"method": method.name, **method.phase_settings(entry)}
 
 
+def phase_partner(config: dict[str, Any], name: str, partner: str) -> tuple[str, str]:
+    """The architecture and loss names of a partner network of an entry's phase (online KD's
+    phase-1 teacher: ``students.<name>.teacher``)."""
+
+    entry = config["students"][name]
+    return method_of(entry).partner(entry, partner)
+
+
 def baseline_of_student(config: dict[str, Any], run: Any) -> str | None:
     """The baseline a student is compared with: same architecture and seed, trained for the
     student's budget (online KD's students: twice the iterations) when the study has such a

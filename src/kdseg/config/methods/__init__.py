@@ -29,6 +29,7 @@ from typing import Any
 from kdseg.config.methods.base import (
     COMMON_KEYS,
     KD_LOSS_KEYS,
+    Phase,
     StudentMethod,
     TeacherFiles,
     TeacherNeeds,
@@ -59,13 +60,20 @@ def method_of(entry: Mapping[str, Any]) -> StudentMethod:
     return METHODS[entry["method"]]
 
 
+def method_phases() -> list[Phase]:
+    """The training phases of the methods' own (one workflow rule each)."""
+    return [m.phase for m in METHODS.values() if m.phase is not None]
+
+
 __all__ = [
     "COMMON_KEYS",
     "KD_LOSS_KEYS",
     "METHODS",
+    "Phase",
     "StudentMethod",
     "TeacherFiles",
     "TeacherNeeds",
     "discover",
     "method_of",
+    "method_phases",
 ]

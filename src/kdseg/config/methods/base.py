@@ -28,6 +28,20 @@ class TeacherNeeds:
     init: str | None = None
 
 
+@dataclass(frozen=True)
+class Phase:
+    """A training phase of a method's own, run before its students: one workflow rule, which
+    rules/distill.smk builds from this declaration (online KD's phase 1)."""
+
+    rule: str  # the rule's name
+    script: str  # its job script in workflow/scripts/
+    model: str  # model-id pattern of one job (kdseg.config.model_ids); it writes <model>/<net>
+    networks: tuple[str, ...]  # the <net> model files a job writes
+    # networks of an architecture and loss of their own: the entry's <partner>: {architecture,
+    # loss}; the job gets params <partner>_architecture and <partner>_loss
+    partners: tuple[str, ...] = ()
+
+
 @dataclass
 class TeacherFiles:
     """The files of :class:`TeacherNeeds`, as the training job receives them."""
@@ -47,6 +61,7 @@ class StudentMethod:
     summary: str = ""
     # the module of kdseg.distill.trainers whose ``train`` trains the students ("": ``name``)
     trainer: str = ""
+    phase: Phase | None = None  # a training phase of its own before its students
 
     @property
     def trainer_module(self) -> str:
@@ -108,6 +123,11 @@ class StudentMethod:
     def phase_settings(self, entry: Mapping[str, Any]) -> dict[str, Any]:
         """What that phase depends on (default: the students' :meth:`settings`)."""
         return self.settings(entry)
+
+    def partner(self, entry: Mapping[str, Any], partner: str) -> tuple[str, str]:
+        """The architecture and loss names of a :attr:`Phase.partners` network (default: the
+        entry's ``<partner>: {architecture, loss}``)."""
+        return entry[partner]["architecture"], entry[partner]["loss"]
 
     def needs(self, config: Mapping[str, Any], run: StudentRun) -> TeacherNeeds:
         raise NotImplementedError

@@ -16,9 +16,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from kdseg.config.methods.base import KD_LOSS_KEYS, TeacherNeeds
+from kdseg.config.methods.base import KD_LOSS_KEYS, Phase, TeacherNeeds
 from kdseg.config.methods.kd import EnsembleKD
-from kdseg.config.model_ids import StudentRun, online_id
+from kdseg.config.model_ids import ONLINE_PAIR, StudentRun, online_id
 from kdseg.errors import ConfigError
 
 
@@ -29,6 +29,13 @@ class OnlineKD(EnsembleKD):
     keys = ("teacher", "init", *KD_LOSS_KEYS)
     loss_keys = (*KD_LOSS_KEYS, "init")
     summary = "teacher and student trained together; then KD from the best teacher (Liu et al.)"
+    phase = Phase(
+        rule="train_online",
+        script="train_online.py",
+        model=ONLINE_PAIR,
+        networks=("teacher", "student"),
+        partners=("teacher",),
+    )
 
     def check(self, config: Mapping[str, Any], student: str) -> None:
         teacher = config["students"][student].get("teacher")
@@ -52,7 +59,7 @@ class OnlineKD(EnsembleKD):
         return [
             online_id(run, role)
             for run in self.runs(config, student)
-            for role in ("teacher", "student")
+            for role in self.phase.networks
         ]
 
     def phase_settings(self, entry: Mapping[str, Any]) -> dict[str, Any]:

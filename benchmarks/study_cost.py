@@ -34,7 +34,7 @@ def training_jobs(config: dict) -> collections.Counter:
         models = (
             kdcfg.teacher_models(view)
             + kdcfg.student_models(view)
-            + kdcfg.online_models(view)
+            + kdcfg.phase_models(view)
             + kdcfg.baseline_models(view)
         )
         for model in models:

@@ -69,7 +69,7 @@ os.environ.update(KDSEG_WORKFLOW_DIR=workflow.basedir)
 DATASETS = [ds for ds in config["datasets"] if cv.parent_dataset(ds) == ds]
 FOLDS = {ds: cv.folds_of(config, ds) for ds in DATASETS}
 TRAINED = [f for ds in DATASETS for f in FOLDS[ds] or [ds]]
-# the teacher slot of student paths: an ensemble, or an online entry's <arch>-<loss>
+# the teacher slot of student paths: an ensemble, or a phase partner's <arch>-<loss>
 STUDENT_TEACHERS = kdcfg.student_teachers(config)
 # the config as each dataset sees it (ensembles and students may name their datasets)
 VIEWS = {
@@ -92,7 +92,7 @@ wildcard_constraints:
     student="|".join(config["students"]) or "(?!)",
     teacher="|".join(STUDENT_TEACHERS) or "(?!)",
     subset=r"subset\d+of\d+",
-    model=r"(teachers|ensembles|students|baselines|online)/[^/]+(/[^/]+)*",
+    model=rf"({'|'.join(ids.KINDS)})/[^/]+(/[^/]+)*",
     source="|".join(kdsrc.used_sources(config)) or "(?!)",
     raw_name="|".join(re.escape(name) for name in CONVERSIONS) or "(?!)",
     filename=r"[^/]+",

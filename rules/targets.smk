@@ -21,7 +21,7 @@ def model_targets():
     targets = []
     for ds in TRAINED:  # where networks train: their files and soft labels
         view = VIEWS[ds]
-        targets += [LAYOUT.model_file(m, ds) for m in kdcfg.online_models(view)]
+        targets += [LAYOUT.model_file(m, ds) for m in kdcfg.phase_models(view)]
         for model, history in trained_histories(ds).items():
             targets += [history, LAYOUT.curves(model, ds)]
             if model.startswith(("teachers/", "students/", "baselines/")):
@@ -83,7 +83,7 @@ def all_models(dataset):
             if len(kdcfg.ensemble_members(view, e)) > 1
         ]
         + kdcfg.student_models(view)
-        + kdcfg.online_models(view)
+        + kdcfg.phase_models(view)
         + kdcfg.baseline_models(view)
     )
 
@@ -98,7 +98,7 @@ def trained_histories(dataset):
     models = (
         teacher_models(dataset)
         + kdcfg.student_models(view)
-        + sorted({m.rsplit("/", 1)[0] for m in kdcfg.online_models(view)})
+        + sorted({m.rsplit("/", 1)[0] for m in kdcfg.phase_models(view)})
         + kdcfg.baseline_models(view)
     )
     return {m: LAYOUT.history(m, dataset) for m in models}

@@ -15,7 +15,7 @@ from kdseg import config as kdcfg
 from kdseg.config.model_ids import StudentRun
 from kdseg.config.students import (
     baseline_of_student,
-    online_models,
+    phase_models,
     soft_label_storage,
     student_models,
     student_needs,
@@ -58,7 +58,7 @@ def snapshot(config: dict[str, Any]) -> dict[str, Any]:
         "settings": {name: kdcfg.student_settings(config, name) for name in config["students"]},
         "runs": students,
         "final": student_models(config, final=True),
-        "online": online_models(config),
+        "online": phase_models(config),
         "teachers": kdcfg.student_teachers(config),
         "needs": {m: repr(student_needs(config, m)) for m in students},
         "baseline": {m: baseline_of_student(config, StudentRun.parse(m)) for m in students},

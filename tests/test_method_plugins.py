@@ -3,6 +3,7 @@ from the one declaration per method, and a new method is two new files."""
 
 from __future__ import annotations
 
+import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
@@ -147,3 +148,35 @@ def test_online_phase_is_a_hook_of_its_method():
         else:
             assert phase == settings
             assert methods.method_of(entry).phase_models(config, name) == []
+            assert methods.method_of(entry).phase is None
+
+
+def _code_lines(text: str) -> list[str]:
+    """A rule file's lines outside comments and docstrings."""
+    lines, in_doc = [], False
+    for line in text.splitlines():
+        stripped = line.strip()
+        quotes = stripped.count('"""')
+        if in_doc or quotes:
+            in_doc = in_doc != (quotes % 2 == 1)
+            continue
+        if not stripped.startswith("#"):
+            lines.append(line)
+    return lines
+
+
+def test_a_methods_phase_is_a_rule_built_from_its_declaration():
+    """rules/ name no method: online KD's phase-1 rule, its outputs, log and partner params
+    come from ``OnlineKD.phase`` (docs/development.md#adding-a-method)."""
+    phases = kdcfg.method_phases()
+    assert [p.rule for p in phases] == ["train_online"]
+    (online,) = phases
+    assert online.model.split("/")[0] in kdcfg.model_ids.KINDS
+    for rules in sorted((REPO / "rules").glob("*.smk")):
+        code = "\n".join(_code_lines(rules.read_text()))
+        assert "online" not in code, rules.name
+    listed = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--list-rules", "--configfile", str(STUDY)],
+        cwd=REPO, capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert "train_online (A method's own training phase" in listed

@@ -63,7 +63,7 @@ def test_model_ids_of_every_method():
         "students/ta/big/ta_assistant/seed1", "students/ta/big/small/seed1",
     ]  # fmt: skip
     assert "students/ta/big/ta_assistant/seed1" not in kdcfg.student_models(config, final=True)
-    assert kdcfg.online_models(config) == [
+    assert kdcfg.phase_models(config) == [
         "online/online/large-ce/small/seed1/teacher", "online/online/large-ce/small/seed1/student"
     ]  # fmt: skip
     # the derived assistant: geometric mean width, registered as an architecture

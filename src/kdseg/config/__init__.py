@@ -54,7 +54,7 @@ from kdseg.config.settings import (
 )
 from kdseg.config.students import (
     baseline_of_student,
-    online_models,
+    phase_models,
     phase_partner,
     phase_settings,
     student_models,
@@ -107,7 +107,7 @@ __all__ = [
     "method_phases",
     "model_architecture",
     "online_id",
-    "online_models",
+    "phase_models",
     "paper_comparisons",
     "parse_baseline",
     "parse_teacher",

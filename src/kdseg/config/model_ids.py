@@ -23,6 +23,9 @@ ONLINE_PAIR = "online/{student}/{teacher}/{arch}/seed{seed}"
 BASELINE = "baselines/{arch}-{loss}/seed{seed}"
 BUDGET_BASELINE = "baselines/{arch}-{loss}/x{budget}/seed{seed}"
 ENSEMBLE = "ensembles/{ensemble}"
+PATTERNS = (TEACHER, SUBSET_TEACHER, STUDENT, ONLINE_PAIR, BASELINE, BUDGET_BASELINE, ENSEMBLE)
+KINDS = tuple(dict.fromkeys(p.split("/")[0] for p in PATTERNS))
+"""The first folder of every model id (``{model}`` wildcards start with one of these)."""
 DOUBLED = "doubled"
 """The folder (under a dataset's) of the doubled runs that are not the study's own models."""
 

@@ -35,7 +35,7 @@ def student_teachers(config: dict[str, Any]) -> list[str]:
     return sorted(set(runs) | set(config["ensembles"]))
 
 
-def online_models(config: dict[str, Any]) -> list[str]:
+def phase_models(config: dict[str, Any]) -> list[str]:
     """Model ids of the networks that methods train in a phase of their own before their
     students (:meth:`~kdseg.config.methods.StudentMethod.phase_models`; online KD's phase 1,
     ``online/.../teacher|student``)."""

@@ -10,7 +10,7 @@ import pandas as pd
 
 from kdseg.evaluation.evaluate import model_summary
 from kdseg.runtime.atomic import atomic_path
-from kdseg.runtime.html_table import markdown_table, write_html_tables
+from kdseg.runtime.html_table import write_table_pages
 
 
 def write_teacher_table(
@@ -33,11 +33,7 @@ def write_teacher_table(
     title = f"{dataset}: mean over {int(table['cases'].max())} test cases"
     header = [c.replace("dice_", "Dice ") for c in shown]
     body = [[_fmt(row[c]) for c in shown] for _, row in table[shown].iterrows()]
-    lines = [f"### {title}", "", *markdown_table(header, body)]
-    if out_html is not None:
-        write_html_tables(out_html, title, [("", header, body)])
-    with atomic_path(out_md) as tmp:
-        tmp.write_text("\n".join(lines) + "\n")
+    write_table_pages(out_md, out_html, title, header, body)
     return table
 
 

@@ -13,7 +13,7 @@ import pandas as pd
 
 from kdseg.evaluation.curve_rule import SETTLED_GAIN, last_quarter_gain, read_history, settles
 from kdseg.runtime.atomic import atomic_path
-from kdseg.runtime.html_table import markdown_table, write_html_tables
+from kdseg.runtime.html_table import write_table_pages
 
 
 def curve_summary(model: str, history_csv: str | Path) -> dict[str, object]:
@@ -89,11 +89,7 @@ def write_training_table(
     shown = [c for c in table.columns if c != "dataset"]
     header = [c.replace("validation_dice_", "") for c in shown]
     body = [[_fmt(row[c]) for c in shown] for _, row in table[shown].iterrows()]
-    lines = [f"### {title}", "", *markdown_table(header, body)]
-    if out_html is not None:
-        write_html_tables(out_html, title, [("", header, body)])
-    with atomic_path(out_md) as tmp:
-        tmp.write_text("\n".join(lines) + "\n")
+    write_table_pages(out_md, out_html, title, header, body)
     return table
 
 

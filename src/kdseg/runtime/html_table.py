@@ -68,3 +68,18 @@ def write_html_tables(
             "<body>", *body, "</body>", "</html>"]  # fmt: skip
     with atomic_path(out_html) as tmp:
         tmp.write_text("\n".join(page) + "\n", encoding="utf-8")
+
+
+def write_table_pages(
+    out_md: str | Path,
+    out_html: str | Path | None,
+    title: str,
+    header: Sequence[str],
+    rows: Sequence[Sequence[str]],
+) -> None:
+    """One table as a Markdown file (``### title`` and the table) and, where ``out_html`` is
+    given, as an HTML page of the same cells."""
+    if out_html is not None:
+        write_html_tables(out_html, title, [("", header, rows)])
+    with atomic_path(out_md) as tmp:
+        tmp.write_text("\n".join([f"### {title}", "", *markdown_table(header, rows)]) + "\n")

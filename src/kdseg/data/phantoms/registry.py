@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kdseg.data.phantoms import brain, cardiac, thorax
+from kdseg.data.phantoms import abdomen, brain, cardiac, thorax
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,7 @@ class PhantomKind:
 _GENERATORS: dict[str, Callable[..., tuple[list[np.ndarray], np.ndarray]]] = {
     "thorax": thorax.thorax_case,
     "brain": brain.brain_case,
+    "abdomen": abdomen.abdomen_case,
 }
 
 PHANTOMS: dict[str, PhantomKind] = {
@@ -80,6 +81,14 @@ PHANTOMS: dict[str, PhantomKind] = {
         cardiac.DEFAULT_SHAPE,
         cardiac.DEFAULT_SPACING,
         frames=cardiac.FRAMES,
+    ),
+    "abdomen": PhantomKind(
+        "abdomen",
+        "abdominal CT (organ, lesion, vessel; not a paper dataset)",
+        abdomen.LABELS,
+        abdomen.CHANNELS,
+        abdomen.DEFAULT_SHAPE,
+        abdomen.DEFAULT_SPACING,
     ),
 }
 

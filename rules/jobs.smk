@@ -1,12 +1,5 @@
 """What a job gets: its outputs, log and benchmark paths (from LAYOUT and the model-id
-patterns), its inputs, params and resources; the training rules' specifications."""
-
-import collections
-
-# one training rule (train.smk writes the rule block once, for every spec)
-TrainingRule = collections.namedtuple(
-    "TrainingRule", "name doc model script inputs outputs params priority"
-)
+patterns), its inputs, params and resources."""
 
 
 def job_resources(kind):
@@ -181,64 +174,3 @@ def doubled_training(wildcards):
 def budget_training(wildcards):
     """The job's training settings with ``{budget}`` times the iterations."""
     return kdcfg.scaled_training(training_of(wildcards), int(wildcards.budget))
-
-
-def student_inputs(wildcards):
-    """What a student reads: its teachers' outputs (see student_teacher_files), its data."""
-    return {**student_teacher_files(wildcards), **dataset_inputs(wildcards)}
-
-
-def training_rules():
-    """The three kinds of training rule, one per job script: a network on the labels
-    (teachers; with ``use rule``: subset teachers, baselines), a student by its entry's method,
-    and each method's own phase (kdseg.config.methods.Phase: online KD's phase 1)."""
-    teacher = TrainingRule(
-        "train_teacher",
-        "Train one teacher (architecture, loss, seed) on the reference labels.",
-        ids.TEACHER,
-        "train_teacher.py",
-        dataset_inputs,
-        trained(ids.TEACHER),
-        {
-            "architecture": architecture_of,
-            "loss": loss_of,
-            "training": training_of,
-            "checkpoint": checkpoint_beside("model"),
-        },
-        0,
-    )
-    student = TrainingRule(
-        "train_student",
-        "Train one student with its entry's distillation method.",
-        ids.STUDENT,
-        "train_student.py",
-        student_inputs,
-        trained(ids.STUDENT),
-        {
-            "architecture": architecture_of,
-            "kd": lambda wc: kdcfg.student_settings(config, wc.student),
-            "training": training_of,
-            "checkpoint": checkpoint_beside("model"),
-        },
-        1,  # the chain teachers -> soft labels -> students -> tables is the critical path
-    )
-    phases = [
-        TrainingRule(
-            phase.rule,
-            f"A method's own training phase: {phase.doc}",
-            phase.model,
-            phase.script,
-            dataset_inputs,
-            phase_outputs(phase),
-            {
-                **phase_partner_params(phase),
-                "architecture": architecture_of,
-                "kd": lambda wc: kdcfg.phase_settings(config, wc.student),
-                "training": training_of,
-                "checkpoint": checkpoint_beside("history"),
-            },
-            0,
-        )
-        for phase in kdcfg.method_phases()
-    ]
-    return [teacher, student, *phases]

@@ -1,36 +1,32 @@
-"""Training. Three kinds of rule train networks, one per job script (training_rules() in
-jobs.smk, written here once): train_teacher (a network on the labels), train_student (a
-student by its entry's method) and one per method's own phase (train_online: online KD's
-phase 1). Every other training rule is one of them used with its own paths (``use rule``):
-subset teachers, baselines, budgets (here), the doubled runs (doubling.smk). Paths come from
-LAYOUT and the model-id patterns of kdseg.config.model_ids."""
+"""Training. Three rules train networks, one per job script: train_teacher (a network on the
+labels: teachers, also on one of K disjoint subsets of the training cases, and baselines),
+train_student (a student by its entry's method) and train_online (online KD's joint phase,
+distill.smk). Every other training rule is one of them used with its own paths (``use rule``).
+Paths come from LAYOUT and the model-id patterns of kdseg.config.model_ids."""
 
-for training in training_rules():
 
-    rule:
-        """Train the network(s) of one model id with its job script (jobs.smk: training_rules)."""
-        name:
-            training.name
-        input:
-            unpack(training.inputs),
-        output:
-            **training.outputs,
-        log:
-            job_log("train", training.model),
-        benchmark:
-            job_benchmark("train", training.model)
-        priority: training.priority
-        conda:
-            ENV
-        threads: config["resources"]["train"]["threads"]
-        resources:
-            **job_resources("train"),
-        params:
-            **training.params,
-        script:
-            f"../workflow/scripts/{training.script}"
-
-    workflow.get_rule(training.name).docstring = training.doc  # what --list-rules shows
+rule train_teacher:
+    """Train one teacher (architecture, loss, seed) on the reference labels."""
+    input:
+        unpack(dataset_inputs),
+    output:
+        **trained(ids.TEACHER),
+    log:
+        job_log("train", ids.TEACHER),
+    benchmark:
+        job_benchmark("train", ids.TEACHER)
+    conda:
+        ENV
+    threads: config["resources"]["train"]["threads"]
+    resources:
+        **job_resources("train"),
+    params:
+        architecture=architecture_of,
+        loss=loss_of,
+        training=training_of,
+        checkpoint=checkpoint_beside("model"),
+    script:
+        "../workflow/scripts/train_teacher.py"
 
 
 use rule train_teacher as train_subset_teacher with:

@@ -50,15 +50,10 @@ def test_every_rule_says_what_it_does():
 
 
 def test_every_training_rule_is_the_one_training_rule_used_with_its_paths():
-    """The training rule block is written once (train.smk), for one spec per job script
-    (jobs.smk: training_rules; a script cannot be changed by `use rule`); every other training
-    rule is one of them used with its own paths."""
     text = "".join(path.read_text() for path in RULES)
-    assert re.findall(r"^rule (train_\w+):", text, flags=re.M) == []
-    assert len(re.findall(r"^    rule:$", text, flags=re.M)) == 1
-    jobs = (REPO / "rules" / "jobs.smk").read_text()
-    specs = re.findall(r'TrainingRule\(\s*"?([\w.]+)"?,', jobs)
-    assert specs == ["train_teacher", "train_student", "phase.rule"]
+    # one rule per job script (a script cannot be changed by `use rule`)
+    trained = re.findall(r"^rule (train_\w+):", text, flags=re.M)
+    assert sorted(trained) == ["train_online", "train_student", "train_teacher"]
     used = re.findall(r"^use rule (\w+) as (train\w+) with:", text, flags=re.M)
     names = {new for _, new in used}
     assert {

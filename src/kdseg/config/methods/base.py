@@ -31,10 +31,9 @@ class TeacherNeeds:
 @dataclass(frozen=True)
 class Phase:
     """A training phase of a method's own, run before its students: one workflow rule, which
-    rules/train.smk builds from this declaration (online KD's phase 1)."""
+    rules/distill.smk builds from this declaration (online KD's phase 1)."""
 
     rule: str  # the rule's name
-    doc: str  # what it does (``snakemake --list-rules``)
     script: str  # its job script in workflow/scripts/
     model: str  # model-id pattern of one job (kdseg.config.model_ids); it writes <model>/<net>
     networks: tuple[str, ...]  # the <net> model files a job writes

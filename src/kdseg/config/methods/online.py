@@ -31,7 +31,6 @@ class OnlineKD(EnsembleKD):
     summary = "teacher and student trained together; then KD from the best teacher (Liu et al.)"
     phase = Phase(
         rule="train_online",
-        doc="online KD phase 1, teacher and student trained together.",
         script="train_online.py",
         model=ONLINE_PAIR,
         networks=("teacher", "student"),

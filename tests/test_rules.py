@@ -53,7 +53,9 @@ def test_every_training_rule_is_the_one_training_rule_used_with_its_paths():
     text = "".join(path.read_text() for path in RULES)
     # one rule per job script (a script cannot be changed by `use rule`)
     trained = re.findall(r"^rule (train_\w+):", text, flags=re.M)
-    assert sorted(trained) == ["train_online", "train_student", "train_teacher"]
+    assert sorted(trained) == ["train_student", "train_teacher"]
+    # and one per method's own phase (kdseg.config.methods.Phase), built in a loop
+    assert len(re.findall(r"^for phase in kdcfg.method_phases\(\):\n\n    rule:$", text, re.M)) == 1
     used = re.findall(r"^use rule (\w+) as (train\w+) with:", text, flags=re.M)
     names = {new for _, new in used}
     assert {
@@ -74,3 +76,18 @@ def test_rules_take_paths_and_model_ids_from_the_layout():
         if path.name != "common.smk":
             assert "{STUDY}" not in text, path.name
         assert "seed{" not in text, path.name
+
+
+def test_training_script_lines_stay_as_finished_studies_recorded_them():
+    """Snakemake records a script rule's ``script:`` line (text and indentation) as the job's
+    code and re-runs every job whose recorded line differs: a finished study stays finished
+    only while these lines stay as they are (docs/design.md)."""
+    rules = {path.name: path.read_text() for path in RULES}
+    script = '    script:\n        "../workflow/scripts/{}.py"\n'
+    assert script.format("train_teacher") in rules["train.smk"]
+    assert script.format("train_student") in rules["distill.smk"]
+    # online KD's phase 1 since 2026-12-07 (its finished jobs re-ran once then)
+    assert (
+        '        script:\n            f"../workflow/scripts/{phase.script}"\n'
+        in rules["distill.smk"]
+    )

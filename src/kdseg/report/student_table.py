@@ -5,7 +5,10 @@ method, parameters, mean ± sd over test cases of Dice, IoU and HD95 (mean over 
 pixel accuracy and Cohen's kappa (whole label map), and against the baseline of the student's
 architecture and seed: the mean Dice difference and the Holm-corrected Wilcoxon p-value of the
 study's statistics. A second table gives every pair of students (row minus column: mean Dice
-difference, Holm p). Written as CSV, Markdown and optionally HTML (for the report).
+difference, Holm p). A model trained at several seeds also gets its mean over seeds, worst
+seed and spread over seeds (against the same rows of its baseline; the mean row's p: the test
+of the values averaged over seeds). Written as CSV, Markdown and optionally HTML (for the
+report).
 """
 
 from __future__ import annotations

@@ -8,6 +8,8 @@ marks on the mean Dice of a row where a comparison involving it is significant a
 differs from its baseline; with the dataset's training table, ``§`` after the name of a model
 with a network that did not settle by the curve rule (an ensemble: a member;
 :mod:`kdseg.evaluation.settled`); optionally the same table as an HTML page (for the report).
+After the seeds of a model trained at several seeds, its mean over seeds, worst seed and
+spread over seeds (:func:`kdseg.statistics.seeds.with_summaries`).
 """
 
 from __future__ import annotations

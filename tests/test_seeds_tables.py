@@ -24,6 +24,7 @@ PINNED = Path(__file__).with_name("one_seed_tables.json")
 STRUCTURES = ("heart", "aorta")
 PATIENTS = 10
 STUDENT, BASELINE, ENSEMBLE = "students/kd/uniform/unet", "baselines/unet-ce", "ensembles/uniform"
+MEMBERS = [f"teachers/unet-ce/seed{s}" for s in (1, 2, 3)]  # the ensemble's, at 3 seeds always
 # per seed, the student's shift over the baseline; the ensemble is 0.01 above the baseline
 SHIFTS = {1: 0.03, 2: 0.03, 3: -0.02}
 
@@ -36,13 +37,16 @@ def _dice(model: str, patient: int, structure: str, case: int) -> float:
     wobble = 0.0005 * ((patient * 7 + seed * 3) % 5)
     if model == ENSEMBLE:
         return base + 0.01 + wobble
+    if model in MEMBERS:
+        return base - 0.004 * seed + wobble
     return base + (SHIFTS[seed] if kind == STUDENT else 0.0) + wobble
 
 
 def _study(tmp_path: Path, seeds: tuple[int, ...]):
-    """Metric and prediction files of the ensemble, students and baselines at ``seeds``: two
-    cases (ED/ES) per patient; the splits' case -> patient map; the comparisons."""
-    models = [ENSEMBLE, *(f"{STUDENT}/seed{s}" for s in seeds),
+    """Metric and prediction files of the ensemble (members at 3 seeds), students and
+    baselines at ``seeds``: two cases (ED/ES) per patient; the splits' case -> patient map;
+    the comparisons."""
+    models = [*MEMBERS, ENSEMBLE, *(f"{STUDENT}/seed{s}" for s in seeds),
               *(f"{BASELINE}/seed{s}" for s in seeds)]  # fmt: skip
     metrics, preds, patient_of = [], [], {}
     for k, model in enumerate(models):
@@ -65,7 +69,7 @@ def _study(tmp_path: Path, seeds: tuple[int, ...]):
         )
     splits = tmp_path / "splits.json"
     splits.write_text(json.dumps({"patient_of": patient_of}))
-    comparisons = []
+    comparisons = [["ensemble uniform vs member", ENSEMBLE, m, "paper"] for m in MEMBERS]
     for s in seeds:
         comparisons.append(["student vs ensemble uniform", f"{STUDENT}/seed{s}", ENSEMBLE, "paper"])
         comparisons.append(["student vs baseline", f"{STUDENT}/seed{s}", f"{BASELINE}/seed{s}",
@@ -84,8 +88,10 @@ def _write_all(tmp_path: Path, seeds: tuple[int, ...]) -> dict[str, str]:
                       out / "study.md", out / "study.tex", out / "study.html")  # fmt: skip
     students = [m for m in models if m.startswith("students/")]
     baselines = [m for m in models if m.startswith("baselines/")]
+    compared = [models.index(m) for m in students + baselines]
     write_student_table(students + baselines, dict.fromkeys(students, "kd"),
-                        dict(zip(students, baselines, strict=True)), metrics[1:], preds[1:],
+                        dict(zip(students, baselines, strict=True)),
+                        [metrics[i] for i in compared], [preds[i] for i in compared],
                         out / "statistics.csv", "D", out / "students.csv", out / "students.md",
                         out / "students.html")  # fmt: skip
     return {p.name: p.read_text() for p in sorted(out.iterdir())}
@@ -94,14 +100,14 @@ def _write_all(tmp_path: Path, seeds: tuple[int, ...]) -> dict[str, str]:
 def test_summaries_are_the_mean_worst_and_spread_of_the_seeds():
     from kdseg.statistics.seeds import with_summaries
 
-    rows = [{"model": "t/seed1", "dice": 0.8, "hd95": 4.0, "n": 7},
-            {"model": "t/seed2", "dice": 0.6, "hd95": 6.0, "n": 7},
-            {"model": "solo/seed1", "dice": 0.5, "hd95": 1.0, "n": 3},
-            {"model": "t/seed3", "dice": 0.7, "hd95": 5.0, "n": 7}]  # fmt: skip
+    t = "students/kd/e/unet"
+    rows = [{"model": f"{t}/seed1", "dice": 0.8, "hd95": 4.0, "n": 7},
+            {"model": f"{t}/seed2", "dice": 0.6, "hd95": 6.0, "n": 7},
+            {"model": "baselines/unet-ce/seed1", "dice": 0.5, "hd95": 1.0, "n": 3},
+            {"model": f"{t}/seed3", "dice": 0.7, "hd95": 5.0, "n": 7}]  # fmt: skip
     out = with_summaries(rows, {"dice": 1, "hd95": -1}, keep=["n"])
-    assert [r["model"] for r in out] == [
-        "t/seed1", "t/seed2", "solo/seed1", "t/seed3",
-        "t/mean over seeds", "t/worst seed", "t/spread over seeds"]  # fmt: skip
+    assert [r["model"] for r in out] == [r["model"] for r in rows] + [
+        f"{t}/mean over seeds", f"{t}/worst seed", f"{t}/spread over seeds"]  # fmt: skip
     mean, worst, spread = out[4:]
     assert mean["dice"] == pytest.approx(0.7) and mean["hd95"] == pytest.approx(5.0)
     assert worst["dice"] == pytest.approx(0.6) and worst["hd95"] == pytest.approx(6.0)
@@ -109,19 +115,24 @@ def test_summaries_are_the_mean_worst_and_spread_of_the_seeds():
     assert mean["n"] == 7
     one = [rows[0], rows[2]]
     assert with_summaries(one, {"dice": 1}) == one
+    # teachers at several seeds (a uniform ensemble's) alone: no study over seeds
+    teachers = [{**r, "model": r["model"].replace(t, "teachers/unet-ce")} for r in rows]
+    assert with_summaries(teachers, {"dice": 1}) == teachers
 
 
 def test_averaged_pairs_follow_their_seed_by_seed_tests():
     from kdseg.statistics.seeds import averaged_pairs
 
-    pairs = [("student vs baseline", "s/seed1", "b/seed1", "paper"),
-             ("student vs baseline", "s/seed2", "b/seed2", "paper"),
-             ("ensemble e vs member", "ensembles/e", "t/seed1", "paper")]  # fmt: skip
-    models = ["s/seed1", "s/seed2", "b/seed1", "b/seed2", "b/seed3"]
+    st, b = "students/kd/e/unet", "baselines/unet-ce"
+    pairs = [("student vs baseline", f"{st}/seed1", f"{b}/seed1", "paper"),
+             ("student vs baseline", f"{st}/seed2", f"{b}/seed2", "paper"),
+             ("ensemble e vs member", "ensembles/e", "teachers/u/seed1", "paper")]  # fmt: skip
+    models = [f"{st}/seed1", f"{st}/seed2", f"{b}/seed1", f"{b}/seed2", f"{b}/seed3"]
     out, means = averaged_pairs(pairs, models)
-    assert out[2] == ("student vs baseline", "s/mean over seeds", "b/mean over seeds", "paper")
+    assert out[2] == ("student vs baseline", f"{st}/mean over seeds", f"{b}/mean over seeds",
+                      "paper")  # fmt: skip
     assert out[:2] == pairs[:2] and out[3] == pairs[2]
-    assert means == {"s/mean over seeds": models[:2], "b/mean over seeds": models[2:]}
+    assert means == {f"{st}/mean over seeds": models[:2], f"{b}/mean over seeds": models[2:]}
     assert averaged_pairs(pairs[:1] + pairs[2:], models[:1]) == (pairs[:1] + pairs[2:], {})
 
 
@@ -139,6 +150,7 @@ def test_results_and_students_tables_show_mean_worst_and_spread(tmp_path):
     hd95 = seeds["hd95_mean_mean"]
     assert study.loc[f"{STUDENT}/worst seed", "hd95_mean_mean"] == pytest.approx(hd95.max())
     assert f"{BASELINE}/spread over seeds" in study.index
+    assert study.loc["teachers/unet-ce/spread over seeds", "dice_mean_mean"] == pytest.approx(0.008)
     assert not any(m.startswith(ENSEMBLE + "/") for m in study.index)
     assert study.loc[f"{STUDENT}/mean over seeds", "marks"] == "†‡"  # both averaged tests
     md = (tmp_path / "out" / "study.md").read_text()
@@ -161,7 +173,7 @@ def test_averaged_test_is_scipys_wilcoxon_on_the_per_patient_means_over_seeds(tm
     result = write_statistics(metrics, comparisons, tmp_path / "s.csv", splits=splits,
                               unit="patient")  # fmt: skip
     dice = result[(result["metric"] == "dice") & (result["structure"] == "mean")]
-    assert list(dice["seeds"]) == ["1", "1", "2", "2", "3", "mean", "3", "mean"]
+    assert list(dice["seeds"]) == ["1", "2", "3", "1", "1", "2", "2", "3", "mean", "3", "mean"]
     table = pd.concat([pd.read_csv(p) for p in metrics])
     table["patient"] = table["case"].str[:3]
     per_patient = table.groupby(["model", "patient"])["dice"].mean().unstack("model")

@@ -6,8 +6,9 @@ without it (``students/kd/uniform/unet``). A kind with several seeds gets, in th
 rows ``<kind>/mean over seeds``, ``<kind>/worst seed`` and ``<kind>/spread over seeds`` (per
 column: the mean, the worst and max − min of its seeds' values), and, in the statistics, the
 model ``<kind>/mean over seeds`` whose value per case and structure is the mean over its seeds
-(so per patient: the mean over seeds of the patient's values). A study with one seed per model
-has none of these.
+(so per patient: the mean over seeds of the patient's values). A study whose students and
+baselines have one seed each has none of these (not even for the teachers of a uniform
+ensemble, which have several).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ import pandas as pd
 
 SEEDED = re.compile(r"(?P<kind>.+)/seed(?P<seed>\d+)")
 MEAN, WORST, SPREAD = "mean over seeds", "worst seed", "spread over seeds"
+COMPARED = ("students/", "baselines/")
+"""The kinds of model whose seeds make a study one over seeds."""
 
 
 def split_seed(model: str) -> tuple[str, int] | None:
@@ -42,12 +45,16 @@ def seeds_label(model: str) -> str:
 
 
 def seed_groups(models: Iterable[str]) -> dict[str, list[str]]:
-    """{kind: its models} of every kind with several seeds among ``models`` (in their order)."""
+    """{kind: its models} of every kind with several seeds among ``models`` (in their order),
+    in a study over seeds: where a student or a baseline has several seeds (else none, so
+    that the teachers of a uniform ensemble alone change no table)."""
     groups: dict[str, list[str]] = {}
     for model in dict.fromkeys(models):
         if seeded := split_seed(model):
             groups.setdefault(seeded[0], []).append(model)
-    return {kind: seeds for kind, seeds in groups.items() if len(seeds) > 1}
+    groups = {kind: seeds for kind, seeds in groups.items() if len(seeds) > 1}
+    compared = any(kind.startswith(COMPARED) for kind in groups)
+    return groups if compared else {}
 
 
 def summary_members(models: Iterable[str]) -> dict[str, list[str]]:

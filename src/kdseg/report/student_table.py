@@ -6,9 +6,9 @@ pixel accuracy and Cohen's kappa (whole label map), and against the baseline of 
 architecture and seed: the mean Dice difference and the Holm-corrected Wilcoxon p-value of the
 study's statistics. A second table gives every pair of students (row minus column: mean Dice
 difference, Holm p). A model trained at several seeds also gets its mean over seeds, worst
-seed and spread over seeds (against the same rows of its baseline; the mean row's p: the test
-of the values averaged over seeds). Written as CSV, Markdown and optionally HTML (for the
-report).
+seed and spread over seeds (Dice − baseline: the same of the seed-by-seed differences; the
+mean row's p: the test of the values averaged over seeds). Written as CSV, Markdown and
+optionally HTML (for the report).
 """
 
 from __future__ import annotations
@@ -100,8 +100,9 @@ def write_student_table(
 
 def _with_seed_summaries(rows: list[dict], statistics: pd.DataFrame) -> list[dict]:
     """``rows`` with the mean, worst seed and spread rows of each kind with several seeds
-    (:func:`kdseg.statistics.seeds.with_summaries`); a student's rows against the same rows
-    of its baseline, the mean row with the Holm p of the test averaged over seeds."""
+    (:func:`kdseg.statistics.seeds.with_summaries`); a student's rows against its baseline
+    (Dice − baseline: the mean, lowest and max − min of the seed-by-seed differences), the
+    mean row with the Holm p of the test averaged over seeds."""
     better = {f"{m}_mean": -1 if m == "hd95" else 1 for m in METRICS}
     out = with_summaries(rows, {**better, "dice_vs_baseline": 1}, keep=["method", "parameters"])
     kind_of = lambda m: (split_seed(m) or ("",))[0] if isinstance(m, str) else ""  # noqa: E731
@@ -113,7 +114,7 @@ def _with_seed_summaries(rows: list[dict], statistics: pd.DataFrame) -> list[dic
         bases = {kind_of(r.get("baseline")) for r in rows if kind_of(r["model"]) == kind}
         if len(bases) != 1 or "" in bases:
             continue
-        baseline = f"{bases.pop()}/{which}"
+        baseline = mean_id(bases.pop()) if which == MEAN else bases.pop()  # worst, spread: kind
         result = _holm(statistics, mean_id(kind), baseline) if which == MEAN else None
         diff = row.pop("dice_vs_baseline")
         row.update(baseline=baseline, dice_vs_baseline=diff,
@@ -179,8 +180,9 @@ def _write_text_tables(
     if len(out) > len(per_case):
         note += (f" Rows '{MEAN}', '{WORST}' and '{SPREAD}' of a model trained at several seeds: "
                  "per column the mean, the worst (HD95: highest, else lowest) and max − min of "
-                 "its seeds' values, against the same row of its baseline; the mean row's p: "
-                 "the test of the values averaged over seeds.")  # fmt: skip
+                 "its seeds' values; Dice − baseline: the same of the seed-by-seed differences "
+                 "(student seed s − baseline seed s); the mean row's p: the test of the values "
+                 "averaged over seeds.")  # fmt: skip
     md += ["", note]
     if out_html is not None:
         write_html_tables(out_html, title, tables, [note])

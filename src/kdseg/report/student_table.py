@@ -5,7 +5,10 @@ method, parameters, mean ± sd over test cases of Dice, IoU and HD95 (mean over 
 pixel accuracy and Cohen's kappa (whole label map), and against the baseline of the student's
 architecture and seed: the mean Dice difference and the Holm-corrected Wilcoxon p-value of the
 study's statistics. A second table gives every pair of students (row minus column: mean Dice
-difference, Holm p). Written as CSV, Markdown and optionally HTML (for the report).
+difference, Holm p). A model trained at several seeds also gets its mean over seeds, worst
+seed and spread over seeds (Dice − baseline: the same of the seed-by-seed differences; the
+mean row's p: the test of the values averaged over seeds). Written as CSV, Markdown and
+optionally HTML (for the report).
 """
 
 from __future__ import annotations
@@ -20,9 +23,11 @@ import pandas as pd
 from kdseg.runtime.atomic import atomic_path
 from kdseg.runtime.html_table import markdown_table, write_html_tables
 from kdseg.statistics.findings import read_metrics
+from kdseg.statistics.seeds import MEAN, SPREAD, WORST, mean_id, split_seed, with_summaries
 from kdseg.statistics.wilcoxon import describe_unit
 
 PAIR_COMPARISONS = ("student vs student", "student vs baseline")
+METRICS = ("dice", "iou", "hd95", "accuracy", "kappa")
 
 
 def _per_case(table: pd.DataFrame, model: str) -> pd.DataFrame:
@@ -74,7 +79,7 @@ def write_student_table(
         timing = json.loads((Path(path) / "inference.json").read_text())
         row: dict[str, object] = {"model": model, "method": methods.get(model, "baseline"),
                                   "parameters": timing.get("parameters")}  # fmt: skip
-        for metric in ("dice", "iou", "hd95", "accuracy", "kappa"):
+        for metric in METRICS:
             row[f"{metric}_mean"] = float(values[metric].mean())
             row[f"{metric}_sd"] = float(values[metric].std(ddof=1)) if len(values) > 1 else 0.0
         baseline = baselines.get(model)
@@ -85,11 +90,36 @@ def write_student_table(
                        p_holm_vs_baseline=result[0] if result else np.nan,
                        significant_vs_baseline=bool(result and result[1]))  # fmt: skip
         rows.append(row)
-    out = pd.DataFrame(rows)
+    out = pd.DataFrame(_with_seed_summaries(rows, statistics))
     with atomic_path(out_csv) as tmp:
         out.to_csv(tmp, index=False)
     _write_text_tables(out, per_case, statistics, dataset, int(table["case"].nunique()),
                        out_md, out_html)  # fmt: skip
+    return out
+
+
+def _with_seed_summaries(rows: list[dict], statistics: pd.DataFrame) -> list[dict]:
+    """``rows`` with the mean, worst seed and spread rows of each kind with several seeds
+    (:func:`kdseg.statistics.seeds.with_summaries`); a student's rows against its baseline
+    (Dice − baseline: the mean, lowest and max − min of the seed-by-seed differences), the
+    mean row with the Holm p of the test averaged over seeds."""
+    better = {f"{m}_mean": -1 if m == "hd95" else 1 for m in METRICS}
+    out = with_summaries(rows, {**better, "dice_vs_baseline": 1}, keep=["method", "parameters"])
+    kind_of = lambda m: (split_seed(m) or ("",))[0] if isinstance(m, str) else ""  # noqa: E731
+    models = {r["model"] for r in rows}
+    for row in out:
+        kind, _, which = row["model"].rpartition("/")
+        if row["model"] in models or pd.isna(row.get("dice_vs_baseline")):
+            continue
+        bases = {kind_of(r.get("baseline")) for r in rows if kind_of(r["model"]) == kind}
+        if len(bases) != 1 or "" in bases:
+            continue
+        baseline = mean_id(bases.pop()) if which == MEAN else bases.pop()  # worst, spread: kind
+        result = _holm(statistics, mean_id(kind), baseline) if which == MEAN else None
+        diff = row.pop("dice_vs_baseline")
+        row.update(baseline=baseline, dice_vs_baseline=diff,
+                   p_holm_vs_baseline=result[0] if result else np.nan,
+                   significant_vs_baseline=bool(result and result[1]))  # fmt: skip
     return out
 
 
@@ -102,7 +132,11 @@ def _write_text_tables(
     out_md: str | Path,
     out_html: str | Path | None,
 ) -> None:
-    cell = lambda r, m, d: f"{r[f'{m}_mean']:.{d}f} ± {r[f'{m}_sd']:.{d}f}"  # noqa: E731
+    def cell(r: pd.Series, m: str, d: int) -> str:
+        if pd.isna(r[f"{m}_sd"]):  # a summary over seeds: one value
+            return f"{r[f'{m}_mean']:.{d}f}"
+        return f"{r[f'{m}_mean']:.{d}f} ± {r[f'{m}_sd']:.{d}f}"
+
     header = ["model", "method", "parameters", "Dice", "IoU", "HD95 (mm)", "accuracy", "kappa",
               "Dice − baseline", "Holm p vs baseline"]  # fmt: skip
     title = f"{dataset}: students of every method, {cases} test cases, mean ± sd"
@@ -112,6 +146,8 @@ def _write_text_tables(
         p = r.get("p_holm_vs_baseline")
         significant = bool(r.get("significant_vs_baseline"))
         p_cell = "n/a" if not has_baseline or pd.isna(p) else f"{p:.3g}{'*' if significant else ''}"
+        if has_baseline and r["model"] not in per_case and not r["model"].endswith(MEAN):
+            p_cell = "–"  # worst seed, spread: no test of their own
         body.append([
             r["model"], r["method"], f"{int(r['parameters']):,}", cell(r, "dice", 3),
             cell(r, "iou", 3), cell(r, "hd95", 1), cell(r, "accuracy", 4), cell(r, "kappa", 3),
@@ -120,7 +156,7 @@ def _write_text_tables(
     md = [f"### {title}", "", *markdown_table(header, body)]
     tables = [("", header, body)]
     students = [m for m, method in zip(out["model"], out["method"], strict=True)
-                if method != "baseline"]  # fmt: skip
+                if method != "baseline" and m in per_case]  # fmt: skip
     if len(students) > 1:
         pair_title = "Pairs of students (row − column): mean Dice difference (Holm p)"
         pairs = []
@@ -141,6 +177,12 @@ def _write_text_tables(
             "structures, Holm-corrected over the dataset's primary family (all comparisons of the "
             "study); * p < 0.05; n/a: no test (too few pairs or identical); –: not "
             "compared.")  # fmt: skip
+    if len(out) > len(per_case):
+        note += (f" Rows '{MEAN}', '{WORST}' and '{SPREAD}' of a model trained at several seeds: "
+                 "per column the mean, the worst (HD95: highest, else lowest) and max − min of "
+                 "its seeds' values; Dice − baseline: the same of the seed-by-seed differences "
+                 "(student seed s − baseline seed s); the mean row's p: the test of the values "
+                 "averaged over seeds.")  # fmt: skip
     md += ["", note]
     if out_html is not None:
         write_html_tables(out_html, title, tables, [note])

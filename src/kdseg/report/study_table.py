@@ -8,6 +8,8 @@ marks on the mean Dice of a row where a comparison involving it is significant a
 differs from its baseline; with the dataset's training table, ``§`` after the name of a model
 with a network that did not settle by the curve rule (an ensemble: a member;
 :mod:`kdseg.evaluation.settled`); optionally the same table as an HTML page (for the report).
+After the seeds of a model trained at several seeds, its mean over seeds, worst seed and
+spread over seeds (:func:`kdseg.statistics.seeds.with_summaries`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from kdseg.evaluation.settled import NOT_SETTLED, SETTLED_MARK, read_settled, un
 from kdseg.runtime.atomic import atomic_path
 from kdseg.runtime.html_table import markdown_table, write_html_tables
 from kdseg.statistics.findings import METRICS, read_metrics
+from kdseg.statistics.seeds import MEAN, SPREAD, WORST, summary_members, with_summaries
 from kdseg.statistics.wilcoxon import describe_unit
 
 MARKS = {"member": "*", "student vs ensemble": "†", "student vs baseline": "‡"}
@@ -81,10 +84,15 @@ def write_study_table(
                 )
         row["parameters"] = timing.get("parameters")
         row["seconds_per_case"] = timing.get("mean_seconds_per_case")
-        row["marks"] = _marks(statistics, model)
-        if settled is not None:
-            row["unsettled"] = "; ".join(unsettled_networks(model, settled, members))
         rows.append(row)
+    lower = ("hd95", "assd")
+    better = {c: -1 if c.startswith(lower) else 1 for c in rows[0] if c.endswith("_mean")}
+    rows = with_summaries(rows, {**better, "seconds_per_case": -1}, keep=["parameters"])
+    behind = {**(members or {}), **summary_members(models)}
+    for row in rows:
+        row["marks"] = _marks(statistics, row["model"])
+        if settled is not None:
+            row["unsettled"] = "; ".join(unsettled_networks(row["model"], settled, behind))
     out = pd.DataFrame(rows)
     with atomic_path(out_csv) as tmp:
         out.to_csv(tmp, index=False)
@@ -95,6 +103,8 @@ def write_study_table(
 
 def _cell(row: pd.Series, metric: str, structure: str, digits: int) -> str:
     mean, sd = row[f"{metric}_{structure}_mean"], row[f"{metric}_{structure}_sd"]
+    if pd.isna(sd):  # a summary over seeds: one value
+        return f"{mean:.{digits}f}"
     return f"{mean:.{digits}f} ± {sd:.{digits}f}"
 
 
@@ -121,6 +131,11 @@ def _write_text_tables(
              f"{row['seconds_per_case']:.2f}"]
         )  # fmt: skip
     notes = _significance_note(statistics, cases)
+    if out["model"].str.endswith(f"/{MEAN}").any():
+        notes += (f" Rows '{MEAN}', '{WORST}' and '{SPREAD}' of a model trained at several "
+                  "seeds: per column the mean, the worst (Dice: lowest; HD95, ASSD, s/case: "
+                  "highest) and max − min of its seeds' values; marks on a mean row: the tests "
+                  "of the values averaged over seeds.")  # fmt: skip
     if checked:
         notes += (f" {SETTLED_MARK} a network behind the row (an ensemble: a member) did not "
                   f"settle: {NOT_SETTLED}; comparisons with it do not count.")  # fmt: skip

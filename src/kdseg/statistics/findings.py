@@ -4,14 +4,18 @@ findings.
 ``write_statistics``: the paper's comparisons (see :func:`kdseg.config.paper_comparisons`) for
 Dice, HD95 and ASSD, per structure and for the mean over structures; Holm's correction runs per
 metric over two families of the dataset: the tests of the mean over structures (primary) and the
-per-structure tests.
+per-structure tests. A student with several seeds is also compared on the per-unit values
+averaged over its seeds (:mod:`kdseg.statistics.seeds`; column ``seeds``: ``mean``, else the
+seed of the row's networks); these tests join the Holm family of their seed-by-seed tests, so
+that every claim the findings draw from one comparison (on the mean over seeds and on the worst
+seed) is corrected for the others.
 
 ``findings``: one row per comparison of the mean Dice over structures: median difference,
 Holm p and what it says (which model is better, or no significant difference), and the
 structures where the per-structure tests differ, and the networks behind either model that
 did not settle by the curve rule (:mod:`kdseg.evaluation.settled`: such a comparison does not
-count);
-written as an HTML page for the report.
+count); with several seeds, findings (b) and (c) on the mean over seeds and on the worst seed
+(:mod:`kdseg.statistics.seed_findings`); written as an HTML page for the report.
 """
 
 from __future__ import annotations
@@ -25,6 +29,12 @@ import pandas as pd
 from kdseg.evaluation.settled import NOT_SETTLED, read_settled, unsettled_in_comparison
 from kdseg.runtime.atomic import atomic_path
 from kdseg.runtime.html_table import write_html_tables
+from kdseg.statistics.seed_findings import (
+    SEED_FINDINGS_HEADER,
+    seed_findings,
+    seed_findings_note,
+)
+from kdseg.statistics.seeds import averaged_pairs, seeds_label, with_seed_means
 from kdseg.statistics.wilcoxon import compare_models, describe_unit
 
 METRICS = ("dice", "hd95", "assd")
@@ -56,7 +66,8 @@ def write_statistics(
     ensemble's ``members``), column ``unsettled`` names the networks behind either model that
     did not settle ("; "-separated; empty: none); without it the column is absent."""
     table = read_metrics(metrics)
-    pairs = [tuple(c) for c in comparisons]
+    pairs, means = averaged_pairs([tuple(c) for c in comparisons], table["model"])
+    table = with_seed_means(table, means)
     units = None
     if unit == "patient":
         if splits is None:
@@ -64,10 +75,14 @@ def write_statistics(
         units = json.loads(Path(splits).read_text())["patient_of"]
     parts = [compare_models(table, pairs, metric, alpha, units, unit) for metric in METRICS]
     result = pd.concat(parts, ignore_index=True)
+    if means:  # several seeds: which seed each row compares (mean: the means over seeds)
+        pairs_ab = zip(result["model_a"], result["model_b"], strict=True)
+        result.insert(3, "seeds", [seeds_label(a) or seeds_label(b) for a, b in pairs_ab])
     if training_table is not None:
         settled = read_settled(training_table)
+        behind = {**(members or {}), **means}
         result["unsettled"] = [
-            "; ".join(unsettled_in_comparison(a, b, settled, members))
+            "; ".join(unsettled_in_comparison(a, b, settled, behind))
             for a, b in zip(result["model_a"], result["model_b"], strict=True)
         ]
     with atomic_path(out_csv) as tmp:
@@ -119,5 +134,9 @@ def write_findings(statistics: pd.DataFrame, dataset: str, out_html: str | Path)
     rows = findings(statistics)
     if not rows:
         note = "No comparison of the paper applies to the models of this study. " + note
-    write_html_tables(out_html, f"{dataset}: the paper's comparisons, test Dice",
-                      [("", FINDINGS_HEADER, rows)], [note])  # fmt: skip
+    tables, notes = [("", FINDINGS_HEADER, rows)], [note]
+    if over_seeds := seed_findings(statistics):
+        tables.append(("Findings (b) and (c) over training seeds", SEED_FINDINGS_HEADER,
+                       over_seeds))  # fmt: skip
+        notes.append(seed_findings_note())
+    write_html_tables(out_html, f"{dataset}: the paper's comparisons, test Dice", tables, notes)

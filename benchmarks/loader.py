@@ -10,8 +10,11 @@ where the study planned it, else from a stand-in fingerprint (``--image``/``--sp
 within SegTHOR's published range of 0.90-1.37 mm pixels and 2-3.7 mm slices). The sampler cuts
 from one synthetic case of that size (memory-mapped, 5 classes: 4 tube- and blob-shaped
 structures as in SegTHOR) on one thread; rates are patches per CPU-second of this process
-(``time.process_time``), so other load on the machine slows them little. ``tables s``: building
-the sampler's position tables for that case (once per training job and case).
+(``time.process_time``), so other load on the machine slows them little; every page of the
+case's memory maps is read once first, and Python's garbage collector skips the objects made
+before the timing (a full collection took about 0.2 s here), as in a long run.
+``tables s``: building the sampler's position tables for that case (once per training job and
+case).
 
 GPU step: measured (forward, backward, Adam, mixed precision; ``study_cost.py``'s timing) when
 CUDA is available, else estimated from ``gpu_reference_times.yaml`` (nnU-Net's published
@@ -30,6 +33,7 @@ time counted as 0 (an upper bound on the workers needed).
 from __future__ import annotations
 
 import argparse
+import gc
 import math
 import sys
 import tempfile
@@ -128,9 +132,11 @@ def sampler_rates(
         out["tables_s"] = time.process_time() - start
         sampler.batch(0)  # warm-up
         start = time.process_time()
-        made = [sampler.batch(i) for i in range(1, batches + 1)]
+        for i in range(1, batches + 1):
+            sampler.batch(i)
         out[name] = batches * batch / (time.process_time() - start)
-        cut = made if on_device else cut
+        if on_device:  # after the timing: kept batches slow the allocator down
+            cut = [sampler.batch(i) for i in range(1, batches + 1)]
     out["rotate_s"] = rotation_seconds(cut, geometry.valid_margin, device)
     return out
 
@@ -217,6 +223,9 @@ def main() -> None:
     rows, cache = [], {}
     with tempfile.TemporaryDirectory() as tmp:
         case = synthetic_case(args.image, args.spacing, Path(tmp))
+        case.image.sum(), case.label.max()  # map every page once, as a long run has
+        gc.collect()
+        gc.freeze()  # no full garbage collection of the imported modules while timing
         for arch in config["architectures"]:
             settings = kdcfg.trained_architecture(config, args.dataset, arch)
             training = kdcfg.training_settings(config, args.dataset, arch)

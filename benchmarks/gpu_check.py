@@ -15,8 +15,9 @@
 3. The paper networks (config/paper.yaml, planned for a SegTHOR-sized stand-in as
    benchmarks/loader.py plans it) at their batch (40): seconds per training step on random
    input (benchmarks/study_cost.py's timing), and kdseg's training loop with the real sampler,
-   the authors' rotation and the config's loader workers on one synthetic case (seconds per
-   iteration, data wait, peak memory: CUDA's allocator on a GPU, the process's RSS on a CPU).
+   the authors' rotation batched on the device (``training.rotate_on: device``) and the
+   config's loader workers on one synthetic case (seconds per iteration, data wait, peak
+   memory: CUDA's allocator on a GPU, the process's RSS on a CPU).
 4. The paper study's training hours: its training jobs (study_cost.py's count, as the dry run)
    x iterations x the measured seconds per iteration (loop and step), each network's time
    applied to every dataset (the stand-in's plan, not each dataset's own).
@@ -277,26 +278,35 @@ def peak_memory_mib(device) -> float:
 
 
 def loop_seconds(case, settings, training, batch: int, iterations: int, device, tmp: Path):
-    """(seconds per iteration, data-wait fraction) of kdseg's loop with the real sampler."""
+    """(seconds per iteration, data-wait fraction) of kdseg's loop with the real sampler, the
+    authors' rotation batched on ``device`` (``training.rotate_on: device``; in the loader
+    where MONAI augmentation steps follow it)."""
     import torch
 
     from kdseg.config.geometry import network_geometry
+    from kdseg.errors import ConfigError
     from kdseg.models.losses import build_loss
     from kdseg.nets import build_network
     from kdseg.train.augmentation import Augmentation
+    from kdseg.train.device_rotation import batch_rotation, rotation_on_device
     from kdseg.train.loop import TrainSettings, train
     from kdseg.train.placement import Sampling
     from kdseg.train.sampler import PatchSampler
 
     geometry = network_geometry(settings["network"], settings.get("kwargs") or {})
     sampling = Sampling.from_config(training.get("sampling", {}))
+    augmentation = Augmentation.from_config(training.get("augmentation", {}))
+    try:
+        on_device = rotation_on_device("device", device, augmentation)
+    except ConfigError:  # MONAI steps follow the rotation: it stays in the loader
+        on_device = False
     sampler = PatchSampler(
         [case], num_classes=5, patch=settings["patch"], batch_size=batch, seed=1,
         orientations=settings.get("orientations", (0, 1, 2)),
         margin=geometry.valid_margin, class_ratios=sampling.class_ratios,
-        augmentation=Augmentation.from_config(training.get("augmentation", {})),
-        max_locations=int(sampling.max_locations), rule=sampling.rule,
-        percent_bg_full_bg=float(sampling.percent_bg_full_bg),
+        augmentation=augmentation, max_locations=int(sampling.max_locations),
+        rule=sampling.rule, percent_bg_full_bg=float(sampling.percent_bg_full_bg),
+        device_rotation=on_device,
     )  # fmt: skip
     torch.manual_seed(0)
     model = build_network(settings["network"], 1, 5, **settings.get("kwargs", {}))
@@ -310,7 +320,8 @@ def loop_seconds(case, settings, training, batch: int, iterations: int, device, 
     ckpt = tmp / "check_checkpoint.pt"
     ckpt.unlink(missing_ok=True)
     result = train(model, sampler, lambda m, b: criterion(m(b["image"]), b["label"]), loop,
-                   seed=1, checkpoint=ckpt, device=device)  # fmt: skip
+                   seed=1, checkpoint=ckpt, device=device,
+                   on_device=batch_rotation(sampler))  # fmt: skip
     return result.seconds / iterations, result.data_wait_seconds / result.seconds
 
 
@@ -420,7 +431,8 @@ def markdown(report: dict) -> str:
         lines.append("| (failed: see gpu_check.json) | | | | | | | | NO |")
     lines += [
         "",
-        f"Paper networks ({report['networks_plan']}; memory: "
+        f"Paper networks ({report['networks_plan']}; data wait with the authors' rotation "
+        "batched on the device, training.rotate_on: device; memory: "
         f"{'CUDA peak allocated' if env['device'].startswith('cuda') else 'process max RSS'}):",
         "",
         "| architecture | network | patch | batch | step s | loop s/it | data wait | loader "

@@ -1,6 +1,7 @@
 """Can the loader keep a GPU busy at the paper's scale? Per paper network: patches per
-CPU-second of kdseg's sampler with and without the authors' rotation, the GPU step time, and
-the loader workers needed to keep the GPU busy.
+CPU-second of kdseg's sampler with and without the authors' rotation and cut for the rotation
+on the training device (``training.rotate_on``), the batched rotation's time, the GPU step
+time, and the loader workers needed to keep the GPU busy.
 
 The networks, patches, slice axes, batch (40) and sampling come from the study file
 (``config/paper.yaml``) and its plan for ``--dataset``: from ``<study>/<dataset>/plans.json``
@@ -9,13 +10,19 @@ where the study planned it, else from a stand-in fingerprint (``--image``/``--sp
 within SegTHOR's published range of 0.90-1.37 mm pixels and 2-3.7 mm slices). The sampler cuts
 from one synthetic case of that size (memory-mapped, 5 classes: 4 tube- and blob-shaped
 structures as in SegTHOR) on one thread; rates are patches per CPU-second of this process
-(``time.process_time``), so other load on the machine slows them little. ``tables s``: building
-the sampler's position tables for that case (once per training job and case).
+(``time.process_time``), so other load on the machine slows them little; every page of the
+case's memory maps is read once first, and Python's garbage collector skips the objects made
+before the timing (a full collection took about 0.2 s here), as in a long run.
+``tables s``: building the sampler's position tables for that case (once per training job and
+case).
 
 GPU step: measured (forward, backward, Adam, mixed precision; ``study_cost.py``'s timing) when
 CUDA is available, else estimated from ``gpu_reference_times.yaml`` (nnU-Net's published
 no-data-loading iteration times, scaled by forward FLOPs; its derivation is printed). Workers
 needed: CPU seconds per batch / GPU step, rounded up (each worker one process on one core).
+With device rotation the GPU's time per batch is the step plus the batched rotation: measured
+on CUDA; without CUDA the rotation's time is printed for this CPU (one thread) and its GPU
+time counted as 0 (an upper bound on the workers needed).
 
     python benchmarks/loader.py [--configfile config/paper.yaml] [--dataset SegTHOR]
         [--study results/paper] [--gpu "A100 40GB (DGX A100) 400W"] [--batches 5] [--tiny]
@@ -26,6 +33,7 @@ needed: CPU seconds per batch / GPU step, rounded up (each worker one process on
 from __future__ import annotations
 
 import argparse
+import gc
 import math
 import sys
 import tempfile
@@ -41,6 +49,7 @@ from kdseg import config as kdcfg
 from kdseg.config.geometry import network_geometry
 from kdseg.nets import build_network
 from kdseg.train.augmentation import Augmentation
+from kdseg.train.device_rotation import rotate_batch
 from kdseg.train.placement import Sampling
 from kdseg.train.sampler import CaseArrays, PatchSampler
 
@@ -98,22 +107,27 @@ def synthetic_case(shape: list[int], spacing: list[float], root: Path) -> CaseAr
                       np.load(root / "label.npy", mmap_mode="r"))  # fmt: skip
 
 
-def sampler_rates(case, settings, training, batch: int, batches: int) -> dict[str, float]:
-    """Seconds to build the tables, and patches per CPU-second without and with rotation."""
+def sampler_rates(
+    case, settings, training, batch: int, batches: int, device: torch.device
+) -> dict[str, float]:
+    """Seconds to build the tables; patches per CPU-second without rotation, with the
+    loader's rotation and cut for device rotation; the batched rotation's seconds per batch
+    on ``device``."""
     geometry = network_geometry(settings["network"], settings.get("kwargs") or {})
     sampling = Sampling.from_config(training.get("sampling", {}))
-    out = {}
-    for name, augmentation in (
-        ("plain", None),
-        ("rotated", Augmentation.from_config(training.get("augmentation", {}))),
-    ):
+    augmentation = Augmentation.from_config(training.get("augmentation", {}))
+    out, cut = {}, []
+    for name, aug, on_device in (
+        ("plain", None, False), ("rotated", augmentation, False), ("cut", augmentation, True),
+    ):  # fmt: skip
         start = time.process_time()
         sampler = PatchSampler(
             [case], num_classes=5, patch=settings["patch"], batch_size=batch, seed=1,
             orientations=settings.get("orientations", (0, 1, 2)),
             margin=geometry.valid_margin, class_ratios=sampling.class_ratios,
-            augmentation=augmentation, max_locations=int(sampling.max_locations),
+            augmentation=aug, max_locations=int(sampling.max_locations),
             rule=sampling.rule, percent_bg_full_bg=float(sampling.percent_bg_full_bg),
+            device_rotation=on_device,
         )  # fmt: skip
         out["tables_s"] = time.process_time() - start
         sampler.batch(0)  # warm-up
@@ -121,7 +135,27 @@ def sampler_rates(case, settings, training, batch: int, batches: int) -> dict[st
         for i in range(1, batches + 1):
             sampler.batch(i)
         out[name] = batches * batch / (time.process_time() - start)
+        if on_device:  # after the timing: kept batches slow the allocator down
+            cut = [sampler.batch(i) for i in range(1, batches + 1)]
+    out["rotate_s"] = rotation_seconds(cut, geometry.valid_margin, device)
     return out
+
+
+def rotation_seconds(batches: list[dict], margin: int, device: torch.device) -> float:
+    """Seconds per batch of the batched rotation on ``device`` (CUDA: wall time after a
+    warm-up; CPU: CPU time of this process, one thread)."""
+    on = [{k: torch.from_numpy(v).to(device) for k, v in b.items()} for b in batches]
+    cuda = device.type == "cuda"
+    rotate_batch(on[0], margin)  # warm-up (prefilter matrices, kernels)
+    if cuda:
+        torch.cuda.synchronize()
+    clock = time.perf_counter if cuda else time.process_time
+    start = clock()
+    for b in on:
+        rotate_batch(b, margin)
+    if cuda:
+        torch.cuda.synchronize()
+    return (clock() - start) / len(on)
 
 
 def forward_flops(network: str, kwargs: dict, in_ch: int, out_ch: int, shape: list[int]) -> int:
@@ -169,63 +203,66 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=5, help="timed batches per variant")
     parser.add_argument("--tiny", action="store_true", help="a tiny stand-in, 1 batch of 2")
     args = parser.parse_args()
-    batch_override = None
     if args.tiny:
-        args.image, args.cases, args.batches, batch_override = [64, 64, 32], 4, 1, 2
+        args.image, args.cases, args.batches = [64, 64, 32], 4, 1
     torch.set_num_threads(1)  # a loader worker: one process on one core
     config, plan_source = planned_config(args)
-    ds = args.dataset
-    cuda = torch.cuda.is_available()
-    if cuda:
-        gpu_what = f"measured on {torch.cuda.get_device_name()}"
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.type == "cuda":
+        reference, gpu_what = None, f"measured on {torch.cuda.get_device_name()}"
     else:
-        ref_seconds, ref_flops, gpu_what = reference_step(args.gpu)
-    print(f"{args.configfile}, {ds}; plan: {plan_source}; sampler on 1 thread, "
+        *reference, gpu_what = reference_step(args.gpu)
+    print(f"{args.configfile}, {args.dataset}; plan: {plan_source}; sampler on 1 thread, "
           f"{args.batches} batches per variant")  # fmt: skip
     print(f"GPU step: {gpu_what}")
+    unknown = (" (one thread); its GPU time is not known without a GPU and counted as 0, "
+               "which can only raise the workers needed")  # fmt: skip
+    print("Device rotation: the loader only cuts (targets with their context); the batch is "
+          f"rotated on the training device, here timed on {device.type}"
+          f"{'' if device.type == 'cuda' else unknown}")  # fmt: skip
     rows, cache = [], {}
     with tempfile.TemporaryDirectory() as tmp:
         case = synthetic_case(args.image, args.spacing, Path(tmp))
+        case.image.sum(), case.label.max()  # map every page once, as a long run has
+        gc.collect()
+        gc.freeze()  # no full garbage collection of the imported modules while timing
         for arch in config["architectures"]:
-            settings = kdcfg.trained_architecture(config, ds, arch)
-            training = kdcfg.training_settings(config, ds, arch)
-            batch = batch_override or int(training["batch_size"])
+            settings = kdcfg.trained_architecture(config, args.dataset, arch)
+            training = kdcfg.training_settings(config, args.dataset, arch)
+            batch = 2 if args.tiny else int(training["batch_size"])
             margin = network_geometry(settings["network"], settings.get("kwargs") or {})
             key = str((settings["patch"], margin.valid_margin, settings.get("orientations"),
                        training.get("sampling"), training.get("augmentation")))  # fmt: skip
             if key not in cache:
-                cache[key] = sampler_rates(case, settings, training, batch, args.batches)
-            rates = cache[key]
-            shape = [batch, 1, *settings["patch"]]
-            if cuda:
-                step = measured_step(settings, batch, torch.device("cuda"))
-            else:
-                flops = forward_flops(settings["network"], settings.get("kwargs", {}), 1, 5, shape)
-                step = ref_seconds * flops / ref_flops
-            need = {k: math.ceil(batch / rates[k] / step) for k in ("plain", "rotated")}
-            rows.append(
-                (
-                    arch,
-                    settings["network"],
-                    "x".join(map(str, settings["patch"])),
-                    batch,
-                    rates["tables_s"],
-                    rates["plain"],
-                    rates["rotated"],
-                    step,
-                    need["plain"],
-                    need["rotated"],
-                    training.get("loader_workers"),
-                )
-            )
+                cache[key] = sampler_rates(case, settings, training, batch, args.batches, device)
+            rows.append(table_row(arch, settings, training, batch, cache[key], device, reference))
     head = ("| architecture | network | patch | batch | tables s | patches/CPU-s | rotated "
-            "patches/CPU-s | GPU step s | workers needed | rotated: workers needed | "
-            "config's loader_workers |")  # fmt: skip
+            "patches/CPU-s | cut for device patches/CPU-s | batched rotation s/batch "
+            f"({device.type}) | GPU step s | workers needed | rotated: workers needed | "
+            "device rotation: workers needed | config's loader_workers |")  # fmt: skip
     print(head)
-    print("|" + "---|" * head.count(" | ") + "---|")
+    print("|" + "---|" * (head.count(" | ") + 1))
     for r in rows:
-        print(f"| {r[0]} | {r[1]} | {r[2]} | {r[3]} | {r[4]:.2f} | {r[5]:.0f} | {r[6]:.0f} | "
-              f"{r[7]:.4f} | {r[8]} | {r[9]} | {r[10]} |")  # fmt: skip
+        print("| " + " | ".join(r) + " |")
+
+
+def table_row(arch, settings, training, batch, rates, device, reference) -> list[str]:
+    """One architecture's row: its rates, GPU step (measured on CUDA, else ``reference``:
+    seconds and FLOPs of the reference step) and the loader workers needed per variant."""
+    if device.type == "cuda":
+        step, on_gpu = measured_step(settings, batch, device), rates["rotate_s"]
+    else:
+        flops = forward_flops(settings["network"], settings.get("kwargs", {}), 1, 5,
+                              [batch, 1, *settings["patch"]])  # fmt: skip
+        step, on_gpu = reference[0] * flops / reference[1], 0.0
+    need = {k: math.ceil(batch / rates[k] / step) for k in ("plain", "rotated")}
+    need["cut"] = math.ceil(batch / rates["cut"] / (step + on_gpu))
+    return [
+        arch, settings["network"], "x".join(map(str, settings["patch"])), str(batch),
+        f"{rates['tables_s']:.2f}", f"{rates['plain']:.0f}", f"{rates['rotated']:.0f}",
+        f"{rates['cut']:.0f}", f"{rates['rotate_s']:.4f}", f"{step:.4f}", str(need["plain"]),
+        str(need["rotated"]), str(need["cut"]), str(training.get("loader_workers")),
+    ]  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -111,10 +111,12 @@ def test_loader_prints_workers_for_every_paper_network():
     rows = {row[0]: row for row in table_rows(out)}
     paper = yaml.safe_load((REPO / "config" / "paper.yaml").read_text())
     assert set(paper["architectures"]) <= set(rows), out
+    assert "rotated on the training device, here timed on" in out
     for row in rows.values():
-        plain, rotated, step = float(row[5]), float(row[6]), float(row[7])
-        assert plain > 0 and rotated > 0 and step > 0
-        assert int(row[8]) >= 1 and int(row[9]) >= 1
+        plain, rotated, cut = float(row[5]), float(row[6]), float(row[7])
+        rotation, step = float(row[8]), float(row[9])
+        assert plain > 0 and rotated > 0 and cut > 0 and rotation > 0 and step > 0
+        assert all(int(workers) >= 1 for workers in row[10:13])
 
 
 def test_memory_layout_runs_each_network():

@@ -66,7 +66,7 @@ def training_settings(
     return deep_merge(settings, architecture_settings(config, dataset, arch).get("training", {}))
 
 
-RUNTIME_TRAINING = ("checkpoint_every", "device", "loader_workers", "log_every")
+RUNTIME_TRAINING = ("checkpoint_every", "device", "loader_workers", "log_every", "rotate_on")
 """Training settings that decide where a job runs and how it reports, not what it learns: they
 are no job param (changing one re-runs nothing); the job reads them from the config."""
 

@@ -48,6 +48,9 @@ Validator = Callable[[nn.Module], "float | Mapping[str, float]"]
 """``validate(model)`` -> the mean validation Dice, or a mapping of scores whose
 ``validation_dice`` entry is the mean (other entries, e.g. per structure, are recorded in the
 history beside it)."""
+OnDevice = Callable[[dict[str, torch.Tensor]], dict[str, torch.Tensor]]
+"""``on_device(batch)``: what is done to a batch once on the training device (e.g. the
+authors' rotation, :mod:`kdseg.train.device_rotation`); its time counts as data wait."""
 Progress = Callable[[list[dict[str, float]]], None]
 """``progress(history)``: the rows so far (read only; e.g. rewrite the history files)."""
 
@@ -89,7 +92,9 @@ class _Trainer:
         name: str,
         recorded: dict[str, str],
         progress: Progress | None,
+        on_device: OnDevice | None = None,
     ) -> None:
+        self.on_device = on_device
         self.model, self.step_loss, self.settings, self.seed = model, step_loss, settings, seed
         self.checkpoint, self.device, self.validate, self.name = checkpoint, device, validate, name
         self.recorded, self.progress = recorded, progress
@@ -205,6 +210,8 @@ class _Trainer:
                     t_wait = time.perf_counter()
                     batch = {k: v.to(self.device, non_blocking=True)
                              for k, v in next(batches).items()}  # fmt: skip
+                    if self.on_device is not None:
+                        batch = self.on_device(batch)
                     self.wait += time.perf_counter() - t_wait
                     row = self.step(i, batch)
                     it = i + 1
@@ -238,18 +245,20 @@ def train(
     name: str = "model",
     fingerprint: Mapping[str, Any] | None = None,
     progress: Progress | None = None,
+    on_device: OnDevice | None = None,
 ) -> TrainResult:
     """Train ``model`` for ``settings.iterations`` steps, resuming from ``checkpoint``.
 
     ``fingerprint``: what else shapes the weights (loss or method settings, network, data
     identity); a checkpoint with other settings is not resumed (:mod:`kdseg.train.checkpoint`).
     ``progress``: called with the history at each validation (see the module docstring); an
-    ``OSError`` it raises is logged as a warning, training goes on.
+    ``OSError`` it raises is logged as a warning, training goes on. ``on_device``: applied
+    to every batch right after it is moved to ``device`` (:data:`OnDevice`).
     Raises :class:`TrainingStopped` after a last checkpoint when SIGTERM arrives."""
     device = torch.device(device)
     recorded = run_settings(settings, seed, fingerprint)
     trainer = _Trainer(model, step_loss, settings, seed, Path(checkpoint), device, validate,
-                       name, recorded, progress)  # fmt: skip
+                       name, recorded, progress, on_device)  # fmt: skip
     start = trainer.resume()
     if start > 0:
         trainer.report(start)

@@ -53,11 +53,11 @@ def _cubic_as_linear(u: torch.Tensor) -> tuple[tuple[torch.Tensor, torch.Tensor]
     return (i - 1 + w1 / g0, g0), (i + 1 + w3 / g1, g1)
 
 
-def _reflected_index(u: torch.Tensor, n: int) -> np.ndarray:
+def _reflected_index(u: torch.Tensor, n: int) -> torch.Tensor:
     """Nearest voxel of coordinates reflected about the edges (scipy's order 0, 'reflect')."""
     v = torch.remainder(u + 0.5, 2 * n)
     v = torch.where(v >= n, 2 * n - v, v)
-    return torch.clamp(torch.floor(v), 0, n - 1).to(torch.int64).numpy()
+    return torch.clamp(torch.floor(v), 0, n - 1).to(torch.int64)
 
 
 def rotate_plane(
@@ -81,7 +81,7 @@ def rotate_plane(
     si, sj = _source_coordinates(shape, angle, crop)
     h, w = si.shape
     if order == 0:
-        out = x[:, _reflected_index(si, shape[0]), _reflected_index(sj, shape[1])]
+        out = x[:, _reflected_index(si, shape[0]).numpy(), _reflected_index(sj, shape[1]).numpy()]
     elif order in (1, 3):
         if order == 3:  # spline coefficients along the plane's axes, as scipy's prefilter
             x = ndimage.spline_filter1d(x, 3, axis=1, mode="reflect", output=np.float64)

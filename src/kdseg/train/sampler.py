@@ -31,6 +31,7 @@ from kdseg.errors import ConfigError
 from kdseg.models.windows import PADDINGS, check_padding
 from kdseg.train.augmentation import SOFT_TARGET_ORDERS, Augmentation
 from kdseg.train.defaults import training_default
+from kdseg.train.device_rotation import rotation_table
 from kdseg.train.placement import PatchPlan, Sampling, class_locations, window_tables
 from kdseg.train.rotation import rotate_patch
 
@@ -129,6 +130,8 @@ class PatchSampler:
     margin: labels (and extra targets) are cut to the output region, ``patch - 2 * margin``.
     ``rule``, ``class_ratios``, ``percent_bg_full_bg``, ``max_locations``: :class:`Sampling`.
     ``padding``: how image windows reaching outside the image are padded (module docstring).
+    ``device_rotation``: patches are cut unrotated, targets uncut, with a ``rotation`` table
+    for :func:`kdseg.train.device_rotation.rotate_batch` on the training device.
     """
 
     def __init__(
@@ -147,7 +150,9 @@ class PatchSampler:
         percent_bg_full_bg: float = training_default("sampling", "percent_bg_full_bg"),
         focus_fraction: float = 0.0,
         padding: str = training_default("padding"),
+        device_rotation: bool = False,
     ) -> None:
+        self.device_rotation = device_rotation
         self.padding = check_padding(padding, "training.padding")
         if not cases:
             raise ConfigError("sampling: no training cases")
@@ -367,14 +372,14 @@ class PatchSampler:
             sample[key] = _window(case.extra[key], starts, sizes).astype(np.float32, copy=False)
         if plan.orientation is not None:  # drop the slice axis: (C, X, Y, Z) -> (C, H, W)
             sample = {key: np.take(v, 0, axis=plan.orientation + 1) for key, v in sample.items()}
-        m = self.margin
-        if plan.rotation is not None:  # cuts the targets to the output region
+        m, rotate = self.margin, plan.rotation is not None and not self.device_rotation
+        if rotate:  # cuts the targets to the output region
             order = SOFT_TARGET_ORDERS[self.augmentation.soft_target_rotation]
             sample = rotate_patch(sample, *plan.rotation, margin=m, soft_order=order)
         if self.transform is not None and plan.transform_seed is not None:
             self.transform.set_random_state(seed=plan.transform_seed)
             sample = {key: np.asarray(v) for key, v in self.transform(sample).items()}
-        if m and plan.rotation is None:
+        if m and not rotate and not self.device_rotation:
             inner = (slice(None),) + (slice(m, -m),) * self.spatial_dims
             for key in ("label", *self.extra_keys):
                 sample[key] = sample[key][inner]
@@ -383,7 +388,10 @@ class PatchSampler:
 
     def batch(self, iteration: int) -> dict[str, np.ndarray]:
         """Batch of ``iteration``: ``image`` (B, C, *patch), ``label`` (B, *out) int64, extras."""
-        samples = [self.cut(p) for p in self.plan(iteration)]
+        plans = self.plan(iteration)
+        samples = [self.cut(p) for p in plans]
         out = {key: np.stack([s[key] for s in samples]) for key in samples[0]}
         out["label"] = np.rint(out["label"]).astype(np.int64)
+        if self.device_rotation:
+            out["rotation"] = rotation_table([p.rotation for p in plans])
         return out

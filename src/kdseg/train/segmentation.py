@@ -27,6 +27,7 @@ from kdseg.nets import build_network, count_parameters, input_geometry
 from kdseg.runtime.device import choose_device
 from kdseg.runtime.provenance import provenance
 from kdseg.train.defaults import training_default
+from kdseg.train.device_rotation import batch_rotation, rotation_on_device
 from kdseg.train.fingerprint import training_fingerprint
 from kdseg.train.history import live_progress, write_history
 from kdseg.train.job import Objective, StepLossFactory, TrainingJob
@@ -74,10 +75,12 @@ def build_sampler(
     extra: Mapping[str, Mapping[str, np.ndarray]] | None = None,
     training_cases: Sequence[str] | None = None,
     guides: PatchGuides | None = None,
+    device_rotation: bool = False,
 ) -> PatchSampler:
     """The patch sampler over the training cases (``extra``: per-case extra targets;
     ``training_cases``: a subset of the training split, e.g. of a limit-trained teacher;
-    ``guides``: placement labels and focus voxels other than the labels, e.g. a student's)."""
+    ``guides``: placement labels and focus voxels other than the labels, e.g. a student's;
+    ``device_rotation``: cut for the authors' rotation on the training device)."""
     settings, guides = TrainingSection.of(training), guides or PatchGuides()
     names = cases_of_split(manifest, "train")
     if training_cases is not None:
@@ -113,6 +116,7 @@ def build_sampler(
         percent_bg_full_bg=float(sampling.percent_bg_full_bg),
         focus_fraction=guides.focus_fraction,
         padding=settings.padding,
+        device_rotation=device_rotation,
     )
 
 
@@ -235,6 +239,7 @@ def train_network(job: TrainingJob, objective: Objective) -> dict[str, Any]:
     sampler = build_sampler(
         job.preprocessed, manifest, job.architecture, settings, model, job.seed,
         objective.extra, job.training_cases, objective.guides,
+        rotation_on_device(settings.rotate_on, device, settings.augmentation),
     )  # fmt: skip
     step_loss = objective.make_step_loss(len(manifest["dataset"]["labels"]), device, model)
     trained, prefix = model, ""
@@ -246,6 +251,8 @@ def train_network(job: TrainingJob, objective: Objective) -> dict[str, Any]:
         job.name, job.architecture["network"], count_parameters(model), device,
         len(sampler.cases), job.seed,
     )  # fmt: skip
+    if sampler.device_rotation:
+        log.info("%s: the authors' rotation batched on %s (training.rotate_on)", job.name, device)
     fingerprint = training_fingerprint(
         job.preprocessed, job.architecture, settings.section, job.training_cases, job.init
     )
@@ -254,6 +261,7 @@ def train_network(job: TrainingJob, objective: Objective) -> dict[str, Any]:
         trained, sampler, step_loss, settings.loop, job.seed, job.checkpoint, device,
         None if validate is None else (lambda _trained: validate(validated)), job.name,
         recorded, progress=live_progress(job.history_out, job.curves_out, job.name),
+        on_device=batch_rotation(sampler),
     )  # fmt: skip
     write_history(job.history_out, result.history)
     plot_training_curves(result.history, job.curves_out, title=job.name)

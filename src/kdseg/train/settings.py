@@ -41,8 +41,9 @@ LOOP_KEYS = frozenset(f.name for f in dataclasses.fields(TrainSettings))
 @dataclass(frozen=True)
 class TrainingSection:
     """The whole ``training`` section of one job: the loop's settings, patch sampling and
-    augmentation, padding, device and validation cases; ``section`` is the mapping it was
-    built from (recorded as given in checkpoints and model files)."""
+    augmentation, padding, device, where the rotation runs (``rotate_on``) and validation
+    cases; ``section`` is the mapping it was built from (recorded as given in checkpoints and
+    model files)."""
 
     section: Mapping[str, Any]
     loop: TrainSettings
@@ -50,6 +51,7 @@ class TrainingSection:
     augmentation: Augmentation
     padding: str
     device: str
+    rotate_on: str
     validation_cases: int
 
     @classmethod
@@ -69,5 +71,6 @@ class TrainingSection:
             augmentation=Augmentation.from_config(value("augmentation")),
             padding=value("padding"),
             device=value("device"),
+            rotate_on=value("rotate_on"),
             validation_cases=int(value("validation_cases")),
         )

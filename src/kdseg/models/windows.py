@@ -160,6 +160,15 @@ def _softmax(logits: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
     return torch.softmax(logits if temperature == 1 else logits / temperature, dim=1)
 
 
+def sliding_window_inference(*args: Any, **kwargs: Any) -> Any:
+    """MONAI's ``sliding_window_inference``, imported at its first use: importing MONAI loads
+    all of it (~1.2 s of a job's start-up), which a job applying a 2D network with a valid
+    margin (whole slices) never needs."""
+    from monai.inferers import sliding_window_inference as monai_sliding_window
+
+    return monai_sliding_window(*args, **kwargs)
+
+
 def _sliding(
     model: nn.Module,
     x: torch.Tensor,
@@ -168,10 +177,7 @@ def _sliding(
     divisor: int,
     temperature: float = 1.0,
 ) -> torch.Tensor:
-    """Gaussian-blended sliding-window softmax; MONAI zero-pads inputs smaller than the ROI.
-    (MONAI is imported here: importing it loads all of MONAI, ~1.2 s, which a job applying a
-    2D network on whole slices never needs.)"""
-    from monai.inferers import sliding_window_inference
+    """Gaussian-blended sliding-window softmax; MONAI zero-pads inputs smaller than the ROI."""
 
     def predictor(window: torch.Tensor) -> torch.Tensor:
         return _softmax(model(window), temperature)

@@ -11,18 +11,21 @@ waiting for data (target: <= 10%).
 
     python benchmarks/train_throughput.py [--configfile config/config.yaml] [--dataset Thorax]
         [--study results/demo] [--iterations N] [--repeats R] [--batch-size B] [--threads T]
-        [--tiny]
+        [--tiny] [--workers 0,1,2]
 
 Without ``--study`` the dataset's phantom is generated (``--cases``, default 8), fingerprinted,
 planned (patch, batch) and preprocessed in a temporary folder; with ``--study`` its
 preprocessed data and plans are used. ``--tiny``: a tiny phantom and 2 iterations, 1 repeat
-(a check that the script runs, not a measurement).
+(a check that the script runs, not a measurement). ``--workers 0,1,2``: instead, kdseg's
+loop alone with each number of loader workers, interleaved per repeat (iterations per second,
+best of the repeats, and each count's ratio to the first).
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
 import tempfile
 import time
 from pathlib import Path
@@ -43,6 +46,9 @@ from kdseg.train.segmentation import build_sampler
 
 TINY_PHANTOM = {"shape": [24, 24, 16], "spacing": [6.0, 6.0, 6.0]}
 LOOP_KEYS = ("optimizer", "amp", "loader_workers", "channels_last")
+HEADER = (f"{'arch':10s} {'network':10s} {'patch':>9s} {'batch':>5s} {'plain':>8s} {'kdseg':>8s} "
+          f"{'ratio':>6s} data wait (it/s: iterations per second)")  # fmt: skip
+HEADER_WORKERS = f"{'arch':10s} {'network':10s} it/s (ratio to the first) with loader workers "
 
 
 def phantom_study(configfile: str, dataset: str, root: Path, cases: int, tiny: bool) -> tuple:
@@ -92,7 +98,8 @@ def kdseg_loop(model, sampler, criterion, settings: TrainSettings, tmp: Path) ->
 
 
 def bench_architecture(config, dataset, arch, pre, args, tmp: Path) -> str:
-    """One table line: plain and kdseg iterations per second, ratio, data wait."""
+    """One table line: plain and kdseg iterations per second, ratio, data wait (with
+    ``--workers``: kdseg's iterations per second per worker count)."""
     manifest = load_manifest(pre)
     k = len(manifest["dataset"]["labels"])
     settings = kdcfg.trained_architecture(config, dataset, arch)
@@ -116,6 +123,8 @@ def bench_architecture(config, dataset, arch, pre, args, tmp: Path) -> str:
         log_every=10**9,
         **{k: training[k] for k in LOOP_KEYS if k in training},
     )
+    if args.workers:
+        return bench_workers(arch, settings["network"], model, sampler, criterion, loop, args, tmp)
     lr = float(training["optimizer"].get("lr", 1e-3))
     textbook = copy.deepcopy(model)  # kdseg's loop changes its model's memory layout in place
     plain_loop(textbook, batches, criterion, 2, lr)  # warm-up
@@ -131,6 +140,19 @@ def bench_architecture(config, dataset, arch, pre, args, tmp: Path) -> str:
             f"{100 * min(waits):6.1f}% (max {100 * max(waits):.1f}%)")  # fmt: skip
 
 
+def bench_workers(arch, network, model, sampler, criterion, loop, args, tmp: Path) -> str:
+    """One table line: kdseg's iterations per second with each loader-worker count
+    (interleaved per repeat; best of the repeats) and its ratio to the first count."""
+    seconds: dict[int, list[float]] = {w: [] for w in args.workers}
+    for _ in range(args.repeats):
+        for workers in args.workers:
+            settings = dataclasses.replace(loop, loader_workers=workers)
+            seconds[workers].append(kdseg_loop(model, sampler, criterion, settings, tmp)[0])
+    first = min(seconds[args.workers[0]])
+    cells = [f"{args.iterations / min(s):8.2f} ({first / min(s):.2f})" for s in seconds.values()]
+    return f"{arch:10s} {network:10s} " + " ".join(cells)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--configfile", default="config/config.yaml")
@@ -143,7 +165,9 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=None, help="default: the study's")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--tiny", action="store_true", help="tiny phantom, 2 iterations")
+    parser.add_argument("--workers", default=None, help="loader-worker counts, e.g. 0,1,2")
     args = parser.parse_args()
+    args.workers = [int(w) for w in args.workers.split(",")] if args.workers else None
     if args.tiny:
         args.cases, args.iterations, args.repeats = 4, 2, 1
     torch.set_num_threads(args.threads)
@@ -159,8 +183,7 @@ def main() -> None:
             config, pre = phantom_study(args.configfile, dataset, tmp, args.cases, args.tiny)
         print(f"{args.configfile}, {dataset}: data {pre}, {args.iterations} iterations x "
               f"{args.repeats} repeats, {args.threads} threads, device cpu")  # fmt: skip
-        print(f"{'arch':10s} {'network':10s} {'patch':>9s} {'batch':>5s} {'plain':>8s} "
-              f"{'kdseg':>8s} {'ratio':>6s} data wait (it/s: iterations per second)")  # fmt: skip
+        print(HEADER_WORKERS + ", ".join(map(str, args.workers)) if args.workers else HEADER)
         for arch in archs:
             print(bench_architecture(config, dataset, arch, pre, args, tmp), flush=True)
 

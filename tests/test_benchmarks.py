@@ -105,6 +105,13 @@ def test_train_throughput_covers_the_three_architectures_with_the_default_settin
         assert re.fullmatch(r"\d+\.\d%", row[7]), row
 
 
+def test_train_throughput_compares_loader_worker_counts():
+    out = run("train_throughput.py", "--tiny", "--workers", "0,1", "--architectures", "dilated")
+    assert out.splitlines()[1].endswith("with loader workers 0, 1"), out
+    row = out.splitlines()[2]
+    assert re.fullmatch(r"dilated +dilated2d +[\d.]+ \(1\.00\) +[\d.]+ \([\d.]+\)", row), out
+
+
 def test_loader_prints_workers_for_every_paper_network():
     out = run("loader.py", "--tiny")
     assert "expected_epoch_times.md" in out  # the GPU step's source is named

@@ -48,3 +48,23 @@ def test_light_jobs_do_not_import_torch_or_monai(script):
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert res.returncode == 0, res.stderr[-2000:]
     assert res.stdout.strip() == "", f"{script} imports {res.stdout.strip()} via {modules}"
+
+
+# the jobs' start-up (issue 32): what each job never needs, though a module it imports may
+@pytest.mark.parametrize(
+    ("script", "unneeded"),
+    [
+        ("evaluate.py", ("torch", "monai", "pandas", "matplotlib")),
+        ("predict.py", ("monai", "pandas", "matplotlib")),
+    ],
+)
+def test_evaluate_and_predict_jobs_import_only_what_their_work_needs(script, unneeded):
+    code = (
+        "import sys\n"
+        f"sys.path.insert(0, {str(REPO / 'src')!r})\n"
+        + "".join(f"import {m}\n" for m in kdseg_imports(script))
+        + f"print(','.join(sorted(m for m in {unneeded!r} if m in sys.modules)))\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert res.stdout.strip() == "", f"{script} imports {res.stdout.strip()}"

@@ -210,3 +210,30 @@ def test_kappa_identical_and_independent() -> None:
     out = overall_metrics(a, b, 4)
     assert out["accuracy"] == pytest.approx(0.25, abs=0.01)
     assert out["kappa"] == pytest.approx(0.0, abs=0.01)
+
+
+def test_metric_rows_are_written_as_pandas_writes_them(tmp_path):
+    import pandas as pd
+
+    from kdseg.evaluation.evaluate import write_rows
+
+    pred, ref = _blobs((20, 18, 9), 4)
+    pred[pred == 3] = 0  # a missed structure: the empty-mask rule's row
+    overall = overall_metrics(pred, ref, 4)
+    per_structure = segmentation_metrics(pred, ref, SPACING_3D, LABELS)
+    rows = [
+        {"model": "m", "case": f"c{i}", **row, **overall} for i in range(2) for row in per_structure
+    ]
+    write_rows(rows, tmp_path / "ours.csv")
+    pd.DataFrame(rows).to_csv(tmp_path / "pandas.csv", index=False)
+    assert {r["empty_rule"] for r in rows} == {"", "missed"}
+    assert (tmp_path / "ours.csv").read_bytes() == (tmp_path / "pandas.csv").read_bytes()
+
+
+def test_metric_rows_with_different_columns_are_refused(tmp_path):
+    from kdseg.errors import KdsegError
+    from kdseg.evaluation.evaluate import write_rows
+
+    with pytest.raises(KdsegError, match="different columns"):
+        write_rows([{"a": 1}, {"b": 2}], tmp_path / "x.csv")
+    assert not list(tmp_path.iterdir())

@@ -65,6 +65,7 @@ def predict_split(
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     timings: dict[str, float] = {}
+    log.info("predicting %d %s cases into %s", len(entries), split, out_dir)
     with atomic_dir(out_dir) as tmp:
         if entries:  # warm-up: first-call allocations and kernel selection are not timed
             probabilities_of(open_case(preprocessed, entries[0]["case"])[0])

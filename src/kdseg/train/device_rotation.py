@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 import torch.nn.functional as F
-from scipy import ndimage, special
+from scipy import ndimage
 
 from kdseg.errors import ConfigError
 from kdseg.train.augmentation import PLANES, SOFT_TARGET_ORDERS, Augmentation
@@ -50,19 +50,6 @@ def rotation_on_device(setting: str, device: torch.device, augmentation: Augment
     if setting == "cpu" or (setting == "auto" and device.type != "cuda") or monai:
         return False
     return augmentation.probability > 0 and augmentation.rotate_sigma_degrees > 0
-
-
-def rotation_table(rotations: Sequence[tuple[float, tuple[int, int]] | None]) -> np.ndarray:
-    """The rotations of a batch's patches as sent to the device: (B, 3) float64 of the cosine
-    and sine of the angle (scipy's degrees, as :mod:`kdseg.train.rotation`) and the plane's
-    index in :data:`PLANES` (-1: not rotated)."""
-    table = np.zeros((len(rotations), 3))
-    table[:, 2] = -1
-    for b, rotation in enumerate(rotations):
-        if rotation is not None:
-            angle, plane = rotation
-            table[b] = special.cosdg(angle), special.sindg(angle), PLANES.index(tuple(plane))
-    return table
 
 
 @functools.lru_cache(maxsize=32)
@@ -145,7 +132,8 @@ def rotate_batch(
     rotated where it is: ``image`` (B, C, *patch) stays the patch's size; ``label``
     (B, *patch) and the other targets (B, K, *patch) are cut to the output region
     (``margin`` less on every side). Orders: :data:`ROTATION_ORDER`, ``soft_order`` for the
-    other targets. The ``rotation`` table (:func:`rotation_table`) is consumed."""
+    other targets. The ``rotation`` table (:func:`kdseg.train.rotation.rotation_table`) is
+    consumed."""
     rest = dict(batch)
     table = rest.pop("rotation")
     planes = table[:, 2].cpu().to(torch.int64)

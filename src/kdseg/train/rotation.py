@@ -10,6 +10,8 @@ import torch
 import torch.nn.functional as F
 from scipy import ndimage, special
 
+from kdseg.train.augmentation import PLANES
+
 ROTATION_ORDER = {"image": 3, "label": 0}
 """Spline order of the authors' rotation per key: cubic for images (scipy's default, as the
 authors' ``scipy.ndimage.rotate`` calls), nearest for labels (their order 0); other keys (soft
@@ -125,3 +127,16 @@ def rotate_patch(
             rotated = rotated[(slice(None), *inner)]
         out[key] = rotated
     return out
+
+
+def rotation_table(rotations: Sequence[tuple[float, tuple[int, int]] | None]) -> np.ndarray:
+    """The rotations of a batch's patches as sent to the device: (B, 3) float64 of the cosine
+    and sine of the angle (scipy's degrees, as :mod:`kdseg.train.rotation`) and the plane's
+    index in :data:`PLANES` (-1: not rotated)."""
+    table = np.zeros((len(rotations), 3))
+    table[:, 2] = -1
+    for b, rotation in enumerate(rotations):
+        if rotation is not None:
+            angle, plane = rotation
+            table[b] = special.cosdg(angle), special.sindg(angle), PLANES.index(tuple(plane))
+    return table

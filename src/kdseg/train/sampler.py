@@ -31,9 +31,8 @@ from kdseg.errors import ConfigError
 from kdseg.models.windows import PADDINGS, check_padding
 from kdseg.train.augmentation import SOFT_TARGET_ORDERS, Augmentation
 from kdseg.train.defaults import training_default
-from kdseg.train.device_rotation import rotation_table
 from kdseg.train.placement import PatchPlan, Sampling, class_locations, window_tables
-from kdseg.train.rotation import rotate_patch
+from kdseg.train.rotation import rotate_patch, rotation_table
 
 log = logging.getLogger("kdseg")
 

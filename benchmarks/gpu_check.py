@@ -282,6 +282,7 @@ def loop_seconds(case, settings, training, batch: int, iterations: int, device, 
     authors' rotation batched on ``device`` (``training.rotate_on: device``; in the loader
     where MONAI augmentation steps follow it)."""
     import torch
+    from loader import stand_in_sampler
 
     from kdseg.config.geometry import network_geometry
     from kdseg.errors import ConfigError
@@ -291,7 +292,6 @@ def loop_seconds(case, settings, training, batch: int, iterations: int, device, 
     from kdseg.train.device_rotation import batch_rotation, rotation_on_device
     from kdseg.train.loop import TrainSettings, train
     from kdseg.train.placement import Sampling
-    from kdseg.train.sampler import PatchSampler
 
     geometry = network_geometry(settings["network"], settings.get("kwargs") or {})
     sampling = Sampling.from_config(training.get("sampling", {}))
@@ -300,14 +300,9 @@ def loop_seconds(case, settings, training, batch: int, iterations: int, device, 
         on_device = rotation_on_device("device", device, augmentation)
     except ConfigError:  # MONAI steps follow the rotation: it stays in the loader
         on_device = False
-    sampler = PatchSampler(
-        [case], num_classes=5, patch=settings["patch"], batch_size=batch, seed=1,
-        orientations=settings.get("orientations", (0, 1, 2)),
-        margin=geometry.valid_margin, class_ratios=sampling.class_ratios,
-        augmentation=augmentation, max_locations=int(sampling.max_locations),
-        rule=sampling.rule, percent_bg_full_bg=float(sampling.percent_bg_full_bg),
-        device_rotation=on_device,
-    )  # fmt: skip
+    sampler = stand_in_sampler(
+        case, settings, sampling, geometry.valid_margin, batch, augmentation, on_device
+    )
     torch.manual_seed(0)
     model = build_network(settings["network"], 1, 5, **settings.get("kwargs", {}))
     criterion = build_loss({"name": "ce"}, 5)

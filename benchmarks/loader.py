@@ -107,6 +107,26 @@ def synthetic_case(shape: list[int], spacing: list[float], root: Path) -> CaseAr
                       np.load(root / "label.npy", mmap_mode="r"))  # fmt: skip
 
 
+def stand_in_sampler(
+    case: CaseArrays,
+    settings: dict,
+    sampling: Sampling,
+    margin: int,
+    batch: int,
+    augmentation: Augmentation | None,
+    device_rotation: bool,
+) -> PatchSampler:
+    """The sampler of a paper network (``settings``: its architecture) over one stand-in case
+    with the study's sampling (5 classes, seed 1); also gpu_check's."""
+    return PatchSampler(
+        [case], num_classes=5, patch=settings["patch"], batch_size=batch, seed=1,
+        orientations=settings.get("orientations", (0, 1, 2)), margin=margin,
+        class_ratios=sampling.class_ratios, augmentation=augmentation,
+        max_locations=int(sampling.max_locations), rule=sampling.rule,
+        percent_bg_full_bg=float(sampling.percent_bg_full_bg), device_rotation=device_rotation,
+    )  # fmt: skip
+
+
 def sampler_rates(
     case, settings, training, batch: int, batches: int, device: torch.device
 ) -> dict[str, float]:
@@ -121,14 +141,9 @@ def sampler_rates(
         ("plain", None, False), ("rotated", augmentation, False), ("cut", augmentation, True),
     ):  # fmt: skip
         start = time.process_time()
-        sampler = PatchSampler(
-            [case], num_classes=5, patch=settings["patch"], batch_size=batch, seed=1,
-            orientations=settings.get("orientations", (0, 1, 2)),
-            margin=geometry.valid_margin, class_ratios=sampling.class_ratios,
-            augmentation=aug, max_locations=int(sampling.max_locations),
-            rule=sampling.rule, percent_bg_full_bg=float(sampling.percent_bg_full_bg),
-            device_rotation=on_device,
-        )  # fmt: skip
+        sampler = stand_in_sampler(
+            case, settings, sampling, geometry.valid_margin, batch, aug, on_device
+        )
         out["tables_s"] = time.process_time() - start
         sampler.batch(0)  # warm-up
         start = time.process_time()

@@ -31,6 +31,12 @@ def split_seed(model: str) -> tuple[str, int] | None:
     return (match["kind"], int(match["seed"])) if match else None
 
 
+def kind_of(model: str) -> str:
+    """A seeded model id's kind (the id without ``/seed<k>``); any other id unchanged."""
+    seeded = split_seed(model)
+    return seeded[0] if seeded else model
+
+
 def mean_id(kind: str) -> str:
     """The id of a kind's mean over its seeds (``<kind>/mean over seeds``)."""
     return f"{kind}/{MEAN}"
@@ -114,7 +120,6 @@ def averaged_pairs(
     seeds' models} over ``models`` (each kind's seeds in the study, not only the compared
     ones). Unchanged when no student has several seeds."""
     groups = seed_groups(models)
-    kind_of = lambda m: split_seed(m)[0] if split_seed(m) else m  # noqa: E731
     sets: dict[tuple[str, ...], list[int]] = {}
     for i, (name, a, b, *rest) in enumerate(pairs):
         if name.startswith("student") and kind_of(a) in groups:

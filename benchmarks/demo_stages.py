@@ -1,11 +1,14 @@
-"""Where a study's wall time goes: per-stage (rule) job times and the share of start-up.
+"""Where a study's wall time goes: per-stage (rule) job times and each job's fixed cost.
 
 Reads a finished run's Snakemake log (``.snakemake/log/*.snakemake.log``, the newest by
-default): each job's start and end (Snakemake's timestamps, 1 s resolution) and the first line
-its own log file received (kdseg logs once its imports are done and its work begins; 1 s
-resolution). Start-up = first log line - job start: the interpreter, imports, reading inputs.
-Then measures, side by side on this machine, what importing each job script's modules costs in
-a fresh interpreter, for comparison.
+default) for its jobs, and each job's own log for its fixed cost. Jobs of kdseg since
+2026-12-07 log it to the hundredth of a second: ``start-up`` (from the process's start, as the
+operating system keeps it, to its first log line: interpreter, imports), ``warm-up`` (a predict
+job's untimed first case: first-call allocations and lazy imports such as MONAI's) and ``job
+done`` (the process's whole life). Older logs fall back to Snakemake's 1 s timestamps: start-up
+= first log line - job start. Fixed share = (start-up + warm-up) / job seconds. Then measures,
+side by side on this machine, what importing each job script's modules costs in a fresh
+interpreter, for comparison.
 
     python benchmarks/demo_stages.py [--workdir .] [--log PATH] [--no-imports]
         [--import-repeats 3]
@@ -24,9 +27,21 @@ from pathlib import Path
 
 import pandas as pd
 
+from kdseg.inference.predict import WARM_UP
+from kdseg.runtime.steps import FINISHED, STARTED
+
 REPO = Path(__file__).resolve().parents[1]
 STAMP = re.compile(r"^\[(\w{3} \w{3} +\d+ \d\d:\d\d:\d\d \d{4})\]$")
 LINE_TIME = re.compile(r"^(\d\d):(\d\d):(\d\d) ")
+
+
+def template_pattern(template: str) -> re.Pattern[str]:
+    """A log line template (``... {seconds:.2f} s ...``) as a pattern capturing the seconds."""
+    return re.compile(re.escape(template).replace(re.escape("{seconds:.2f}"), r"([\d.]+)"))
+
+
+PRECISE = {name: template_pattern(t) for name, t in
+           (("startup", STARTED), ("warmup", WARM_UP), ("seconds", FINISHED))}  # fmt: skip
 
 
 def parse_jobs(log: Path, workdir: Path) -> pd.DataFrame:
@@ -58,8 +73,24 @@ def parse_jobs(log: Path, workdir: Path) -> pd.DataFrame:
         row = {"rule": job["rule"], "seconds": (job["end"] - job["start"]).total_seconds()}
         own_log = workdir / job["log"] if "log" in job else None
         row["startup"] = first_line_delay(own_log, job["start"]) if own_log else None
+        row["warmup"], row["precise"] = 0.0, False
+        measured = precise_times(own_log) if own_log else {}
+        if "startup" in measured and "seconds" in measured:
+            row.update(measured, precise=True)
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def precise_times(log: Path) -> dict[str, float]:
+    """The start-up, warm-up and job seconds a job's own log states (those it has)."""
+    if not log.exists():
+        return {}
+    found = {}
+    for line in log.read_text().splitlines():
+        for name, pattern in PRECISE.items():
+            if name not in found and (m := pattern.search(line)):
+                found[name] = float(m.group(1))
+    return found
 
 
 def first_line_delay(log: Path, start: dt.datetime) -> float | None:
@@ -112,9 +143,15 @@ def main() -> None:
     log = Path(args.log) if args.log else max((workdir / ".snakemake" / "log").glob("*.log"))
     jobs = parse_jobs(log, workdir)
     stages = jobs.groupby("rule").agg(
-        jobs=("seconds", "size"), seconds=("seconds", "sum"), startup=("startup", "sum")
+        jobs=("seconds", "size"),
+        precise=("precise", "sum"),
+        seconds=("seconds", "sum"),
+        startup=("startup", "sum"),
+        warmup=("warmup", "sum"),
     )
-    stages["startup_share"] = stages["startup"] / stages["seconds"].where(stages["seconds"] > 0)
+    stages["fixed_share"] = (stages["startup"] + stages["warmup"]) / stages["seconds"].where(
+        stages["seconds"] > 0
+    )
     if not args.no_imports:
         stages["import_s_per_job"] = [
             import_seconds(s, args.import_repeats) if (s := script_of(rule)) else float("nan")
@@ -124,8 +161,12 @@ def main() -> None:
     print(f"{log}: {len(jobs)} jobs")
     print(stages.round(2).to_string())
     total, startup = jobs["seconds"].sum(), jobs["startup"].fillna(0).sum()
-    print(f"\njob seconds {total:.0f} (summed over jobs, 1 s resolution); start-up "
-          f"{startup:.0f} s = {startup / total:.1%}")  # fmt: skip
+    fixed = startup + jobs["warmup"].sum()
+    print(
+        f"\njob seconds {total:.0f} (summed over jobs; {int(jobs['precise'].sum())} of "
+        f"{len(jobs)} timed to 0.01 s by their own logs, the others to 1 s); start-up "
+        f"{startup:.0f} s = {startup / total:.1%}; with warm-up {fixed / total:.1%}"
+    )
 
 
 if __name__ == "__main__":

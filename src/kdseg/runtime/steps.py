@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -14,6 +15,18 @@ from kdseg.errors import KdsegError
 from kdseg.runtime.gpu_slots import CLAIMED, claim_for_job
 
 log = logging.getLogger("kdseg")
+
+STARTED = "start-up {seconds:.2f} s (since the process began: interpreter, imports)"
+"""The first line of a job's log: its fixed cost before any work (read by
+benchmarks/demo_stages.py, like :data:`FINISHED`)."""
+FINISHED = "job done {seconds:.2f} s after its process began"
+
+
+def process_seconds() -> float:
+    """Seconds since this process began (its start time as the operating system keeps it)."""
+    import psutil  # here: only a job's first and last log lines need it
+
+    return time.time() - psutil.Process().create_time()
 
 
 def setup_logging(log_file: str | Path | None = None, level: int = logging.INFO) -> None:
@@ -43,6 +56,7 @@ def run_job(job: Any, func: Callable[..., Any], **kwargs: Any) -> Any:
 def run_step(log_file: str | Path | None, func: Callable[..., Any], **kwargs: Any) -> Any:
     """Run ``func(**kwargs)``; a KdsegError ends the process with its message, no traceback."""
     setup_logging(log_file)
+    log.info(STARTED.format(seconds=process_seconds()))
     if CLAIMED:
         log.info("GPU slot: CUDA_VISIBLE_DEVICES=%s", ",".join(CLAIMED))
     if os.environ.get("SLURM_JOB_ID"):
@@ -53,7 +67,7 @@ def run_step(log_file: str | Path | None, func: Callable[..., Any], **kwargs: An
             os.environ.get("CUDA_VISIBLE_DEVICES", ""),
         )
     try:
-        return func(**kwargs)
+        result = func(**kwargs)
     except KdsegError as err:
         for line in str(err).splitlines():
             log.error(line)
@@ -61,3 +75,5 @@ def run_step(log_file: str | Path | None, func: Callable[..., Any], **kwargs: An
     except Exception:
         log.error("unexpected failure in %s:\n%s", func.__name__, traceback.format_exc())
         sys.exit(1)
+    log.info(FINISHED.format(seconds=process_seconds()))
+    return result

@@ -20,6 +20,7 @@ pytestmark = pytest.mark.workflow
 BENCHMARKS = REPO / "benchmarks"
 TESTED = {
     "demo_stages.py",
+    "evaluate_scale.py",
     "gpu_check.py",
     "inference.py",
     "learning_curves.py",
@@ -179,11 +180,22 @@ def test_workflow_parse_times_the_four_dry_runs():
 
 
 def test_demo_stages_reads_a_finished_run(tiny_study):
+    """Every job of the tiny study is timed to 0.01 s by its own log."""
     work, _ = tiny_study
     out = run("demo_stages.py", "--workdir", str(work), "--import-repeats", "1")
-    assert re.search(r"^train_teacher\s+2\s", out, re.M), out  # the tiny study's two teachers
-    assert re.search(r"^train_student\s+1\s", out, re.M), out
-    assert re.search(r"job seconds \d+ .* start-up \d+ s = [\d.]+%", out), out
+    # rule, jobs, jobs timed by their own logs: the tiny study's two teachers, its student
+    assert re.search(r"^train_teacher\s+2\s+2\s", out, re.M), out
+    assert re.search(r"^train_student\s+1\s+1\s", out, re.M), out
+    timed = re.search(r"job seconds \d+ \(summed over jobs; (\d+) of (\d+) timed to 0.01 s", out)
+    assert timed and timed[1] == timed[2], out
+    assert re.search(r"start-up \d+ s = [\d.]+%; with warm-up [\d.]+%", out), out
+
+
+def test_evaluate_scale_prints_the_fixed_share():
+    out = run("evaluate_scale.py", "--shape", "32", "32", "12", "--spacing", "3", "3", "3",
+              "--cases", "4", "--repeats", "1")  # fmt: skip
+    assert "case 32x32x12 at 3.0x3.0x3.0 mm" in out, out
+    assert re.search(r"work per case [\d.]+ s; .* over 4 cases the fixed share is [\d.]+%", out)
 
 
 def test_inference_compares_the_student_with_its_ensemble(tiny_study):

@@ -9,6 +9,7 @@ real while the networks train on the CPU.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -75,16 +76,18 @@ rule preprocess:
 """
 
 
-def fake_submissions(tmp_path: Path, env: dict[str, str]) -> dict[str, list[str]]:
-    """{rule: its sbatch arguments} of a two-rule workflow (a GPU rule of the profile and a CPU
-    rule) run with profiles/slurm under ``env`` (added to a clean set of KDSEG_SLURM_*)."""
+def fake_sbatch_calls(
+    tmp_path: Path, env: dict[str, str], snakefile: str = SNAKEFILE
+) -> list[list[str]]:
+    """The sbatch arguments of each job of ``snakefile`` run with profiles/slurm under ``env``
+    (added to a clean set of KDSEG_SLURM_*)."""
     bin_dir, log = tmp_path / "bin", tmp_path / "sbatch"
     for folder in (bin_dir, log, tmp_path / "work"):
         folder.mkdir(parents=True)
     for name, body in FAKE_TOOLS.items():
         (bin_dir / name).write_text(f"#!/bin/sh\n{body}\n")
         (bin_dir / name).chmod(0o755)
-    (tmp_path / "Snakefile").write_text(SNAKEFILE)
+    (tmp_path / "Snakefile").write_text(snakefile)
     clean = {k: v for k, v in os.environ.items() if k not in SETTINGS}
     res = subprocess.run(
         [str(Path(sys.executable).with_name("snakemake")), "--snakefile",
@@ -94,11 +97,17 @@ def fake_submissions(tmp_path: Path, env: dict[str, str]) -> dict[str, list[str]
         env={**clean, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
              "FAKE_SLURM_LOG": str(log), **env},
     )  # fmt: skip
-    output = (res.stdout + res.stderr)[-4000:]
-    assert res.returncode != 0 and "fake sbatch: submission recorded" in output, output
     calls = [f.read_text().splitlines() for f in log.iterdir()]
+    assert res.returncode != 0 and calls, (res.stdout + res.stderr)[-4000:]  # sbatch failed
+    return calls
+
+
+def fake_submissions(tmp_path: Path, env: dict[str, str]) -> dict[str, list[str]]:
+    """{rule: its sbatch arguments} of a two-rule workflow (a GPU rule of the profile and a CPU
+    rule) run with profiles/slurm under ``env``."""
+    calls = fake_sbatch_calls(tmp_path, env)
     by_rule = {args[args.index("--comment") + 1]: args for args in calls}
-    assert sorted(by_rule) == ["rule_preprocess", "rule_train_teacher"], output
+    assert sorted(by_rule) == ["rule_preprocess", "rule_train_teacher"], calls
     return by_rule
 
 
@@ -125,6 +134,44 @@ def test_without_the_environment_slurm_decides_and_gpu_jobs_follow_the_cpu_parti
         assert option(args, "-A") is None and option(args, "-p") == "site-default"
     calls = fake_submissions(tmp_path / "one", {"KDSEG_SLURM_PARTITION": "shared"})
     assert {option(args, "-p") for args in calls.values()} == {"shared"}
+
+
+# predict and evaluate as the workflow declares them (predict's resources: the study file's)
+PREDICT_EVALUATE = """
+rule all:
+    input: "metrics/a.csv", "metrics/b.csv"
+
+rule predict:
+    output: directory("predictions/{model}")
+    threads: 4
+    resources: gpu=1, mem_mb=1000, runtime=30
+    shell: "mkdir {output}"
+
+rule evaluate:
+    input: "predictions/{model}"
+    output: "metrics/{model}.csv"
+    resources: mem_mb=4000, runtime=30
+    shell: "touch {output}"
+"""
+
+
+def test_a_models_predict_and_evaluate_are_one_job_with_one_gpu_on_the_gpu_partition(tmp_path):
+    calls = fake_sbatch_calls(
+        tmp_path,
+        {"KDSEG_SLURM_PARTITION": "cpu-q", "KDSEG_SLURM_GPU_PARTITION": "gpu-q"},
+        PREDICT_EVALUATE,
+    )
+    wraps = [next(arg for arg in args if arg.startswith("--wrap=")) for args in calls]
+    jobs = sorted(sorted(re.search(r"--target-jobs (.*?) --", w).group(1).split()) for w in wraps)
+    assert jobs == [
+        ["'evaluate:model=a'", "'predict:model=a'"],
+        ["'evaluate:model=b'", "'predict:model=b'"],
+    ]  # one job per model, nothing else submitted
+    for args in calls:
+        assert (option(args, "-p"), option(args, "--mem"), option(args, "-t")) == (
+            "gpu-q", "4000", "60"  # the larger memory, the runtimes added
+        )  # fmt: skip
+        assert "--gpus=1" in args and "--cpus-per-gpu=4" in args, args
 
 
 SLURM_ARGS = (
@@ -182,6 +229,40 @@ def test_gpu_jobs_of_a_tiny_study_run_on_slurm(slurm, tmp_path):
         assert "CUDA_VISIBLE_DEVICES=0" in log.read_text() or "CUDA_VISIBLE_DEVICES=1" in (
             log.read_text()
         )
+
+
+def test_predict_and_evaluate_of_a_model_run_as_one_slurm_job(slurm, tmp_path):
+    """Each teacher's predict and evaluate: one SLURM job with one GPU; the ensemble's
+    predictions and their evaluation: jobs of their own (its members stay apart)."""
+    config = gpu_config(tmp_path)
+    config["ensembles"] = {"uniform": config["ensembles"]["uniform"]}
+    config["students"] = {}
+    prepare_data(tmp_path, config)
+    teachers = ["teachers/unet-ce/seed1", "teachers/unet-ce/seed2"]
+    trained = snakemake(tmp_path, config, *[f"results/tiny/Heart/{t}/model.pt" for t in teachers])
+    assert trained.returncode == 0, trained.stderr[-2000:]  # trained here: not what is tested
+    models = [*teachers, "ensembles/uniform"]
+    res = on_slurm(tmp_path, config, *[f"results/tiny/Heart/metrics/{m}.csv" for m in models])
+    assert res.returncode == 0, (res.stdout + res.stderr)[-4000:]
+    for model in models:
+        assert (tmp_path / f"results/tiny/Heart/metrics/{model}.csv").is_file()
+
+    def slurm_job(step: str, model: str) -> str:
+        log = (tmp_path / f"results/tiny/logs/{step}/Heart/{model}.log").read_text()
+        found = re.findall(r"SLURM job (\d+) on \S+, CUDA_VISIBLE_DEVICES=(\S*)", log)
+        assert len(found) == 1, log
+        return found[0]
+
+    groups = set()
+    for teacher in teachers:
+        (job, gpus), evaluated = slurm_job("predict", teacher), slurm_job("evaluate", teacher)
+        assert evaluated[0] == job and gpus in ("0", "1")
+        groups.add(job)
+        request = subprocess.run(["scontrol", "show", "job", job], capture_output=True, text=True)
+        assert "TresPerJob=gres:gpu:1" in request.stdout, request.stdout  # kept: MinJobAge
+        assert "CpusPerTres=gres:gpu:4" in request.stdout, request.stdout
+    ensemble = {slurm_job(step, "ensembles/uniform")[0] for step in ("predict", "evaluate")}
+    assert len(groups) == 2 and len(ensemble) == 2 and not groups & ensemble
 
 
 def _model_weights(path: Path) -> dict:

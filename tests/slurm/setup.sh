@@ -15,7 +15,9 @@ if ! command -v slurmctld >/dev/null || ! command -v munged >/dev/null; then
 fi
 
 NODE=$(hostname -s)
-CPUS=$(nproc)
+# 16 CPUs declared whatever the machine has (SlurmdParameters=config_overrides): the profile asks
+# 8 CPUs per GPU for training, and the two fake GPUs' jobs should run side by side
+CPUS=$(( $(nproc) > 16 ? $(nproc) : 16 ))
 MEM_MB=$(( $(awk '/MemTotal/ {print $2}' /proc/meminfo) / 1024 - 1024 ))
 ETC=/etc/slurm
 mkdir -p "$ETC" /var/spool/slurmctld /var/spool/slurmd /var/log/slurm /run/munge /var/lib/munge /etc/munge
@@ -48,6 +50,7 @@ AccountingStorageType=accounting_storage/none
 MinJobAge=600
 DefMemPerCPU=500
 KillWait=5
+SlurmdParameters=config_overrides
 GresTypes=gpu
 NodeName=$NODE NodeAddr=127.0.0.1 CPUs=$CPUS RealMemory=$MEM_MB Gres=gpu:2 State=UNKNOWN
 PartitionName=debug Nodes=$NODE Default=YES MaxTime=INFINITE State=UP

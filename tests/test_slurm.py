@@ -155,11 +155,33 @@ rule evaluate:
 """
 
 
-def test_a_models_predict_and_evaluate_are_one_job_with_one_gpu_on_the_gpu_partition(tmp_path):
+PARTITIONS = {"KDSEG_SLURM_PARTITION": "cpu-q", "KDSEG_SLURM_GPU_PARTITION": "gpu-q"}
+
+
+def test_by_default_predict_and_evaluate_are_jobs_of_their_own(tmp_path):
+    """Each predict job is submitted alone, on the GPU partition (its evaluate would follow as
+    a CPU job; the fake sbatch fails, so none does)."""
+    calls = fake_sbatch_calls(tmp_path, PARTITIONS, PREDICT_EVALUATE)
+    wraps = [next(arg for arg in args if arg.startswith("--wrap=")) for args in calls]
+    jobs = sorted(re.search(r"--target-jobs (.*?) --", w).group(1) for w in wraps)
+    assert jobs == ["'predict:model=a'", "'predict:model=b'"], jobs
+    for args in calls:
+        assert option(args, "-p") == "gpu-q" and "--gpus=1" in args, args
+
+
+def test_a_wrong_group_switch_is_named(tmp_path):
+    res = subprocess.run(
+        [str(Path(sys.executable).with_name("snakemake")), "--profile", str(PROFILE), "-n"],
+        capture_output=True, text=True, cwd=tmp_path,
+        env={**os.environ, "KDSEG_SLURM_GROUP_EVALUATE": "maybe"},
+    )  # fmt: skip
+    assert res.returncode != 0
+    assert "KDSEG_SLURM_GROUP_EVALUATE='maybe': use 1 (on) or 0 (off)" in res.stderr, res.stderr
+
+
+def test_grouped_a_models_predict_and_evaluate_are_one_job_with_one_gpu(tmp_path):
     calls = fake_sbatch_calls(
-        tmp_path,
-        {"KDSEG_SLURM_PARTITION": "cpu-q", "KDSEG_SLURM_GPU_PARTITION": "gpu-q"},
-        PREDICT_EVALUATE,
+        tmp_path, {**PARTITIONS, "KDSEG_SLURM_GROUP_EVALUATE": "1"}, PREDICT_EVALUATE
     )
     wraps = [next(arg for arg in args if arg.startswith("--wrap=")) for args in calls]
     jobs = sorted(sorted(re.search(r"--target-jobs (.*?) --", w).group(1).split()) for w in wraps)
@@ -231,13 +253,15 @@ def test_gpu_jobs_of_a_tiny_study_run_on_slurm(slurm, tmp_path):
         )
 
 
-def test_predict_and_evaluate_of_a_model_run_as_one_slurm_job(slurm, tmp_path):
-    """Each teacher's predict and evaluate: one SLURM job with one GPU; the ensemble's
-    predictions and their evaluation: jobs of their own (its members stay apart)."""
+def test_predict_and_evaluate_of_a_model_run_as_one_slurm_job(slurm, tmp_path, monkeypatch):
+    """Grouped (KDSEG_SLURM_GROUP_EVALUATE=1): each teacher's predict and evaluate, one SLURM
+    job with one GPU; the ensemble's predictions and their evaluation: jobs of their own (its
+    members stay apart)."""
     config = gpu_config(tmp_path)
     config["ensembles"] = {"uniform": config["ensembles"]["uniform"]}
     config["students"] = {}
     prepare_data(tmp_path, config)
+    monkeypatch.setenv("KDSEG_SLURM_GROUP_EVALUATE", "1")
     teachers = ["teachers/unet-ce/seed1", "teachers/unet-ce/seed2"]
     trained = snakemake(tmp_path, config, *[f"results/tiny/Heart/{t}/model.pt" for t in teachers])
     assert trained.returncode == 0, trained.stderr[-2000:]  # trained here: not what is tested

@@ -220,13 +220,25 @@ def run_study(work: Path, config: dict, profile: bool, gpus: int, env: dict) -> 
             losses = [float(r["loss"]) for r in csv.DictReader(f) if r["loss"]]
         with open(study / "Thorax" / "metrics" / f"{model}.csv") as f:
             dice = [float(r["dice"]) for r in csv.DictReader(f)]
-        log = (study / "logs" / "train" / "Thorax" / f"{model}.log").read_text()
+        logs = study / "logs"
+        log = (logs / "train" / "Thorax" / f"{model}.log").read_text()
         slot = re.search(r"GPU slot: CUDA_VISIBLE_DEVICES=(\S+)", log)
         on = re.search(r"parameters\) on (\S+),", log)
         out[arch] = {"losses": losses, "dice": sum(dice) / len(dice),
                      "gpu_slot": slot.group(1) if slot else None,
-                     "trained_on": on.group(1) if on else None}  # fmt: skip
+                     "trained_on": on.group(1) if on else None,
+                     "predict_job": job_times(logs / "predict" / "Thorax" / f"{model}.log")
+                     }  # fmt: skip
     return out
+
+
+def job_times(log: Path) -> dict[str, float]:
+    """A job's start-up, warm-up and whole life (s) as its own log states them (0 if absent)."""
+    text = log.read_text()
+    found = {key: re.search(pattern, text) for key, pattern in
+             (("startup", r"start-up ([\d.]+) s"), ("warmup", r"warm-up ([\d.]+) s"),
+              ("seconds", r"job done ([\d.]+) s"))}  # fmt: skip
+    return {key: float(m.group(1)) if m else 0.0 for key, m in found.items()}
 
 
 def study_check(args, device, work: Path) -> dict:
@@ -414,16 +426,18 @@ def markdown(report: dict) -> str:
         f"{study['device'].get('seconds', 0):.0f} s",
         "",
         "| teacher | CPU Dice | device Dice | Dice diff | loss rel. diff (first 10) | loss rel. "
-        "diff (all) | GPU slot | trained on | ok |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "diff (all) | GPU slot | trained on | predict job: start-up + warm-up / s | ok |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]  # fmt: skip
     for r in study.get("rows", []):
+        job = study["device"][r["architecture"]]["predict_job"]
         lines.append(f"| {r['architecture']} | {r['cpu_dice']:.4f} | {r['device_dice']:.4f} | "
                      f"{r['dice_diff']:.4f} | {r['loss_rel_diff']:.2e} | "
                      f"{r['loss_rel_diff_all']:.2e} | {r['gpu_slot']} | {r['trained_on']} | "
+                     f"{job['startup']:.2f} + {job['warmup']:.2f} / {job['seconds']:.2f} | "
                      f"{'yes' if r['ok'] else 'NO'} |")  # fmt: skip
     if "rows" not in study:
-        lines.append("| (failed: see gpu_check.json) | | | | | | | | NO |")
+        lines.append("| (failed: see gpu_check.json) | | | | | | | | | NO |")
     lines += [
         "",
         f"Paper networks ({report['networks_plan']}; data wait with the authors' rotation "

@@ -161,6 +161,8 @@ def test_gpu_check_rehearses_on_the_cpu(tmp_path):
         assert len(study["cpu"][arch]["losses"]) == 4
         assert study["device"][arch]["gpu_slot"] == "0"  # claimed through the profile
         assert study["cpu"][arch]["gpu_slot"] is None
+        job = study["device"][arch]["predict_job"]  # the fixed cost of a prediction job
+        assert job["startup"] > 0 and job["warmup"] > 0 and job["startup"] < job["seconds"], job
     paper = kdcfg.load_config(str(REPO / "config" / "paper.yaml"))
     rows = {r["architecture"]: r for r in report["networks"]}
     assert set(rows) == set(paper["architectures"])

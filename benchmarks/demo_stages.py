@@ -1,14 +1,14 @@
 """Where a study's wall time goes: per-stage (rule) job times and each job's fixed cost.
 
-Reads a finished run's Snakemake log (``.snakemake/log/*.snakemake.log``, the newest by
-default) for its jobs, and each job's own log for its fixed cost. Jobs of kdseg since
-2026-12-07 log it to the hundredth of a second: ``start-up`` (from the process's start, as the
-operating system keeps it, to its first log line: interpreter, imports), ``warm-up`` (a predict
-job's untimed first case: first-call allocations and lazy imports such as MONAI's) and ``job
-done`` (the process's whole life). Older logs fall back to Snakemake's 1 s timestamps: start-up
-= first log line - job start. Fixed share = (start-up + warm-up) / job seconds. Then measures,
-side by side on this machine, what importing each job script's modules costs in a fresh
-interpreter, for comparison.
+Reads a finished run's Snakemake log (``.snakemake/log/*.snakemake.log``, by default the
+newest that ran jobs: not a report's) for its jobs, and each job's own log for its fixed cost.
+Jobs of kdseg since 2026-12-07 log it to the hundredth of a second: ``start-up`` (from the
+process's start, as the operating system keeps it, to its first log line: interpreter,
+imports), ``warm-up`` (a predict job's untimed first case: first-call allocations and lazy
+imports such as MONAI's) and ``job done`` (the process's whole life). Older logs fall back to
+Snakemake's 1 s timestamps: start-up = first log line - job start. Fixed share = (start-up +
+warm-up) / job seconds. Then measures, side by side on this machine, what importing each job
+script's modules costs in a fresh interpreter, for comparison.
 
     python benchmarks/demo_stages.py [--workdir .] [--log PATH] [--no-imports]
         [--import-repeats 3]
@@ -135,13 +135,23 @@ def import_seconds(script: Path, repeats: int = 3) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workdir", default=".")
-    parser.add_argument("--log", default=None, help="a Snakemake log (default: the newest)")
+    parser.add_argument(
+        "--log", default=None, help="a Snakemake log (default: the newest that ran jobs)"
+    )
     parser.add_argument("--no-imports", action="store_true", help="skip the import timing")
     parser.add_argument("--import-repeats", type=int, default=3, help="interpreters per script")
     args = parser.parse_args()
     workdir = Path(args.workdir)
-    log = Path(args.log) if args.log else max((workdir / ".snakemake" / "log").glob("*.log"))
-    jobs = parse_jobs(log, workdir)
+    logs = (
+        [Path(args.log)]
+        if args.log
+        else sorted((workdir / ".snakemake" / "log").glob("*.log"), reverse=True)
+    )  # newest first: a report's or a dry run's log has no job
+    log, jobs = next(((log, jobs) for log in logs if len(jobs := parse_jobs(log, workdir))),
+                     (None, None))  # fmt: skip
+    if log is None:
+        where = args.log or workdir / ".snakemake" / "log"
+        sys.exit(f"{where}: no Snakemake log with finished jobs")
     stages = jobs.groupby("rule").agg(
         jobs=("seconds", "size"),
         precise=("precise", "sum"),

@@ -182,9 +182,15 @@ def test_workflow_parse_times_the_four_dry_runs():
 
 
 def test_demo_stages_reads_a_finished_run(tiny_study):
-    """Every job of the tiny study is timed to 0.01 s by its own log."""
+    """Every job of the tiny study is timed to 0.01 s by its own log; a newer log without jobs
+    (a report's, a dry run's) is passed over."""
     work, _ = tiny_study
-    out = run("demo_stages.py", "--workdir", str(work), "--import-repeats", "1")
+    newer = work / ".snakemake" / "log" / "9999-12-31T000000.000000.snakemake.log"
+    newer.write_text("Building DAG of jobs...\nNothing to be done.\n")
+    try:
+        out = run("demo_stages.py", "--workdir", str(work), "--import-repeats", "1")
+    finally:
+        newer.unlink()
     # rule, jobs, jobs timed by their own logs: the tiny study's two teachers, its student
     assert re.search(r"^train_teacher\s+2\s+2\s", out, re.M), out
     assert re.search(r"^train_student\s+1\s+1\s", out, re.M), out

@@ -27,25 +27,16 @@ from pathlib import Path
 
 import pandas as pd
 
-from kdseg.inference.predict import WARM_UP
-from kdseg.runtime.steps import FINISHED, STARTED
+from kdseg.runtime.steps import logged_times
 
 REPO = Path(__file__).resolve().parents[1]
 STAMP = re.compile(r"^\[(\w{3} \w{3} +\d+ \d\d:\d\d:\d\d \d{4})\]$")
 LINE_TIME = re.compile(r"^(\d\d):(\d\d):(\d\d) ")
 
 
-def template_pattern(template: str) -> re.Pattern[str]:
-    """A log line template (``... {seconds:.2f} s ...``) as a pattern capturing the seconds."""
-    return re.compile(re.escape(template).replace(re.escape("{seconds:.2f}"), r"([\d.]+)"))
-
-
-PRECISE = {name: template_pattern(t) for name, t in
-           (("startup", STARTED), ("warmup", WARM_UP), ("seconds", FINISHED))}  # fmt: skip
-
-
 def parse_jobs(log: Path, workdir: Path) -> pd.DataFrame:
-    """One row per job: rule, start, end, seconds, start-up seconds (None: no own log line)."""
+    """One row per job: rule, seconds, start-up and warm-up seconds (start-up None: no own log
+    line), and whether the job timed itself (``precise``) or Snakemake's 1 s clock did."""
     jobs: dict[str, dict] = {}
     stamp, current = None, None
     for line in log.read_text().splitlines():
@@ -70,27 +61,16 @@ def parse_jobs(log: Path, workdir: Path) -> pd.DataFrame:
     for job in jobs.values():
         if "end" not in job or job["rule"] == "all":
             continue
-        row = {"rule": job["rule"], "seconds": (job["end"] - job["start"]).total_seconds()}
         own_log = workdir / job["log"] if "log" in job else None
-        row["startup"] = first_line_delay(own_log, job["start"]) if own_log else None
-        row["warmup"], row["precise"] = 0.0, False
-        measured = precise_times(own_log) if own_log else {}
-        if "startup" in measured and "seconds" in measured:
-            row.update(measured, precise=True)
-        rows.append(row)
+        measured = logged_times(own_log.read_text()) if own_log and own_log.exists() else {}
+        if "startup" in measured and "seconds" in measured:  # timed by the job itself
+            rows.append({"rule": job["rule"], "warmup": 0.0, **measured, "precise": True})
+            continue
+        seconds = (job["end"] - job["start"]).total_seconds()
+        startup = first_line_delay(own_log, job["start"]) if own_log else None
+        rows.append({"rule": job["rule"], "seconds": seconds, "startup": startup,
+                     "warmup": 0.0, "precise": False})  # fmt: skip
     return pd.DataFrame(rows)
-
-
-def precise_times(log: Path) -> dict[str, float]:
-    """The start-up, warm-up and job seconds a job's own log states (those it has)."""
-    if not log.exists():
-        return {}
-    found = {}
-    for line in log.read_text().splitlines():
-        for name, pattern in PRECISE.items():
-            if name not in found and (m := pattern.search(line)):
-                found[name] = float(m.group(1))
-    return found
 
 
 def first_line_delay(log: Path, start: dt.datetime) -> float | None:

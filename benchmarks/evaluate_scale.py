@@ -3,7 +3,7 @@
 Writes one synthetic reference and prediction (NIfTI, four structures shaped like SegTHOR's:
 heart, aorta, trachea, oesophagus; the prediction the reference shifted by one voxel in every
 axis, so every surface distance is real work), then measures side by side: the fixed cost
-(a fresh interpreter importing the evaluate job script's modules, as demo_stages.py does) and
+(a fresh interpreter importing the evaluate job script's modules: demo_stages.py's measure) and
 the work per case (reading both files and every metric the job computes, in process). Prints
 the fixed share of a job over ``--cases`` cases. The defaults are a SegTHOR-sized CT; the
 demo's thorax phantom is ``--shape 64 64 48 --spacing 3 3 3 --cases 12``.
@@ -16,20 +16,19 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+from demo_stages import import_seconds
 
 from kdseg.data.nifti import affine_from_spacing, read_volume, write_volume
 from kdseg.evaluation.metrics import overall_metrics, segmentation_metrics
 
 REPO = Path(__file__).resolve().parents[1]
 LABELS = {"esophagus": 1, "heart": 2, "trachea": 3, "aorta": 4}
-JOB_IMPORTS = "import kdseg.evaluation.evaluate, kdseg.runtime.steps"
+EVALUATE_SCRIPT = REPO / "workflow" / "scripts" / "evaluate.py"
 
 
 def thorax_labels(shape: tuple[int, int, int], spacing: tuple[float, ...]) -> np.ndarray:
@@ -61,17 +60,6 @@ def case_seconds(reference: Path, prediction: Path, repeats: int) -> float:
     return statistics.median(times)
 
 
-def import_seconds(repeats: int) -> float:
-    """Median wall seconds of a fresh interpreter importing the evaluate job's modules."""
-    code = f"import sys; sys.path.insert(0, {str(REPO / 'src')!r})\n{JOB_IMPORTS}"
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        subprocess.run([sys.executable, "-c", code], check=True)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--shape", type=int, nargs=3, default=[512, 512, 150])
@@ -87,7 +75,7 @@ def main() -> None:
         write_volume(Path(tmp) / "prediction.nii.gz", np.roll(reference, 1, (0, 1, 2)), affine)
         per_case = case_seconds(Path(tmp) / "reference.nii.gz", Path(tmp) / "prediction.nii.gz",
                                 args.repeats)  # fmt: skip
-    fixed = import_seconds(args.repeats)
+    fixed = import_seconds(EVALUATE_SCRIPT, args.repeats)
     work = per_case * args.cases
     print(f"case {'x'.join(map(str, shape))} at {'x'.join(map(str, spacing))} mm, "
           f"{int((reference > 0).sum())} foreground voxels")  # fmt: skip

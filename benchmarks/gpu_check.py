@@ -234,11 +234,9 @@ def run_study(work: Path, config: dict, profile: bool, gpus: int, env: dict) -> 
 
 def job_times(log: Path) -> dict[str, float]:
     """A job's start-up, warm-up and whole life (s) as its own log states them (0 if absent)."""
-    text = log.read_text()
-    found = {key: re.search(pattern, text) for key, pattern in
-             (("startup", r"start-up ([\d.]+) s"), ("warmup", r"warm-up ([\d.]+) s"),
-              ("seconds", r"job done ([\d.]+) s"))}  # fmt: skip
-    return {key: float(m.group(1)) if m else 0.0 for key, m in found.items()}
+    from kdseg.runtime.steps import TIMED_LINES, logged_times
+
+    return {key: 0.0 for key in TIMED_LINES} | logged_times(log.read_text())
 
 
 def study_check(args, device, work: Path) -> dict:

@@ -17,28 +17,28 @@ TICK = 0.02
 to have begun up to that much before its parent started the clock."""
 
 
-def run_python(code: str) -> tuple[str, float]:
-    """Run ``code`` in a fresh interpreter with this checkout's kdseg; its output and the wall
-    seconds the parent saw."""
+def run_python(code: str, check: bool = True) -> tuple[subprocess.CompletedProcess, float]:
+    """Run ``code`` in a fresh interpreter with this checkout's kdseg; the finished process and
+    the wall seconds its parent saw."""
     start = time.perf_counter()
     res = subprocess.run(
         [sys.executable, "-c", f"import sys; sys.path.insert(0, {SRC!r})\n{code}"],
         capture_output=True,
         text=True,
-        check=True,
+        check=check,
     )
-    return res.stdout + res.stderr, time.perf_counter() - start
+    return res, time.perf_counter() - start
 
 
 def test_process_seconds_counts_from_the_process_start():
     """At least the child's own sleep, at most what its parent waited for it."""
-    out, parent_saw = run_python(
+    res, parent_saw = run_python(
         "import time\n"
         "from kdseg.runtime.steps import process_seconds\n"
         "t = time.monotonic(); time.sleep(0.3); slept = time.monotonic() - t\n"
         "print(process_seconds(), slept)"
     )
-    age, slept = map(float, out.split())
+    age, slept = map(float, res.stdout.split())
     assert slept <= age <= parent_saw + TICK, (age, slept, parent_saw)
 
 
@@ -71,11 +71,7 @@ def test_a_failed_job_states_no_end(tmp_path: Path):
         "def fail(): raise KdsegError('x.nii.gz: not a NIfTI file')\n"
         f"run_step({str(log)!r}, fail)"
     )
-    res = subprocess.run(
-        [sys.executable, "-c", f"import sys; sys.path.insert(0, {SRC!r})\n{code}"],
-        capture_output=True,
-        text=True,
-    )
+    res, _ = run_python(code, check=False)
     assert res.returncode == 1
     lines = log.read_text().splitlines()
     assert "start-up" in lines[0] and lines[-1].endswith("x.nii.gz: not a NIfTI file"), lines

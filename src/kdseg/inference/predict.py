@@ -30,11 +30,9 @@ from kdseg.nets import count_parameters
 from kdseg.runtime.atomic import atomic_dir
 from kdseg.runtime.device import choose_device
 from kdseg.runtime.provenance import provenance
+from kdseg.runtime.steps import WARM_UP
 
 log = logging.getLogger("kdseg")
-
-WARM_UP = "warm-up {seconds:.2f} s (one untimed case: first-call allocations, lazy imports)"
-"""Logged after the warm-up case; benchmarks/demo_stages.py counts it as the job's fixed cost."""
 
 ProbabilityFn = Callable[[np.ndarray], "np.ndarray | tuple[np.ndarray, dict[str, np.ndarray]]"]
 

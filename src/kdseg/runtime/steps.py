@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 import time
 import traceback
@@ -17,9 +18,23 @@ from kdseg.runtime.gpu_slots import CLAIMED, claim_for_job
 log = logging.getLogger("kdseg")
 
 STARTED = "start-up {seconds:.2f} s (since the process began: interpreter, imports)"
-"""The first line of a job's log: its fixed cost before any work (read by
-benchmarks/demo_stages.py, like :data:`FINISHED`)."""
+"""The first line of a job's log: its fixed cost before any work."""
+WARM_UP = "warm-up {seconds:.2f} s (one untimed case: first-call allocations, lazy imports)"
+"""A predict job's line after its warm-up case, also a fixed cost of the job."""
 FINISHED = "job done {seconds:.2f} s after its process began"
+"""The last line of a job that succeeded."""
+TIMED_LINES = {"startup": STARTED, "warmup": WARM_UP, "seconds": FINISHED}
+
+
+def logged_times(text: str) -> dict[str, float]:
+    """The seconds that a job's log ``text`` states in its :data:`TIMED_LINES` (those it has),
+    as read by benchmarks/demo_stages.py and benchmarks/gpu_check.py."""
+    found = {}
+    for key, template in TIMED_LINES.items():
+        pattern = re.escape(template).replace(re.escape("{seconds:.2f}"), r"([\d.]+)")
+        if m := re.search(pattern, text):
+            found[key] = float(m.group(1))
+    return found
 
 
 def process_seconds() -> float:
